@@ -1,0 +1,65 @@
+"""autolog: tracing and version tracking for GenAI applications, in one line.
+
+``autolog.openai()`` (or ``.langchain()``, ``.llama_index()``) at start-up records every
+LLM call, chain, retriever, tool and agent step as nested spans in an embedded SQLite
+store, linked to the active application version. The API keeps MLflow 3's names, so
+code written for ``mlflow`` runs with ``autolog`` in its place.
+
+Importing autolog never imports openai, langchain or llama_index.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from autolog._api import (create_external_model, delete_trace_tag, flush, get_logged_model, get_trace,
+                          log_expectation, log_feedback, search_logged_models, search_traces, set_logged_model_tags,
+                          set_trace_tag)
+from autolog._client import Client, configure
+from autolog._context import suppress_tracing
+from autolog._errors import (AutologError, InvalidArgumentError, InvalidFilterError, ResourceDoesNotExist,
+                             StoreError)
+from autolog._fluent import (get_current_active_span, get_last_active_trace_id, start_span, start_span_no_context,
+                             trace, update_current_trace)
+from autolog._models import (Assessment, AssessmentSource, Expectation, Experiment, Feedback, LoggedModel,
+                             LoggedModelStatus)
+from autolog._span import LiveSpan, NoOpSpan, Span, SpanEvent, SpanStatus, SpanStatusCode, SpanType
+from autolog._stats import stats
+from autolog._trace import Trace, TraceData, TraceInfo, TraceState
+from autolog._versions import (ActiveModel, clear_active_model, get_active_model_id, set_active_model,
+                               set_experiment)
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "ActiveModel", "Assessment", "AssessmentSource", "AutologError", "Client", "Expectation", "Experiment",
+    "Feedback", "InvalidArgumentError", "InvalidFilterError", "LiveSpan", "LoggedModel", "LoggedModelStatus",
+    "NoOpSpan", "ResourceDoesNotExist", "Span", "SpanEvent", "SpanStatus", "SpanStatusCode", "SpanType",
+    "StoreError", "Trace", "TraceData", "TraceInfo", "TraceState", "__version__", "clear_active_model",
+    "configure", "create_external_model", "delete_trace_tag", "flush", "get_active_model_id",
+    "get_current_active_span", "get_last_active_trace_id", "get_logged_model", "get_trace", "langchain",
+    "llama_index", "log_expectation", "log_feedback", "openai", "search_logged_models", "search_traces",
+    "set_active_model", "set_experiment", "set_logged_model_tags", "set_trace_tag", "start_span",
+    "start_span_no_context", "stats", "suppress_tracing", "trace", "update_current_trace",
+]
+
+
+def openai(log_traces: bool = True, disable: bool = False, silent: bool = False, **options: Any) -> None:
+    """Trace every OpenAI SDK call (sync, async, streaming). See README, "OpenAI"."""
+    from autolog.integrations import openai as integration
+
+    integration.autolog(log_traces=log_traces, disable=disable, silent=silent, **options)
+
+
+def langchain(log_traces: bool = True, disable: bool = False, silent: bool = False) -> None:
+    """Trace every LangChain runnable, model, retriever, tool and agent step. See README, "LangChain"."""
+    from autolog.integrations import langchain as integration
+
+    integration.autolog(log_traces=log_traces, disable=disable, silent=silent)
+
+
+def llama_index(log_traces: bool = True, disable: bool = False, silent: bool = False) -> None:
+    """Trace LlamaIndex query engines, retrievers, LLMs, agents and workflows. See README, "LlamaIndex"."""
+    from autolog.integrations import llama_index as integration
+
+    integration.autolog(log_traces=log_traces, disable=disable, silent=silent)

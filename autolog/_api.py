@@ -1,0 +1,135 @@
+"""Module-level functions over the default Client: reads, tags, assessments, versions."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from autolog._client import get_default_client
+from autolog._errors import InvalidArgumentError
+from autolog._models import Assessment, AssessmentSource, Expectation, Feedback, LoggedModel
+from autolog._trace import Trace
+
+_DATAFRAME_COLUMNS = ["trace_id", "trace", "request_time", "state", "status", "execution_duration",
+                      "execution_time_ms", "request", "response", "trace_metadata", "tags", "spans", "assessments",
+                      "token_usage"]
+
+
+def flush(timeout: float | None = 30.0) -> bool:
+    """Block until every finished trace is stored; False if ``timeout`` seconds passed first."""
+    return get_default_client().flush(timeout)
+
+
+def get_trace(trace_id: str) -> Trace:
+    """The stored trace with this id. Raises ResourceDoesNotExist. Waits for pending exports first."""
+    return get_default_client().get_trace(trace_id)
+
+
+def search_traces(experiment_ids: Sequence[str] | None = None, filter_string: str | None = None,
+                  order_by: list[str] | None = None, max_results: int | None = None, model_id: str | None = None,
+                  return_type: str = "pandas", page_token: str | None = None) -> Any:
+    """Search traces with an MLflow filter string.
+
+    Args:
+        experiment_ids: restrict to these experiments (default: all).
+        filter_string: e.g. ``"tags.env = 'prod' AND execution_time_ms > 500"``.
+        order_by: e.g. ``["timestamp_ms DESC"]`` (the default).
+        max_results: at most this many traces (default: all that match).
+        model_id: only traces linked to this LoggedModel.
+        return_type: ``"pandas"`` (a DataFrame, needs the ``pandas`` extra) or ``"list"``.
+
+    Raises:
+        InvalidFilterError: the filter or order_by does not parse (names position and expectation).
+    """
+    if return_type not in ("pandas", "list"):
+        raise InvalidArgumentError(f"return_type must be 'pandas' or 'list', got {return_type!r}")
+    if return_type == "pandas":
+        try:
+            import pandas as pd
+        except ImportError as exc:
+            raise ImportError("search_traces(return_type='pandas') needs pandas: pip install 'autolog-genai[pandas]'"
+                              " (or pass return_type='list')") from exc
+    client = get_default_client()
+    traces: list[Trace] = []
+    token = page_token
+    remaining = max_results
+    while True:
+        page_size = 1000 if remaining is None else min(remaining, 1000)
+        page = client.search_traces(experiment_ids, filter_string, order_by, page_size, token, model_id=model_id)
+        traces.extend(page)
+        if remaining is not None:
+            remaining -= len(page)
+        token = page.token
+        if token is None or (remaining is not None and remaining <= 0):
+            break
+    if return_type == "list":
+        return traces
+    return pd.DataFrame([_row(t) for t in traces], columns=_DATAFRAME_COLUMNS)
+
+
+def _row(t: Trace) -> dict[str, Any]:
+    info = t.info
+    return {"trace_id": info.trace_id, "trace": t, "request_time": info.request_time, "state": info.state,
+            "status": info.state, "execution_duration": info.execution_duration,
+            "execution_time_ms": info.execution_duration, "request": t.data.request, "response": t.data.response,
+            "trace_metadata": info.trace_metadata, "tags": info.tags, "spans": t.data.spans,
+            "assessments": info.assessments, "token_usage": info.token_usage}
+
+
+def set_trace_tag(trace_id: str, key: str, value: str) -> None:
+    """Set a tag on a trace, live or stored. Tags stay mutable after the trace ends."""
+    get_default_client().set_trace_tag(trace_id, key, value)
+
+
+def delete_trace_tag(trace_id: str, key: str) -> None:
+    """Delete a tag from a trace. Raises ResourceDoesNotExist if the trace or tag is unknown."""
+    get_default_client().delete_trace_tag(trace_id, key)
+
+
+def log_feedback(trace_id: str, name: str, value: Any, source: AssessmentSource | None = None,
+                 rationale: str | None = None, span_id: str | None = None,
+                 metadata: dict[str, str] | None = None) -> Assessment:
+    """Record a judgement of a trace's output (human, LLM judge or code)."""
+    return get_default_client().log_assessment(
+        trace_id, Feedback(name, value, source=source, rationale=rationale, span_id=span_id, metadata=metadata))
+
+
+def log_expectation(trace_id: str, name: str, value: Any, source: AssessmentSource | None = None,
+                    span_id: str | None = None, metadata: dict[str, str] | None = None) -> Assessment:
+    """Record the expected (ground-truth) value for a trace."""
+    return get_default_client().log_assessment(
+        trace_id, Expectation(name, value, source=source, span_id=span_id, metadata=metadata))
+
+
+def create_external_model(name: str | None = None, source_run_id: str | None = None,
+                          tags: dict[str, Any] | None = None, params: dict[str, str] | None = None,
+                          model_type: str | None = None, experiment_id: str | None = None) -> LoggedModel:
+    """Create a LoggedModel (status READY) for an application version. Every param value must be a str.
+
+    Raises:
+        TypeError: a param value is not a str (the message names the key and the type).
+    """
+    return get_default_client().create_external_model(name=name, source_run_id=source_run_id, tags=tags,
+                                                      params=params, model_type=model_type,
+                                                      experiment_id=experiment_id)
+
+
+def get_logged_model(model_id: str) -> LoggedModel:
+    """The LoggedModel with this id. Raises ResourceDoesNotExist."""
+    return get_default_client().get_logged_model(model_id)
+
+
+def set_logged_model_tags(model_id: str, tags: dict[str, Any]) -> None:
+    get_default_client().set_logged_model_tags(model_id, tags)
+
+
+def search_logged_models(experiment_ids: Sequence[str] | None = None, filter_string: str | None = None,
+                         order_by: list[str] | None = None, max_results: int = 100,
+                         output_format: str = "list") -> Any:
+    """Search LoggedModels, e.g. ``filter_string="name = 'agent' AND params.temperature = '0.2'"``."""
+    models = get_default_client().search_logged_models(experiment_ids, filter_string, order_by, max_results)
+    if output_format == "pandas":
+        import pandas as pd
+
+        return pd.DataFrame([{**m.__dict__, "model_uri": m.model_uri} for m in models])
+    return models

@@ -1,0 +1,285 @@
+"""``autolog.Client``: the one thread-safe API under the fluent functions and every integration.
+
+Tracing methods (``start_trace``, ``start_span``, ``end_span``, ``end_trace``) take
+explicit ids and never read or change the current context, so callback-style code
+(LangChain handlers, LlamaIndex span handlers) and code spread over threads can build
+a trace without context juggling. They never block on I/O. Reading methods
+(``get_trace``, ``search_traces``) first wait for this process's queued traces, so a
+process always reads its own writes.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from autolog import _metadata as keys
+from autolog._errors import InvalidArgumentError, ResourceDoesNotExist
+from autolog._export import Exporter
+from autolog._live import LiveTrace, OpenTraces
+from autolog._models import Assessment, Experiment, LoggedModel, LoggedModelStatus, new_model_id, now_ms
+from autolog._span import LiveSpan, SpanStatus, SpanType, new_span_id, new_trace_id
+from autolog._store._sqlite import (DEFAULT_EXPERIMENT_ID, SqliteStore, decode_page_token, encode_page_token,
+                                    path_from_uri)
+from autolog._trace import Trace
+
+DEFAULT_TRACKING_URI = "sqlite:///autolog.db"
+DEFAULT_MAX_CONTENT_CHARS = 100_000
+_READ_FLUSH_TIMEOUT_SECONDS = 30.0
+
+
+def resolve_tracking_uri(tracking_uri: str | None = None) -> str:
+    return tracking_uri or os.environ.get("AUTOLOG_TRACKING_URI") or DEFAULT_TRACKING_URI
+
+
+class PagedList(list[Any]):
+    """A list with the ``token`` of the next page (None on the last page)."""
+
+    token: str | None = None
+
+
+class Client:
+    """Thread-safe access to one store: tracing with explicit parents, versions, search.
+
+    Args:
+        tracking_uri: ``sqlite:///<path>`` (relative) or ``sqlite:////<abs path>``, or a
+            file path. Defaults to ``$AUTOLOG_TRACKING_URI``, else ``sqlite:///autolog.db``.
+        max_content_chars: cap of each span's serialized inputs/outputs; longer content is
+            cut and ends with an explicit truncation marker. None disables the cap.
+        max_queue_size: traces held in memory before overflow goes to the disk spool.
+    """
+
+    def __init__(self, tracking_uri: str | None = None, *, max_content_chars: int | None = DEFAULT_MAX_CONTENT_CHARS,
+                 max_queue_size: int = 8192, max_batch_size: int = 512, schedule_delay_millis: int = 200) -> None:
+        self.tracking_uri = resolve_tracking_uri(tracking_uri)
+        path = path_from_uri(self.tracking_uri)  # validates the URI now, on the caller's thread
+        self._store = SqliteStore(self.tracking_uri)
+        self._open_traces = OpenTraces()
+        self._exporter = Exporter(self._store, Path(str(path) + ".spool"), self._open_traces,
+                                  max_queue_size=max_queue_size, max_batch_size=max_batch_size,
+                                  schedule_delay_millis=schedule_delay_millis, max_content_chars=max_content_chars)
+        self._enqueue = self._exporter.enqueue
+        self._lock = threading.Lock()
+
+    # -- tracing (never blocks on I/O) -------------------------------------------------------------
+    def new_live_trace(self, experiment_id: str | None = None, model_id: str | None = None) -> LiveTrace:
+        from autolog._versions import current_experiment_id, get_active_model_id
+
+        metadata = {}
+        model = model_id if model_id is not None else get_active_model_id()
+        if model:
+            metadata[keys.MODEL_ID] = model
+        return LiveTrace(new_trace_id(), experiment_id or current_experiment_id(self), metadata, self._enqueue,
+                         self._open_traces)
+
+    def start_trace(self, name: str, span_type: str = SpanType.UNKNOWN, inputs: Any = None,
+                    attributes: dict[str, Any] | None = None, tags: dict[str, str] | None = None,
+                    experiment_id: str | None = None, start_time_ns: int | None = None) -> LiveSpan:
+        """Start a new trace and return its root span (not made current)."""
+        trace = self.new_live_trace(experiment_id)
+        span = trace.new_span(new_span_id(), None, name, span_type, start_time_ns)
+        if inputs is not None:
+            span.set_inputs(inputs)
+        if attributes:
+            span.set_attributes(attributes)
+        if tags:
+            for k, v in tags.items():
+                trace.set_tag(k, v)
+        return span
+
+    def start_span(self, name: str, trace_id: str, parent_id: str, span_type: str = SpanType.UNKNOWN,
+                   inputs: Any = None, attributes: dict[str, Any] | None = None,
+                   start_time_ns: int | None = None) -> LiveSpan:
+        """Start a child span of ``parent_id`` in the open trace ``trace_id`` (not made current)."""
+        trace = self._live(trace_id)
+        span = trace.new_span(new_span_id(), parent_id, name, span_type, start_time_ns)
+        if inputs is not None:
+            span.set_inputs(inputs)
+        if attributes:
+            span.set_attributes(attributes)
+        return span
+
+    def end_span(self, trace_id: str, span_id: str, outputs: Any = None, attributes: dict[str, Any] | None = None,
+                 status: SpanStatus | str = "OK", end_time_ns: int | None = None) -> None:
+        span = self._live(trace_id).find_span(span_id)
+        if span is None:
+            raise ResourceDoesNotExist(f"span {span_id!r} is not an open span of trace {trace_id!r}")
+        span.end(outputs=outputs, attributes=attributes, status=status, end_time_ns=end_time_ns)
+
+    def end_trace(self, trace_id: str, outputs: Any = None, attributes: dict[str, Any] | None = None,
+                  status: SpanStatus | str = "OK", end_time_ns: int | None = None) -> None:
+        """End the root span of ``trace_id``: the trace is then exported."""
+        root = self._live(trace_id).root
+        if root is None:
+            raise ResourceDoesNotExist(f"trace {trace_id!r} has no root span")
+        root.end(outputs=outputs, attributes=attributes, status=status, end_time_ns=end_time_ns)
+
+    def _live(self, trace_id: str) -> LiveTrace:
+        trace = self._open_traces.get(trace_id)
+        if trace is None:
+            raise ResourceDoesNotExist(f"trace {trace_id!r} is not open (unknown, or its root span already ended)")
+        return trace
+
+    # -- export control ----------------------------------------------------------------------------
+    def flush(self, timeout: float | None = 30.0) -> bool:
+        """Block until every trace finished so far is stored. False if ``timeout`` (s) passed first."""
+        return self._exporter.flush(timeout)
+
+    def shutdown(self, timeout: float = 10.0) -> None:
+        """Flush with a deadline, then stop the export worker (used when re-configuring)."""
+        self._exporter.shutdown(timeout)
+
+    # -- traces: reads and edits -------------------------------------------------------------------
+    def get_trace(self, trace_id: str) -> Trace:
+        """Return the stored trace. Waits for this process's pending exports first."""
+        self._exporter.flush(_READ_FLUSH_TIMEOUT_SECONDS)
+        return self._store.get_trace(trace_id)
+
+    def search_traces(self, experiment_ids: Sequence[str] | None = None, filter_string: str | None = None,
+                      order_by: list[str] | None = None, max_results: int = 100, page_token: str | None = None,
+                      model_id: str | None = None) -> PagedList:
+        """Search stored traces; returns a list of Trace with ``.token`` for the next page."""
+        if max_results is None or max_results <= 0:
+            raise InvalidArgumentError(f"max_results must be a positive integer, got {max_results!r}")
+        offset = decode_page_token(page_token)
+        self._exporter.flush(_READ_FLUSH_TIMEOUT_SECONDS)
+        ids = self._store.search_trace_ids(experiment_ids, filter_string, order_by, max_results + 1, offset,
+                                           model_id=model_id)
+        page = PagedList(self._store.load_traces(ids[:max_results]))
+        page.token = encode_page_token(offset + max_results) if len(ids) > max_results else None
+        return page
+
+    def set_trace_tag(self, trace_id: str, key: str, value: str) -> None:
+        _check_key(key, "tag key")
+        live = self._open_traces.get(trace_id)
+        if live is not None:
+            live.set_tag(key, value)
+            return
+        self._exporter.flush(_READ_FLUSH_TIMEOUT_SECONDS)
+        self._store.set_trace_tag(trace_id, key, str(value))
+
+    def delete_trace_tag(self, trace_id: str, key: str) -> None:
+        live = self._open_traces.get(trace_id)
+        if live is not None and key in live.tags:
+            del live.tags[key]
+            return
+        self._exporter.flush(_READ_FLUSH_TIMEOUT_SECONDS)
+        self._store.delete_trace_tag(trace_id, key)
+
+    def delete_traces(self, trace_ids: Sequence[str]) -> int:
+        self._exporter.flush(_READ_FLUSH_TIMEOUT_SECONDS)
+        return self._store.delete_traces(list(trace_ids))
+
+    def log_assessment(self, trace_id: str, assessment: Assessment) -> Assessment:
+        """Attach feedback or an expectation to a stored trace."""
+        assessment.trace_id = trace_id
+        self._exporter.flush(_READ_FLUSH_TIMEOUT_SECONDS)
+        return self._store.log_assessment(assessment)
+
+    # -- experiments and logged models ------------------------------------------------------------
+    def set_experiment(self, name: str) -> Experiment:
+        if not isinstance(name, str) or not name:
+            raise InvalidArgumentError(f"experiment name must be a non-empty str, got {name!r}")
+        return self._store.get_or_create_experiment(name)
+
+    def get_experiment(self, experiment_id: str) -> Experiment:
+        return self._store.get_experiment(str(experiment_id))
+
+    def get_experiment_by_name(self, name: str) -> Experiment | None:
+        return self._store.get_experiment_by_name(name)
+
+    def create_external_model(self, name: str | None = None, source_run_id: str | None = None,
+                              tags: dict[str, Any] | None = None, params: dict[str, str] | None = None,
+                              model_type: str | None = None, experiment_id: str | None = None) -> LoggedModel:
+        """Create a LoggedModel for an application version whose code lives outside autolog (status READY)."""
+        from autolog._versions import current_experiment_id
+
+        checked_params: dict[str, str] = {}
+        for key, value in (params or {}).items():
+            _check_key(key, "param key")
+            if not isinstance(value, str):
+                raise TypeError(f"param {key!r} must be a str, got {type(value).__name__} ({value!r}); "
+                                "convert it with str() or json.dumps() first")
+            checked_params[key] = value
+        checked_tags = {}
+        for key, value in (tags or {}).items():
+            _check_key(key, "tag key")
+            checked_tags[key] = value if isinstance(value, str) else str(value)
+        if name is not None and (not isinstance(name, str) or not name):
+            raise InvalidArgumentError(f"model name must be a non-empty str, got {name!r}")
+        model_id = new_model_id()
+        created = now_ms()
+        model = LoggedModel(model_id=model_id, name=name or f"model-{model_id[2:10]}",
+                            experiment_id=str(experiment_id) if experiment_id is not None
+                            else current_experiment_id(self),
+                            creation_timestamp=created, last_updated_timestamp=created, model_type=model_type,
+                            source_run_id=source_run_id, status=LoggedModelStatus.READY, tags=checked_tags,
+                            params=checked_params)
+        return self._store.create_logged_model(model)
+
+    def get_logged_model(self, model_id: str) -> LoggedModel:
+        return self._store.get_logged_model(model_id)
+
+    def find_newest_logged_model(self, experiment_id: str, name: str) -> LoggedModel | None:
+        return self._store.find_newest_logged_model(experiment_id, name)
+
+    def set_logged_model_tags(self, model_id: str, tags: dict[str, Any]) -> None:
+        for key in tags:
+            _check_key(key, "tag key")
+        self._store.set_logged_model_tags(model_id, {k: str(v) for k, v in tags.items()})
+
+    def search_logged_models(self, experiment_ids: Sequence[str] | None = None, filter_string: str | None = None,
+                             order_by: list[str] | None = None, max_results: int = 100) -> list[LoggedModel]:
+        return self._store.search_logged_models(experiment_ids, filter_string, order_by, max_results)
+
+
+def _check_key(key: Any, what: str) -> None:
+    if not isinstance(key, str) or not key:
+        raise InvalidArgumentError(f"{what} must be a non-empty str, got {key!r}")
+
+
+_default_client: Client | None = None
+_default_lock = threading.Lock()
+_client_options: dict[str, Any] = {}
+
+
+def get_default_client() -> Client:
+    client = _default_client
+    if client is None:
+        client = _create_default_client()
+    return client
+
+
+def _create_default_client() -> Client:
+    global _default_client
+    with _default_lock:
+        if _default_client is None:
+            _default_client = Client(**_client_options)
+        return _default_client
+
+
+def configure(tracking_uri: str | None = None, *, max_content_chars: int | None = DEFAULT_MAX_CONTENT_CHARS,
+              max_queue_size: int = 8192, max_batch_size: int = 512, schedule_delay_millis: int = 200) -> Client:
+    """Point autolog at a store and set export options; returns the new default Client.
+
+    The previous default client is flushed (up to 10 s) and its worker stopped, so
+    re-configuring never leaks threads. Not meant for hot paths: it may block on I/O.
+    """
+    global _default_client
+    from autolog._versions import _reset_for_new_store
+
+    options = {"tracking_uri": tracking_uri, "max_content_chars": max_content_chars,
+               "max_queue_size": max_queue_size, "max_batch_size": max_batch_size,
+               "schedule_delay_millis": schedule_delay_millis}
+    new_client = Client(**options)  # validates before anything is torn down
+    with _default_lock:
+        old, _default_client = _default_client, new_client
+        _client_options.clear()
+        _client_options.update(options)
+    if old is not None:
+        old.shutdown(10.0)
+    _reset_for_new_store()
+    return new_client

@@ -1,0 +1,348 @@
+"""The export pipeline: bounded queue → worker thread → store, with a disk spool for overflow.
+
+The application thread only appends a finished trace to a deque (a few hundred ns).
+A daemon worker, woken by an Event when a batch is ready or after a short delay,
+serializes the traces and writes each batch in one transaction. Nothing is dropped
+silently:
+
+* queue full            → the trace is serialized and appended to this process's spool file;
+* store write fails     → transient errors are retried (tenacity, exponential backoff
+                          with jitter); if they persist, the batch goes to the spool;
+* spool write fails     → the trace is dropped and counted in ``stats()["dropped"]``.
+
+Spool files are JSON lines named ``<pid>-<random>.jsonl`` in ``<db>.spool/`` and held
+under an exclusive ``flock`` while their process lives. The worker replays its own
+spool when the queue is idle, and replays files of processes that died (their lock is
+free) when it starts: a process killed mid-export loses nothing it had spooled.
+At exit, everything still queued is flushed with a deadline, and what the deadline
+leaves is spooled for the next process.
+"""
+
+from __future__ import annotations
+
+import atexit
+import collections
+import fcntl
+import json
+import logging
+import os
+import random
+import sqlite3
+import threading
+import time
+import weakref
+from pathlib import Path
+from typing import IO, Any
+
+from tenacity import RetryCallState, retry, retry_if_exception_type, stop_after_delay, wait_random_exponential
+
+from autolog._context import SUPPRESSED
+from autolog._errors import report_internal_error
+from autolog._live import LiveTrace, OpenTraces
+from autolog._metadata import process_metadata
+from autolog._stats import STATS
+from autolog._store._codec import trace_to_record
+from autolog._store._sqlite import SqliteStore
+
+_logger = logging.getLogger("autolog")
+_ORPHAN_SCAN_INTERVAL_SECONDS = 30.0
+
+
+class Spool:
+    """This process's append-only spool file, plus replay of files left by dead processes."""
+
+    def __init__(self, directory: Path) -> None:
+        self.directory = directory
+        self._lock = threading.Lock()
+        self._file: IO[str] | None = None
+        self._path: Path | None = None
+        self.pending = 0
+
+    def _open(self) -> IO[str]:
+        if self._file is None:
+            self.directory.mkdir(parents=True, exist_ok=True)
+            self._path = self.directory / f"{os.getpid()}-{random.getrandbits(32):08x}.jsonl"
+            self._file = open(self._path, "a", encoding="utf-8")  # noqa: SIM115 - lives as long as the spool
+            fcntl.flock(self._file.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        return self._file
+
+    def append(self, records: list[dict[str, Any]]) -> None:
+        """Append records durably enough to survive the process being killed (written to the OS)."""
+        text = "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records)
+        with self._lock:
+            f = self._open()
+            f.write(text)
+            f.flush()
+            self.pending += len(records)
+
+    def take_own(self) -> list[dict[str, Any]]:
+        """Remove and return everything this process spooled so far."""
+        with self._lock:
+            if self._file is None or self.pending == 0:
+                return []
+            path = self._path
+            assert path is not None
+            self._file.close()
+            self._file = None
+            self.pending = 0
+            records = _read_spool(path)
+            path.unlink(missing_ok=True)
+        return records
+
+    def take_orphans(self) -> list[dict[str, Any]]:
+        """Return the records of spool files whose owner process is gone, deleting those files."""
+        if not self.directory.is_dir():
+            return []
+        records: list[dict[str, Any]] = []
+        for path in sorted(self.directory.glob("*.jsonl")):
+            if path == self._path:
+                continue
+            try:
+                with open(path, encoding="utf-8") as f:
+                    try:
+                        fcntl.flock(f.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    except BlockingIOError:
+                        continue  # its process is alive and will replay it itself
+                    records.extend(_read_spool(path))
+                    path.unlink(missing_ok=True)
+            except FileNotFoundError:
+                continue  # another process took it first
+        return records
+
+    def after_fork(self) -> None:
+        self._lock = threading.Lock()
+        self._file = None  # the parent's file and lock stay the parent's
+        self._path = None
+        self.pending = 0
+
+
+def _read_spool(path: Path) -> list[dict[str, Any]]:
+    records = []
+    with open(path, encoding="utf-8") as f:
+        for line in f:
+            try:
+                records.append(json.loads(line))
+            except json.JSONDecodeError:
+                # Only a line cut short by a kill can be malformed; it was never fully spooled.
+                STATS.incr("dropped")
+    return records
+
+
+def _count_retry(state: RetryCallState) -> None:
+    STATS.incr("export_retries")
+
+
+_EXPORTERS: weakref.WeakSet[Exporter] = weakref.WeakSet()
+
+
+class Exporter:
+    """Owns the queue, the worker thread and the spool for one store. Thread-safe."""
+
+    def __init__(self, store: SqliteStore, spool_dir: Path, open_traces: OpenTraces, *, max_queue_size: int = 8192,
+                 max_batch_size: int = 512, schedule_delay_millis: int = 200, max_content_chars: int | None = None,
+                 retry_timeout_millis: int = 10_000) -> None:
+        self.store = store
+        self.open_traces = open_traces
+        self.max_queue_size = max_queue_size
+        self.max_batch_size = max_batch_size
+        self.schedule_delay_millis = schedule_delay_millis
+        self.max_content_chars = max_content_chars
+        self.retry_timeout_millis = retry_timeout_millis
+        self.spool = Spool(spool_dir)
+        self._init_state()
+        _EXPORTERS.add(self)
+
+    def _init_state(self) -> None:
+        self._queue: collections.deque[LiveTrace] = collections.deque()
+        self._cond = threading.Condition(threading.Lock())
+        self._wake = threading.Event()
+        self._submitted = 0  # traces put in the queue
+        self._handled = 0  # traces the worker took care of (stored, spooled or dropped)
+        self._worker: threading.Thread | None = None
+        self._worker_pid = -1
+        self._stopping = False
+        self._last_orphan_scan = 0.0
+
+    # -- application side --------------------------------------------------------------------------
+    def enqueue(self, trace: LiveTrace) -> None:
+        """Hand a finished trace over. Never blocks on I/O unless the queue is full (then: spool)."""
+        if self._worker_pid != os.getpid() or self._stopping:
+            self._start_worker()
+        with self._cond:
+            full = len(self._queue) >= self.max_queue_size
+            if not full:
+                self._queue.append(trace)
+                self._submitted += 1
+                size = len(self._queue)
+        STATS.incr("queued")
+        if full:
+            self._spill([trace])
+        elif size >= self.max_batch_size:
+            self._wake.set()
+
+    def _spill(self, traces: list[LiveTrace]) -> None:
+        records = []
+        for trace in traces:
+            trace.queued = False
+            try:
+                records.append(trace_to_record(trace, process_metadata(), self.max_content_chars))
+            except Exception as exc:  # noqa: BLE001
+                STATS.incr("dropped")
+                report_internal_error("export.serialize", exc)
+        self._spool_records(records)
+
+    def _spool_records(self, records: list[dict[str, Any]]) -> None:
+        if not records:
+            return
+        try:
+            self.spool.append(records)
+            STATS.incr("spooled", len(records))
+        except Exception as exc:  # noqa: BLE001 - the last line of defence: count every loss
+            STATS.incr("dropped", len(records))
+            _logger.error("autolog dropped %d traces: the spool in %s failed: %r", len(records),
+                          self.spool.directory, exc)
+        self._wake.set()
+
+    def flush(self, timeout: float | None = 30.0) -> bool:
+        """Block until everything queued before the call (and this process's spool) is stored.
+
+        Returns False if ``timeout`` seconds passed first.
+        """
+        if self._worker_pid != os.getpid():
+            self._start_worker()
+        deadline = None if timeout is None else time.monotonic() + timeout
+        with self._cond:
+            target = self._submitted
+            self._wake.set()
+            while self._handled < target or self.spool.pending:
+                remaining = None if deadline is None else deadline - time.monotonic()
+                if remaining is not None and remaining <= 0:
+                    return False
+                self._wake.set()
+                self._cond.wait(remaining if remaining is None else min(remaining, 0.05))
+        return True
+
+    @property
+    def queue_size(self) -> int:
+        return len(self._queue)
+
+    # -- worker side -------------------------------------------------------------------------------
+    def _start_worker(self) -> None:
+        with self._cond:
+            if (self._worker_pid == os.getpid() and self._worker is not None and self._worker.is_alive()
+                    and not self._stopping):
+                return
+            self._stopping = False
+            self._worker_pid = os.getpid()
+            self._worker = threading.Thread(target=self._run, name="autolog-exporter", daemon=True)
+            self._worker.start()
+
+    def _run(self) -> None:
+        SUPPRESSED.set(True)  # nothing the worker does is traced
+        self._replay(orphans=True)
+        while True:
+            self._wake.wait(self.schedule_delay_millis / 1000)
+            self._wake.clear()
+            while True:
+                with self._cond:
+                    batch = [self._queue.popleft() for _ in range(min(self.max_batch_size, len(self._queue)))]
+                if not batch:
+                    break
+                self._export(batch)
+            if self.spool.pending:
+                self._replay(orphans=False)
+            elif time.monotonic() - self._last_orphan_scan > _ORPHAN_SCAN_INTERVAL_SECONDS:
+                self._replay(orphans=True)
+            with self._cond:
+                self._cond.notify_all()
+                if self._stopping and not self._queue:
+                    return
+
+    def _write(self, records: list[dict[str, Any]]) -> None:
+        writer = retry(stop=stop_after_delay(self.retry_timeout_millis / 1000),
+                       wait=wait_random_exponential(multiplier=0.02, max=1.0),
+                       retry=retry_if_exception_type(sqlite3.OperationalError),
+                       before_sleep=_count_retry, reraise=True)(self.store.write_records)
+        writer(records)
+
+    def _export(self, batch: list[LiveTrace]) -> None:
+        records = []
+        meta = process_metadata()
+        for trace in batch:
+            trace.queued = False  # from here on, a late span end re-queues the trace
+            try:
+                records.append(trace_to_record(trace, meta, self.max_content_chars))
+            except Exception as exc:  # noqa: BLE001
+                STATS.incr("dropped")
+                report_internal_error("export.serialize", exc)
+        try:
+            self._write(records)
+            STATS.incr("exported", len(records))
+        except Exception as exc:  # noqa: BLE001 - keep the data: spool it for a later replay
+            _logger.warning("autolog could not write %d traces to %s (%r); spooling them", len(records),
+                            self.store.uri, exc)
+            self._spool_records(records)
+        with self._cond:
+            self._handled += len(batch)
+            self._cond.notify_all()
+
+    def _replay(self, orphans: bool) -> None:
+        try:
+            if orphans:
+                self._last_orphan_scan = time.monotonic()
+                records = self.spool.take_orphans()
+            else:
+                records = self.spool.take_own()
+        except Exception as exc:  # noqa: BLE001
+            report_internal_error("export.replay", exc)
+            return
+        for i in range(0, len(records), self.max_batch_size):
+            chunk = records[i:i + self.max_batch_size]
+            try:
+                self._write(chunk)
+                STATS.incr("replayed", len(chunk))
+            except Exception:  # noqa: BLE001 - still failing: back to the spool, counted there
+                self._spool_records(chunk)
+                time.sleep(0.5)
+        with self._cond:
+            self._cond.notify_all()
+
+    # -- shutdown and fork -------------------------------------------------------------------------
+    def shutdown(self, timeout: float = 10.0) -> None:
+        """Flush with a deadline; spool whatever is left so the next process stores it."""
+        for trace in self.open_traces.drain():  # root never ended: store what there is, as IN_PROGRESS
+            trace.export_now()
+        if self._queue or self.spool.pending:
+            self.flush(timeout)
+        with self._cond:
+            leftover = list(self._queue)
+            self._queue.clear()
+            self._handled += len(leftover)
+            self._stopping = True
+        if leftover:
+            self._spill(leftover)
+        self._wake.set()
+
+    def _after_fork_in_child(self) -> None:
+        self._init_state()
+        self.spool.after_fork()
+
+
+def _shutdown_all() -> None:
+    timeout = float(os.environ.get("AUTOLOG_FLUSH_ON_EXIT_TIMEOUT_SECONDS", "10"))
+    for exporter in list(_EXPORTERS):
+        try:
+            exporter.shutdown(timeout)
+        except Exception as exc:  # noqa: BLE001 - never fail the interpreter's exit
+            _logger.warning("autolog could not flush at exit: %r", exc)
+
+
+def _after_fork_in_child() -> None:
+    STATS._after_fork()
+    for exporter in list(_EXPORTERS):
+        exporter._after_fork_in_child()
+        exporter.open_traces._after_fork()
+
+
+atexit.register(_shutdown_all)
+os.register_at_fork(after_in_child=_after_fork_in_child)

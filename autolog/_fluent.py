@@ -1,0 +1,353 @@
+"""The fluent tracing API: ``@trace``, ``start_span`` and friends.
+
+Everything here runs on the application thread, so the span path is kept short: one
+contextvar read, one object, one contextvar set/reset, and a deque append when a root
+span ends. Inputs are captured by reference and serialized later on the worker.
+If autolog itself fails while starting or ending a span, the user's function still
+runs exactly as it would without autolog (see ``report_internal_error``).
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+import threading
+from collections.abc import Callable
+from types import TracebackType
+from typing import Any, TypeVar, overload
+
+from autolog import _metadata as keys
+from autolog._client import get_default_client
+from autolog._context import CURRENT_SPAN, SUPPRESSED
+from autolog._errors import report_internal_error
+from autolog._span import LiveSpan, NoOpSpan, SpanType, new_span_id
+
+F = TypeVar("F", bound=Callable[..., Any])
+_MAX_GENERATOR_OUTPUTS = 10_000
+
+_last_trace = threading.local()
+_last_trace_global: list[str | None] = [None]
+
+
+def _remember_trace(trace_id: str) -> None:
+    _last_trace.trace_id = trace_id
+    _last_trace_global[0] = trace_id
+
+
+def _new_span(name: str, span_type: str, attributes: dict[str, Any] | None) -> LiveSpan:
+    parent = CURRENT_SPAN.get()
+    if parent is None:
+        trace = get_default_client().new_live_trace()
+        span = trace.new_span(new_span_id(), None, name, span_type)
+        _remember_trace(trace.trace_id)
+    else:
+        span = parent._trace.new_span(new_span_id(), parent._span_id, name, span_type)
+    if attributes:
+        span._attributes.update(attributes)
+    return span
+
+
+def _input_capturer(fn: Callable[..., Any]) -> Callable[[tuple[Any, ...], dict[str, Any]], dict[str, Any]]:
+    """Precompute how to name a call's arguments, so each call only zips and updates a dict."""
+    try:
+        sig = inspect.signature(fn)
+    except (TypeError, ValueError):
+        return lambda args, kwargs: {"args": list(args), **kwargs} if args else dict(kwargs)
+    params = list(sig.parameters.values())
+    skip_first = bool(params) and params[0].name in ("self", "cls")
+    positional = [p.name for p in params if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+    defaults = {p.name: p.default for p in params if p.default is not p.empty}
+    var_positional = next((p.name for p in params if p.kind == p.VAR_POSITIONAL), None)
+    n_positional = len(positional)
+    first = positional[0] if skip_first and positional else None
+
+    def capture(args: tuple[Any, ...], kwargs: dict[str, Any]) -> dict[str, Any]:
+        inputs = dict(zip(positional, args))
+        if len(args) > n_positional:
+            inputs[var_positional or "args"] = list(args[n_positional:])
+        if kwargs:
+            inputs.update(kwargs)
+        for key, value in defaults.items():
+            if key not in inputs:
+                inputs[key] = value
+        if first is not None:
+            inputs.pop(first, None)
+        return inputs
+
+    return capture
+
+
+@overload
+def trace(func: F) -> F: ...
+@overload
+def trace(func: None = None, *, name: str | None = None, span_type: str = SpanType.UNKNOWN,
+          attributes: dict[str, Any] | None = None, output_reducer: Callable[[list[Any]], Any] | None = None
+          ) -> Callable[[F], F]: ...
+
+
+def trace(func: Any = None, *, name: str | None = None, span_type: str = SpanType.UNKNOWN,
+          attributes: dict[str, Any] | None = None, output_reducer: Callable[[list[Any]], Any] | None = None) -> Any:
+    """Trace every call of a function as a span (a new trace if no span is active).
+
+    Works on sync and async functions, generators and async generators (the span
+    covers the whole iteration and ends when the generator is exhausted, closed or
+    garbage-collected; outputs are the yielded items, or ``output_reducer(items)``),
+    methods, classmethods and staticmethods. Inputs are the bound arguments (without
+    ``self``/``cls``); outputs the return value. An exception ends the span as ERROR
+    with an ``exception`` event and propagates unchanged. Thread- and asyncio-safe.
+    """
+    if func is None:
+        return functools.partial(trace, name=name, span_type=span_type, attributes=attributes,
+                                 output_reducer=output_reducer)
+    if isinstance(func, (classmethod, staticmethod)):
+        inner = trace(func.__func__, name=name, span_type=span_type, attributes=attributes,
+                      output_reducer=output_reducer)
+        return type(func)(inner)
+    span_name = name or getattr(func, "__name__", None) or type(func).__name__
+    capture = _input_capturer(func)
+    attrs = dict(attributes) if attributes else None
+
+    def enter(args: tuple[Any, ...], kwargs: dict[str, Any]) -> tuple[LiveSpan, Any] | None:
+        if SUPPRESSED.get():
+            return None
+        try:
+            span = _new_span(span_name, span_type, attrs)
+            span._inputs = capture(args, kwargs)
+            return span, CURRENT_SPAN.set(span)
+        except Exception as exc:  # noqa: BLE001
+            report_internal_error("trace.enter", exc)
+            return None
+
+    if inspect.isasyncgenfunction(func):
+        @functools.wraps(func)
+        async def agen_wrapper(*args: Any, **kwargs: Any) -> Any:
+            state = enter(args, kwargs)
+            if state is None:
+                async for item in func(*args, **kwargs):
+                    yield item
+                return
+            span, token = state
+            gen = func(*args, **kwargs)
+            CURRENT_SPAN.reset(token)
+            items: list[Any] = []
+            try:
+                while True:
+                    token = CURRENT_SPAN.set(span)
+                    try:
+                        item = await gen.__anext__()
+                    except StopAsyncIteration:
+                        break
+                    finally:
+                        CURRENT_SPAN.reset(token)
+                    if len(items) < _MAX_GENERATOR_OUTPUTS:
+                        items.append(item)
+                    yield item
+            except BaseException as exc:
+                _fail(span, exc)
+                await gen.aclose()
+                raise
+            _finish_generator(span, items, output_reducer)
+
+        return agen_wrapper
+
+    if inspect.isgeneratorfunction(func):
+        @functools.wraps(func)
+        def gen_wrapper(*args: Any, **kwargs: Any) -> Any:
+            state = enter(args, kwargs)
+            if state is None:
+                return (yield from func(*args, **kwargs))
+            span, token = state
+            gen = func(*args, **kwargs)
+            CURRENT_SPAN.reset(token)
+            items: list[Any] = []
+            try:
+                while True:
+                    token = CURRENT_SPAN.set(span)
+                    try:
+                        item = next(gen)
+                    except StopIteration as stop:
+                        result = stop.value
+                        break
+                    finally:
+                        CURRENT_SPAN.reset(token)
+                    if len(items) < _MAX_GENERATOR_OUTPUTS:
+                        items.append(item)
+                    yield item
+            except BaseException as exc:
+                _fail(span, exc)
+                gen.close()
+                raise
+            _finish_generator(span, items, output_reducer)
+            return result
+
+        return gen_wrapper
+
+    if inspect.iscoroutinefunction(func):
+        @functools.wraps(func)
+        async def async_wrapper(*args: Any, **kwargs: Any) -> Any:
+            state = enter(args, kwargs)
+            if state is None:
+                return await func(*args, **kwargs)
+            span, token = state
+            try:
+                result = await func(*args, **kwargs)
+            except BaseException as exc:
+                _fail(span, exc)
+                raise
+            finally:
+                CURRENT_SPAN.reset(token)
+            span.end(result)
+            return result
+
+        return async_wrapper
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        state = enter(args, kwargs)
+        if state is None:
+            return func(*args, **kwargs)
+        span, token = state
+        try:
+            result = func(*args, **kwargs)
+        except BaseException as exc:
+            _fail(span, exc)
+            raise
+        finally:
+            CURRENT_SPAN.reset(token)
+        span.end(result)
+        return result
+
+    return wrapper
+
+
+def _fail(span: LiveSpan, exc: BaseException) -> None:
+    try:
+        if isinstance(exc, GeneratorExit):  # the caller closed or dropped the generator: not an error
+            span.set_attribute("autolog.generator.closed_early", True)
+            span.end()
+        else:
+            span.record_exception(exc)
+            span.end()
+    except Exception as internal:  # noqa: BLE001
+        report_internal_error("trace.fail", internal)
+
+
+def _finish_generator(span: LiveSpan, items: list[Any], reducer: Callable[[list[Any]], Any] | None) -> None:
+    outputs: Any = items
+    if reducer is not None:
+        try:
+            outputs = reducer(items)
+        except Exception as exc:  # noqa: BLE001 - a failing reducer must not fail the user's iteration
+            report_internal_error("trace.output_reducer", exc)
+    span.end(outputs)
+
+
+class _SpanContext:
+    """``with start_span(...) as span``: the span is current inside the block."""
+
+    __slots__ = ("_attributes", "_name", "_span", "_span_type", "_token")
+
+    def __init__(self, name: str, span_type: str, attributes: dict[str, Any] | None) -> None:
+        self._name = name
+        self._span_type = span_type
+        self._attributes = attributes
+        self._span: LiveSpan | None = None
+        self._token: Any = None
+
+    def __enter__(self) -> LiveSpan | NoOpSpan:
+        if SUPPRESSED.get():
+            return NoOpSpan()
+        try:
+            self._span = _new_span(self._name, self._span_type, dict(self._attributes) if self._attributes else None)
+            self._token = CURRENT_SPAN.set(self._span)
+        except Exception as exc:  # noqa: BLE001
+            report_internal_error("start_span.enter", exc)
+            self._span = None
+            return NoOpSpan()
+        return self._span
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        span = self._span
+        if span is None:
+            return
+        CURRENT_SPAN.reset(self._token)
+        if exc is not None:
+            _fail(span, exc)
+        else:
+            span.end()
+
+
+def start_span(name: str = "span", span_type: str = SpanType.UNKNOWN,
+               attributes: dict[str, Any] | None = None) -> _SpanContext:
+    """Context manager: a span (child of the current one, or a new trace) current inside the block.
+
+    ``with autolog.start_span("retrieve", span_type=SpanType.RETRIEVER) as span:
+    span.set_inputs(...); ...``. An exception in the block ends the span as ERROR and
+    propagates. Never blocks on I/O.
+    """
+    return _SpanContext(name, span_type, attributes)
+
+
+def start_span_no_context(name: str, span_type: str = SpanType.UNKNOWN, parent_span: LiveSpan | None = None,
+                          inputs: Any = None, attributes: dict[str, Any] | None = None,
+                          start_time_ns: int | None = None) -> LiveSpan:
+    """Start a span without making it current; end it with ``span.end()``. For callback-style code."""
+    if parent_span is None:
+        trace_ = get_default_client().new_live_trace()
+        span = trace_.new_span(new_span_id(), None, name, span_type, start_time_ns)
+        _remember_trace(trace_.trace_id)
+    else:
+        span = parent_span._trace.new_span(new_span_id(), parent_span._span_id, name, span_type, start_time_ns)
+    if inputs is not None:
+        span.set_inputs(inputs)
+    if attributes:
+        span.set_attributes(attributes)
+    return span
+
+
+def get_current_active_span() -> LiveSpan | None:
+    """The span current in this thread/task, or None."""
+    return CURRENT_SPAN.get()
+
+
+def get_last_active_trace_id(thread_local: bool = False) -> str | None:
+    """The id of the last trace started (in this thread if ``thread_local``, else in the process)."""
+    if thread_local:
+        return getattr(_last_trace, "trace_id", None)
+    return _last_trace_global[0]
+
+
+def update_current_trace(tags: dict[str, Any] | None = None, metadata: dict[str, Any] | None = None,
+                         session_id: str | None = None, user: str | None = None,
+                         client_request_id: str | None = None, request_preview: str | None = None,
+                         response_preview: str | None = None) -> None:
+    """Add tags/metadata (and session, user, client request id, previews) to the current trace.
+
+    Raises:
+        InvalidArgumentError: no span is active, or a key is not a non-empty str.
+    """
+    from autolog._client import _check_key
+    from autolog._errors import InvalidArgumentError
+
+    span = CURRENT_SPAN.get()
+    if span is None:
+        raise InvalidArgumentError("update_current_trace() was called outside of a trace: no span is active "
+                                   "(call it inside a function decorated with @autolog.trace or a start_span block)")
+    live = span._trace
+    for key, value in (tags or {}).items():
+        _check_key(key, "tag key")
+        live.set_tag(key, value)
+    for key, value in (metadata or {}).items():
+        _check_key(key, "metadata key")
+        live.metadata[key] = value if isinstance(value, str) else str(value)
+    if session_id is not None:
+        live.metadata[keys.TRACE_SESSION] = str(session_id)
+    if user is not None:
+        live.metadata[keys.TRACE_USER] = str(user)
+    if client_request_id is not None:
+        live.client_request_id = str(client_request_id)
+    if request_preview is not None:
+        live.request_preview = str(request_preview)
+    if response_preview is not None:
+        live.response_preview = str(response_preview)

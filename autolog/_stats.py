@@ -1,0 +1,50 @@
+"""Process-wide counters of the export pipeline, read by ``autolog.stats()``.
+
+Counting happens on hot paths (every enqueued trace), so a counter is a plain dict
+update under one lock; reading returns a copy.
+"""
+
+from __future__ import annotations
+
+import threading
+
+_COUNTERS = ("queued", "exported", "spooled", "replayed", "dropped", "internal_errors", "export_retries")
+
+
+class _Stats:
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._values = dict.fromkeys(_COUNTERS, 0)
+
+    def incr(self, name: str, amount: int = 1) -> None:
+        with self._lock:
+            self._values[name] += amount
+
+    def snapshot(self) -> dict[str, int]:
+        with self._lock:
+            return dict(self._values)
+
+    def reset(self) -> None:
+        with self._lock:
+            self._values = dict.fromkeys(_COUNTERS, 0)
+
+    def _after_fork(self) -> None:
+        # A lock held by another thread at fork time would stay locked forever in the child.
+        self._lock = threading.Lock()
+
+
+STATS = _Stats()
+
+
+def stats() -> dict[str, int]:
+    """Return the export pipeline's counters since start-up (or since the last fork).
+
+    Keys: ``queued`` (finished traces handed to the exporter), ``exported`` (written to
+    the store), ``spooled`` (written to the disk spool because the queue was full or the
+    process was exiting), ``replayed`` (read back from a spool), ``dropped`` (lost because
+    even the spool failed: should always be 0), ``internal_errors`` (failures of autolog's
+    own code, each also logged), ``export_retries`` (transient store errors retried).
+
+    Thread-safe; never blocks on I/O.
+    """
+    return STATS.snapshot()

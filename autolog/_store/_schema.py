@@ -1,0 +1,113 @@
+"""The SQL schema of the store, versioned from day one.
+
+Every change to the schema is a new entry in ``MIGRATIONS``; a store opened by a newer
+autolog is migrated forward in one transaction, and a store written by a newer autolog
+than this one is refused with a clear error rather than silently misread.
+
+The layout is chosen for the filters of ``search_traces``: everything a filter can name
+is a column or a key/value row with an index, never a value hidden inside a JSON blob
+(span attributes are the one exception: they are read with ``json_extract`` after the
+span name/type indexes narrow the rows).
+"""
+
+from __future__ import annotations
+
+SCHEMA_VERSION = 1
+
+# Each migration is a list of statements that moves the schema from version N-1 to N.
+MIGRATIONS: dict[int, list[str]] = {
+    1: [
+        """CREATE TABLE experiments (
+            experiment_id TEXT PRIMARY KEY,
+            name TEXT NOT NULL UNIQUE,
+            tags TEXT NOT NULL DEFAULT '{}',
+            creation_time INTEGER NOT NULL
+        )""",
+        """CREATE TABLE logged_models (
+            model_id TEXT PRIMARY KEY,
+            experiment_id TEXT NOT NULL,
+            name TEXT NOT NULL,
+            model_type TEXT,
+            source_run_id TEXT,
+            status TEXT NOT NULL,
+            creation_timestamp INTEGER NOT NULL,
+            last_updated_timestamp INTEGER NOT NULL
+        )""",
+        "CREATE INDEX ix_logged_models_name ON logged_models (experiment_id, name, creation_timestamp)",
+        """CREATE TABLE logged_model_tags (
+            model_id TEXT NOT NULL, key TEXT NOT NULL, value TEXT,
+            PRIMARY KEY (model_id, key)
+        ) WITHOUT ROWID""",
+        """CREATE TABLE logged_model_params (
+            model_id TEXT NOT NULL, key TEXT NOT NULL, value TEXT,
+            PRIMARY KEY (model_id, key)
+        ) WITHOUT ROWID""",
+        """CREATE TABLE logged_model_metrics (
+            model_id TEXT NOT NULL, key TEXT NOT NULL, value REAL,
+            PRIMARY KEY (model_id, key)
+        ) WITHOUT ROWID""",
+        # One row per trace. `name` is the root span's name (tag mlflow.traceName),
+        # `status` mirrors `state` for MLflow 2 style filters.
+        """CREATE TABLE traces (
+            trace_id TEXT PRIMARY KEY,
+            experiment_id TEXT NOT NULL,
+            name TEXT,
+            request_time INTEGER NOT NULL,
+            execution_duration INTEGER,
+            state TEXT NOT NULL,
+            client_request_id TEXT,
+            model_id TEXT,
+            run_id TEXT,
+            request_preview TEXT,
+            response_preview TEXT
+        )""",
+        "CREATE INDEX ix_traces_experiment_time ON traces (experiment_id, request_time)",
+        "CREATE INDEX ix_traces_model ON traces (model_id, request_time)",
+        "CREATE INDEX ix_traces_name ON traces (name)",
+        "CREATE INDEX ix_traces_client_request_id ON traces (client_request_id)",
+        """CREATE TABLE trace_tags (
+            trace_id TEXT NOT NULL, key TEXT NOT NULL, value TEXT,
+            PRIMARY KEY (trace_id, key)
+        ) WITHOUT ROWID""",
+        "CREATE INDEX ix_trace_tags_key_value ON trace_tags (key, value)",
+        """CREATE TABLE trace_metadata (
+            trace_id TEXT NOT NULL, key TEXT NOT NULL, value TEXT,
+            PRIMARY KEY (trace_id, key)
+        ) WITHOUT ROWID""",
+        "CREATE INDEX ix_trace_metadata_key_value ON trace_metadata (key, value)",
+        # `content` is the whole span as stored JSON (see _store/_codec.py); the other
+        # columns duplicate the fields that filters and tree building need.
+        """CREATE TABLE spans (
+            trace_id TEXT NOT NULL,
+            span_id TEXT NOT NULL,
+            parent_id TEXT,
+            name TEXT,
+            span_type TEXT,
+            status TEXT,
+            start_time_ns INTEGER,
+            end_time_ns INTEGER,
+            content TEXT NOT NULL,
+            PRIMARY KEY (trace_id, span_id)
+        ) WITHOUT ROWID""",
+        "CREATE INDEX ix_spans_name ON spans (name)",
+        "CREATE INDEX ix_spans_type ON spans (span_type)",
+        # `value` is JSON text (a feedback value may be a bool, number, string or dict).
+        """CREATE TABLE assessments (
+            assessment_id TEXT PRIMARY KEY,
+            trace_id TEXT NOT NULL,
+            span_id TEXT,
+            name TEXT NOT NULL,
+            kind TEXT NOT NULL,
+            value TEXT,
+            source_type TEXT NOT NULL,
+            source_id TEXT,
+            rationale TEXT,
+            metadata TEXT,
+            error TEXT,
+            create_time_ms INTEGER NOT NULL,
+            last_update_time_ms INTEGER NOT NULL
+        )""",
+        "CREATE INDEX ix_assessments_trace ON assessments (trace_id)",
+        "CREATE INDEX ix_assessments_name ON assessments (kind, name)",
+    ],
+}

@@ -1,0 +1,351 @@
+"""The embedded store: one SQLite file in WAL mode, shared safely by threads and processes.
+
+Each thread (and each process after ``fork``) gets its own connection. Writers take
+SQLite's write lock with ``BEGIN IMMEDIATE`` and wait up to ``busy_timeout`` for other
+processes; trace writes are upserts keyed by trace id, so a batch that is written twice
+(a retry, a spool replay) leaves exactly one copy.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import sqlite3
+import threading
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from autolog._errors import InvalidArgumentError, ResourceDoesNotExist, StoreError
+from autolog._models import Assessment, AssessmentSource, Experiment, LoggedModel, now_ms
+from autolog._store._codec import trace_from_rows
+from autolog._store._schema import MIGRATIONS, SCHEMA_VERSION
+from autolog._trace import Trace
+
+DEFAULT_EXPERIMENT_ID = "0"
+DEFAULT_EXPERIMENT_NAME = "Default"
+_BUSY_TIMEOUT_MS = 30_000
+_IN_CHUNK = 500  # stay far below SQLite's bound-parameter limit
+
+
+def path_from_uri(uri: str) -> Path:
+    """``sqlite:///relative.db`` → ``relative.db``; ``sqlite:////abs/x.db`` → ``/abs/x.db``; a bare path as-is."""
+    if uri.startswith("sqlite:///"):
+        return Path(uri[len("sqlite:///"):])
+    if uri.startswith("sqlite://"):
+        raise InvalidArgumentError(f"tracking URI {uri!r}: use sqlite:///<relative path> or sqlite:////<absolute path>")
+    if "://" in uri:
+        raise InvalidArgumentError(f"tracking URI {uri!r}: only sqlite:/// URIs or file paths are supported")
+    return Path(uri)
+
+
+def _chunks(items: Sequence[str]) -> Iterator[Sequence[str]]:
+    for i in range(0, len(items), _IN_CHUNK):
+        yield items[i:i + _IN_CHUNK]
+
+
+def _marks(n: int) -> str:
+    return ",".join("?" * n)
+
+
+class SqliteStore:
+    """Thread-safe, multi-process store. Every method may block on disk I/O."""
+
+    def __init__(self, uri: str) -> None:
+        self.uri = uri
+        self.path = path_from_uri(uri)
+        if self.path.parent != Path(""):
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._local = threading.local()
+        self._pid = os.getpid()
+        self._migrate_lock = threading.Lock()
+        self._migrated = False
+
+    # -- connections -------------------------------------------------------------------------------
+    def _conn(self) -> sqlite3.Connection:
+        if self._pid != os.getpid():  # forked: never use the parent's connections
+            self._local = threading.local()
+            self._pid = os.getpid()
+        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
+        if conn is None:
+            try:
+                conn = sqlite3.connect(self.path, timeout=_BUSY_TIMEOUT_MS / 1000, isolation_level=None,
+                                       check_same_thread=False)
+            except sqlite3.Error as exc:
+                raise StoreError(f"cannot open the store at {self.path}: {exc}") from exc
+            conn.execute(f"PRAGMA busy_timeout={_BUSY_TIMEOUT_MS}")
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA synchronous=NORMAL")
+            self._local.conn = conn
+            if not self._migrated:
+                # Opened lazily (on the export worker or the first read) so that
+                # configuring autolog never touches the disk on the caller's thread.
+                with self._migrate_lock:
+                    if not self._migrated:
+                        self._migrate(conn)
+                        self._migrated = True
+        return conn
+
+    @contextmanager
+    def _write(self, conn: sqlite3.Connection | None = None) -> Iterator[sqlite3.Connection]:
+        conn = conn or self._conn()
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield conn
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        conn.execute("COMMIT")
+
+    def close(self) -> None:
+        conn = getattr(self._local, "conn", None)
+        if conn is not None:
+            conn.close()
+            self._local.conn = None
+
+    def _migrate(self, conn: sqlite3.Connection) -> None:
+        with self._write(conn):
+            conn.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
+            row = conn.execute("SELECT version FROM schema_version").fetchone()
+            version = row[0] if row else 0
+            if version > SCHEMA_VERSION:
+                raise StoreError(f"the store at {self.path} has schema version {version}, newer than this autolog "
+                                 f"understands ({SCHEMA_VERSION}); upgrade autolog")
+            for target in range(version + 1, SCHEMA_VERSION + 1):
+                for statement in MIGRATIONS[target]:
+                    conn.execute(statement)
+            if row is None:
+                conn.execute("INSERT INTO schema_version VALUES (?)", (SCHEMA_VERSION,))
+            elif version != SCHEMA_VERSION:
+                conn.execute("UPDATE schema_version SET version = ?", (SCHEMA_VERSION,))
+            conn.execute("INSERT OR IGNORE INTO experiments VALUES (?, ?, '{}', ?)",
+                         (DEFAULT_EXPERIMENT_ID, DEFAULT_EXPERIMENT_NAME, now_ms()))
+
+    def schema_version(self) -> int:
+        return int(self._conn().execute("SELECT version FROM schema_version").fetchone()[0])
+
+    # -- traces: writes ----------------------------------------------------------------------------
+    def write_records(self, records: Iterable[dict[str, Any]]) -> int:
+        """Upsert a batch of trace records (see ``_codec.trace_to_record``) in one transaction."""
+        trace_rows, tag_rows, meta_rows, span_rows = [], [], [], []
+        count = 0
+        for r in records:
+            count += 1
+            tid = r["trace_id"]
+            trace_rows.append((tid, r["experiment_id"], r["name"], r["request_time"], r["execution_duration"],
+                               r["state"], r["client_request_id"], r["model_id"], r["run_id"],
+                               r["request_preview"], r["response_preview"]))
+            tag_rows.extend((tid, k, v) for k, v in r["tags"].items())
+            meta_rows.extend((tid, k, v) for k, v in r["metadata"].items())
+            span_rows.extend((tid, *s) for s in r["spans"])
+        with self._write() as conn:
+            conn.executemany("INSERT OR REPLACE INTO traces VALUES (?,?,?,?,?,?,?,?,?,?,?)", trace_rows)
+            conn.executemany("INSERT OR REPLACE INTO trace_tags VALUES (?,?,?)", tag_rows)
+            conn.executemany("INSERT OR REPLACE INTO trace_metadata VALUES (?,?,?)", meta_rows)
+            conn.executemany("INSERT OR REPLACE INTO spans VALUES (?,?,?,?,?,?,?,?,?)", span_rows)
+        return count
+
+    def _require_trace(self, conn: sqlite3.Connection, trace_id: str) -> None:
+        if conn.execute("SELECT 1 FROM traces WHERE trace_id = ?", (trace_id,)).fetchone() is None:
+            raise ResourceDoesNotExist(f"trace {trace_id!r} does not exist in {self.uri}")
+
+    def set_trace_tag(self, trace_id: str, key: str, value: str) -> None:
+        with self._write() as conn:
+            self._require_trace(conn, trace_id)
+            conn.execute("INSERT OR REPLACE INTO trace_tags VALUES (?,?,?)", (trace_id, key, value))
+
+    def delete_trace_tag(self, trace_id: str, key: str) -> None:
+        with self._write() as conn:
+            self._require_trace(conn, trace_id)
+            if conn.execute("DELETE FROM trace_tags WHERE trace_id = ? AND key = ?", (trace_id, key)).rowcount == 0:
+                raise ResourceDoesNotExist(f"trace {trace_id!r} has no tag {key!r}")
+
+    def delete_traces(self, trace_ids: Sequence[str]) -> int:
+        deleted = 0
+        with self._write() as conn:
+            for chunk in _chunks(trace_ids):
+                marks = _marks(len(chunk))
+                for table in ("trace_tags", "trace_metadata", "spans", "assessments"):
+                    conn.execute(f"DELETE FROM {table} WHERE trace_id IN ({marks})", chunk)
+                deleted += conn.execute(f"DELETE FROM traces WHERE trace_id IN ({marks})", chunk).rowcount
+        return deleted
+
+    # -- traces: reads -----------------------------------------------------------------------------
+    def get_trace(self, trace_id: str) -> Trace:
+        traces = self.load_traces([trace_id])
+        if not traces:
+            raise ResourceDoesNotExist(f"trace {trace_id!r} does not exist in {self.uri}")
+        return traces[0]
+
+    def load_traces(self, trace_ids: Sequence[str]) -> list[Trace]:
+        """Load whole traces, in the order of ``trace_ids`` (unknown ids are skipped)."""
+        conn = self._conn()
+        rows: dict[str, Any] = {}
+        tags: dict[str, dict[str, str]] = {}
+        meta: dict[str, dict[str, str]] = {}
+        spans: dict[str, list[Any]] = {}
+        assessments: dict[str, list[Assessment]] = {}
+        for chunk in _chunks(list(trace_ids)):
+            marks = _marks(len(chunk))
+            for row in conn.execute(
+                    "SELECT trace_id, experiment_id, name, request_time, execution_duration, state, client_request_id,"
+                    f" request_preview, response_preview FROM traces WHERE trace_id IN ({marks})", chunk):
+                rows[row[0]] = row
+            for tid, k, v in conn.execute(f"SELECT * FROM trace_tags WHERE trace_id IN ({marks})", chunk):
+                tags.setdefault(tid, {})[k] = v
+            for tid, k, v in conn.execute(f"SELECT * FROM trace_metadata WHERE trace_id IN ({marks})", chunk):
+                meta.setdefault(tid, {})[k] = v
+            for row in conn.execute(f"SELECT * FROM spans WHERE trace_id IN ({marks})", chunk):
+                spans.setdefault(row[0], []).append(row[1:])
+            for row in conn.execute(
+                    "SELECT assessment_id, trace_id, span_id, name, kind, value, source_type, source_id, rationale,"
+                    " metadata, error, create_time_ms, last_update_time_ms FROM assessments"
+                    f" WHERE trace_id IN ({marks}) ORDER BY create_time_ms", chunk):
+                assessments.setdefault(row[1], []).append(_assessment_from_row(row))
+        return [trace_from_rows(rows[t], tags.get(t, {}), meta.get(t, {}), spans.get(t, []), assessments.get(t, []))
+                for t in trace_ids if t in rows]
+
+    def search_trace_ids(self, experiment_ids: Sequence[str] | None, filter_string: str | None,
+                         order_by: list[str] | None, max_results: int, offset: int,
+                         model_id: str | None = None) -> list[str]:
+        from autolog._search import compile_trace_filter, compile_trace_order_by
+
+        where, params = compile_trace_filter(filter_string, alias="t")
+        order = compile_trace_order_by(order_by, alias="t")
+        clauses = [f"({where})"]
+        args: list[object] = list(params)
+        if experiment_ids:
+            clauses.append(f"t.experiment_id IN ({_marks(len(experiment_ids))})")
+            args.extend(str(e) for e in experiment_ids)
+        if model_id is not None:
+            clauses.append("t.model_id = ?")
+            args.append(model_id)
+        sql = f"SELECT t.trace_id FROM traces AS t WHERE {' AND '.join(clauses)} ORDER BY {order} LIMIT ? OFFSET ?"
+        args.extend((max_results, offset))
+        return [r[0] for r in self._conn().execute(sql, args)]
+
+    def count_traces(self) -> int:
+        return int(self._conn().execute("SELECT COUNT(*) FROM traces").fetchone()[0])
+
+    # -- assessments -------------------------------------------------------------------------------
+    def log_assessment(self, a: Assessment) -> Assessment:
+        with self._write() as conn:
+            self._require_trace(conn, a.trace_id or "")
+            conn.execute("INSERT OR REPLACE INTO assessments VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)", (
+                a.assessment_id, a.trace_id, a.span_id, a.name, a.kind, json.dumps(a.value, default=str),
+                a.source.source_type, a.source.source_id, a.rationale,
+                json.dumps(a.metadata) if a.metadata else None, a.error, a.create_time_ms, a.last_update_time_ms))
+        return a
+
+    # -- experiments -------------------------------------------------------------------------------
+    def get_or_create_experiment(self, name: str) -> Experiment:
+        with self._write() as conn:
+            row = conn.execute("SELECT * FROM experiments WHERE name = ?", (name,)).fetchone()
+            if row is None:
+                next_id = conn.execute("SELECT COALESCE(MAX(CAST(experiment_id AS INTEGER)), 0) + 1 FROM experiments"
+                                       ).fetchone()[0]
+                row = (str(next_id), name, "{}", now_ms())
+                conn.execute("INSERT INTO experiments VALUES (?,?,?,?)", row)
+        return Experiment(row[0], row[1], json.loads(row[2]), row[3])
+
+    def get_experiment(self, experiment_id: str) -> Experiment:
+        row = self._conn().execute("SELECT * FROM experiments WHERE experiment_id = ?", (experiment_id,)).fetchone()
+        if row is None:
+            raise ResourceDoesNotExist(f"experiment {experiment_id!r} does not exist in {self.uri}")
+        return Experiment(row[0], row[1], json.loads(row[2]), row[3])
+
+    def get_experiment_by_name(self, name: str) -> Experiment | None:
+        row = self._conn().execute("SELECT * FROM experiments WHERE name = ?", (name,)).fetchone()
+        return None if row is None else Experiment(row[0], row[1], json.loads(row[2]), row[3])
+
+    # -- logged models -----------------------------------------------------------------------------
+    def create_logged_model(self, m: LoggedModel) -> LoggedModel:
+        with self._write() as conn:
+            conn.execute("INSERT INTO logged_models VALUES (?,?,?,?,?,?,?,?)", (
+                m.model_id, m.experiment_id, m.name, m.model_type, m.source_run_id, m.status,
+                m.creation_timestamp, m.last_updated_timestamp))
+            conn.executemany("INSERT INTO logged_model_tags VALUES (?,?,?)",
+                             [(m.model_id, k, v) for k, v in m.tags.items()])
+            conn.executemany("INSERT INTO logged_model_params VALUES (?,?,?)",
+                             [(m.model_id, k, v) for k, v in m.params.items()])
+            conn.executemany("INSERT INTO logged_model_metrics VALUES (?,?,?)",
+                             [(m.model_id, k, v) for k, v in m.metrics.items()])
+        return m
+
+    def set_logged_model_tags(self, model_id: str, tags: dict[str, str]) -> None:
+        with self._write() as conn:
+            if conn.execute("SELECT 1 FROM logged_models WHERE model_id = ?", (model_id,)).fetchone() is None:
+                raise ResourceDoesNotExist(f"logged model {model_id!r} does not exist in {self.uri}")
+            conn.executemany("INSERT OR REPLACE INTO logged_model_tags VALUES (?,?,?)",
+                             [(model_id, k, v) for k, v in tags.items()])
+            conn.execute("UPDATE logged_models SET last_updated_timestamp = ? WHERE model_id = ?", (now_ms(), model_id))
+
+    def _load_models(self, model_ids: Sequence[str]) -> list[LoggedModel]:
+        conn = self._conn()
+        models: dict[str, LoggedModel] = {}
+        for chunk in _chunks(list(model_ids)):
+            marks = _marks(len(chunk))
+            for row in conn.execute(
+                    "SELECT model_id, name, experiment_id, creation_timestamp, last_updated_timestamp, model_type,"
+                    f" source_run_id, status FROM logged_models WHERE model_id IN ({marks})", chunk):
+                models[row[0]] = LoggedModel(*row)
+            for table, attr in (("logged_model_tags", "tags"), ("logged_model_params", "params"),
+                                ("logged_model_metrics", "metrics")):
+                for mid, k, v in conn.execute(f"SELECT * FROM {table} WHERE model_id IN ({marks})", chunk):
+                    getattr(models[mid], attr)[k] = v
+        return [models[m] for m in model_ids if m in models]
+
+    def get_logged_model(self, model_id: str) -> LoggedModel:
+        found = self._load_models([model_id])
+        if not found:
+            raise ResourceDoesNotExist(f"logged model {model_id!r} does not exist in {self.uri}")
+        return found[0]
+
+    def find_newest_logged_model(self, experiment_id: str, name: str) -> LoggedModel | None:
+        row = self._conn().execute(
+            "SELECT model_id FROM logged_models WHERE experiment_id = ? AND name = ?"
+            " ORDER BY creation_timestamp DESC, rowid DESC LIMIT 1", (experiment_id, name)).fetchone()
+        return None if row is None else self.get_logged_model(row[0])
+
+    def search_logged_models(self, experiment_ids: Sequence[str] | None, filter_string: str | None,
+                             order_by: list[str] | None, max_results: int, offset: int = 0) -> list[LoggedModel]:
+        from autolog._search import compile_logged_model_filter, compile_logged_model_order_by
+
+        where, params = compile_logged_model_filter(filter_string, alias="m")
+        args: list[object] = list(params)
+        clauses = [f"({where})"]
+        if experiment_ids:
+            clauses.append(f"m.experiment_id IN ({_marks(len(experiment_ids))})")
+            args.extend(str(e) for e in experiment_ids)
+        order = compile_logged_model_order_by(order_by, alias="m")
+        sql = (f"SELECT m.model_id FROM logged_models AS m WHERE {' AND '.join(clauses)} ORDER BY {order}"
+               " LIMIT ? OFFSET ?")
+        args.extend((max_results, offset))
+        return self._load_models([r[0] for r in self._conn().execute(sql, args)])
+
+
+def _assessment_from_row(row: Any) -> Assessment:
+    (assessment_id, trace_id, span_id, name, kind, value, source_type, source_id, rationale, metadata, error,
+     created, updated) = row
+    return Assessment(name=name, value=json.loads(value) if value is not None else None, kind=kind,
+                      source=AssessmentSource(source_type, source_id), rationale=rationale, trace_id=trace_id,
+                      span_id=span_id, metadata=json.loads(metadata) if metadata else None, error=error,
+                      assessment_id=assessment_id, create_time_ms=created, last_update_time_ms=updated)
+
+
+def encode_page_token(offset: int) -> str:
+    return base64.urlsafe_b64encode(json.dumps({"offset": offset}).encode()).decode()
+
+
+def decode_page_token(token: str | None) -> int:
+    if not token:
+        return 0
+    try:
+        offset = int(json.loads(base64.urlsafe_b64decode(token.encode()))["offset"])
+    except Exception as exc:  # noqa: BLE001 - any malformed token is the caller's error
+        raise InvalidArgumentError(f"invalid page_token {token!r}") from exc
+    if offset < 0:
+        raise InvalidArgumentError(f"invalid page_token {token!r}")
+    return offset

@@ -1,0 +1,1 @@
+"""One patcher module per library; loaded only by autolog.<library>()."""
