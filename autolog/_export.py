@@ -158,6 +158,7 @@ class Exporter:
         self._wake = threading.Event()
         self._submitted = 0  # traces put in the queue
         self._handled = 0  # traces the worker took care of (stored, spooled or dropped)
+        self._replaying = 0  # spooled records read back and being written right now
         self._worker: threading.Thread | None = None
         self._worker_pid = -1
         self._stopping = False
@@ -214,7 +215,7 @@ class Exporter:
         with self._cond:
             target = self._submitted
             self._wake.set()
-            while self._handled < target or self.spool.pending:
+            while self._handled < target or self.spool.pending or self._replaying:
                 remaining = None if deadline is None else deadline - time.monotonic()
                 if remaining is not None and remaining <= 0:
                     return False
@@ -288,11 +289,15 @@ class Exporter:
 
     def _replay(self, orphans: bool) -> None:
         try:
-            if orphans:
-                self._last_orphan_scan = time.monotonic()
-                records = self.spool.take_orphans()
-            else:
-                records = self.spool.take_own()
+            # Taken under the condition's lock, so flush() never sees a moment where the
+            # records are neither pending in the spool nor counted as being replayed.
+            with self._cond:
+                if orphans:
+                    self._last_orphan_scan = time.monotonic()
+                    records = self.spool.take_orphans()
+                else:
+                    records = self.spool.take_own()
+                self._replaying += len(records)
         except Exception as exc:  # noqa: BLE001
             report_internal_error("export.replay", exc)
             return
@@ -304,8 +309,10 @@ class Exporter:
             except Exception:  # noqa: BLE001 - still failing: back to the spool, counted there
                 self._spool_records(chunk)
                 time.sleep(0.5)
-        with self._cond:
-            self._cond.notify_all()
+            finally:
+                with self._cond:
+                    self._replaying -= len(chunk)
+                    self._cond.notify_all()
 
     # -- shutdown and fork -------------------------------------------------------------------------
     def shutdown(self, timeout: float = 10.0) -> None:

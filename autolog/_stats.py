@@ -29,8 +29,10 @@ class _Stats:
             self._values = dict.fromkeys(_COUNTERS, 0)
 
     def _after_fork(self) -> None:
-        # A lock held by another thread at fork time would stay locked forever in the child.
+        # A lock held by another thread at fork time would stay locked forever in the child;
+        # and the child's pipeline starts empty, so its counters start at zero.
         self._lock = threading.Lock()
+        self._values = dict.fromkeys(_COUNTERS, 0)
 
 
 STATS = _Stats()

@@ -26,7 +26,9 @@ from autolog._trace import Trace
 
 DEFAULT_EXPERIMENT_ID = "0"
 DEFAULT_EXPERIMENT_NAME = "Default"
-_BUSY_TIMEOUT_MS = 30_000
+# Short on purpose: the export worker retries with backoff (tenacity) around it, and
+# reads in WAL mode never wait for writers.
+_BUSY_TIMEOUT_MS = 2_000
 _IN_CHUNK = 500  # stay far below SQLite's bound-parameter limit
 
 
@@ -75,17 +77,21 @@ class SqliteStore:
                                        check_same_thread=False)
             except sqlite3.Error as exc:
                 raise StoreError(f"cannot open the store at {self.path}: {exc}") from exc
-            conn.execute(f"PRAGMA busy_timeout={_BUSY_TIMEOUT_MS}")
-            conn.execute("PRAGMA journal_mode=WAL")
-            conn.execute("PRAGMA synchronous=NORMAL")
+            try:
+                conn.execute(f"PRAGMA busy_timeout={_BUSY_TIMEOUT_MS}")
+                conn.execute("PRAGMA journal_mode=WAL")
+                conn.execute("PRAGMA synchronous=NORMAL")
+            except sqlite3.Error:
+                conn.close()  # locked by another process: the caller retries with a fresh connection
+                raise
             self._local.conn = conn
-            if not self._migrated:
-                # Opened lazily (on the export worker or the first read) so that
-                # configuring autolog never touches the disk on the caller's thread.
-                with self._migrate_lock:
-                    if not self._migrated:
-                        self._migrate(conn)
-                        self._migrated = True
+        if not self._migrated:
+            # Migrated lazily (on the export worker or the first read) so that
+            # configuring autolog never touches the disk on the caller's thread.
+            with self._migrate_lock:
+                if not self._migrated:
+                    self._migrate(conn)
+                    self._migrated = True
         return conn
 
     @contextmanager

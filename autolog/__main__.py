@@ -1,0 +1,5 @@
+import sys
+
+from autolog.cli import main
+
+sys.exit(main())

@@ -1,0 +1,141 @@
+"""``autolog demo``: a small support-bot app, instrumented end to end, on the embedded store.
+
+No network and no API key: when the openai SDK is installed, the app calls it through
+an in-process ``httpx.MockTransport`` that answers like the real API (with token usage),
+and ``autolog.openai()`` traces those calls; otherwise a local fake model stands in.
+Two application versions answer the same questions; some calls fail on purpose.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import statistics
+import time
+from collections.abc import Callable
+from typing import Any
+
+import autolog
+from autolog import SpanType
+
+QUESTIONS = [
+    "How do I reset my password?", "Where is my invoice?", "Can I change my plan?", "How do I export my data?",
+    "Why was my card declined?", "How do I add a teammate?", "Is there an API?", "How do I delete my account?",
+    "Do you support SSO?", "What are your support hours?", "How do I cancel?", "Can I get a refund?",
+]
+DOCS = {
+    "password": "Use 'Forgot password' on the sign-in page.", "invoice": "Invoices are under Billing > History.",
+    "plan": "Change plans under Billing > Plan.", "export": "Settings > Data > Export creates a ZIP.",
+    "card": "Declines come from your bank; try another card.", "teammate": "Invite teammates under Team.",
+    "api": "Yes: see the API keys page.", "delete": "Settings > Account > Delete.", "sso": "SSO is on Enterprise.",
+    "hours": "We answer 24/7.", "cancel": "Cancel under Billing > Plan.", "refund": "Refunds within 30 days.",
+}
+
+
+def _fake_openai_client() -> Any:
+    """An OpenAI client whose HTTP transport answers locally, like the real API would."""
+    import httpx
+    import openai
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        body = json.loads(request.content)
+        prompt = " ".join(str(m.get("content", "")) for m in body["messages"])
+        if "card" in prompt.lower() and body["model"] == "gpt-4o-mini" and random.random() < 0.5:
+            return httpx.Response(503, json={"error": {"message": "The server is overloaded", "type": "server_error"}})
+        time.sleep(random.uniform(0.002, 0.012 if body["model"] == "gpt-4o-mini" else 0.025))
+        words = prompt.split()
+        content = "Here is what I found: " + " ".join(words[-12:])
+        prompt_tokens, completion_tokens = len(words) * 2, len(content.split()) * 2
+        return httpx.Response(200, json={
+            "id": "chatcmpl-demo", "object": "chat.completion", "created": int(time.time()), "model": body["model"],
+            "choices": [{"index": 0, "finish_reason": "stop",
+                         "message": {"role": "assistant", "content": content, "refusal": None}}],
+            "usage": {"prompt_tokens": prompt_tokens, "completion_tokens": completion_tokens,
+                      "total_tokens": prompt_tokens + completion_tokens}})
+
+    return openai.OpenAI(api_key="demo-key-not-used", max_retries=0,
+                         http_client=httpx.Client(transport=httpx.MockTransport(handler)))
+
+
+def _local_llm(model: str) -> Callable[[list[dict[str, str]]], str]:
+    @autolog.trace(name="chat", span_type=SpanType.CHAT_MODEL)
+    def chat(messages: list[dict[str, str]]) -> str:
+        prompt = " ".join(m["content"] for m in messages)
+        if "card" in prompt.lower() and model == "gpt-4o-mini" and random.random() < 0.5:
+            raise RuntimeError("The server is overloaded")
+        time.sleep(random.uniform(0.002, 0.012 if model == "gpt-4o-mini" else 0.025))
+        words = prompt.split()
+        span = autolog.get_current_active_span()
+        if span is not None:
+            span.set_attributes({"mlflow.llm.model": model, "mlflow.chat.tokenUsage": {
+                "input_tokens": len(words) * 2, "output_tokens": 24, "total_tokens": len(words) * 2 + 24}})
+        return "Here is what I found: " + " ".join(words[-12:])
+
+    return chat
+
+
+def _build_app(model: str, top_k: int) -> Callable[[str], str]:
+    try:
+        client = _fake_openai_client()
+        autolog.openai()
+
+        def llm(messages: list[dict[str, str]]) -> str:
+            reply = client.chat.completions.create(model=model, messages=messages, temperature=0.2)
+            return reply.choices[0].message.content or ""
+    except ImportError:
+        llm = _local_llm(model)
+
+    @autolog.trace(span_type=SpanType.RETRIEVER)
+    def retrieve(question: str) -> list[dict[str, str]]:
+        words = question.lower().replace("?", "").split()
+        return [{"id": key, "text": text} for key, text in DOCS.items() if key in words][:top_k]
+
+    @autolog.trace(name="support_bot", span_type=SpanType.AGENT)
+    def answer(question: str, user: str) -> str:
+        autolog.update_current_trace(tags={"channel": random.choice(["web", "mobile"])}, user=user,
+                                     session_id=f"session-{hash(user) % 5}")
+        docs = retrieve(question)
+        context = "\n".join(d["text"] for d in docs)
+        return llm([{"role": "system", "content": f"Answer from these notes:\n{context}"},
+                    {"role": "user", "content": question}])
+
+    return answer
+
+
+def run_demo(tracking_uri: str = "sqlite:///autolog-demo.db", traces_per_version: int = 24) -> int:
+    random.seed(7)
+    autolog.configure(tracking_uri)
+    autolog.set_experiment("support-bot demo")
+    versions = [("support-bot v1", "gpt-4o-mini", 1), ("support-bot v2", "gpt-4o", 3)]
+    model_ids = {}
+    for name, model, top_k in versions:
+        logged = autolog.create_external_model(name=name, params={"llm": model, "top_k": str(top_k)},
+                                               tags={"demo": "true"})
+        model_ids[name] = logged.model_id
+        app = _build_app(model, top_k)
+        with autolog.set_active_model(model_id=logged.model_id):
+            for i in range(traces_per_version):
+                try:
+                    app(QUESTIONS[i % len(QUESTIONS)], user=f"user-{i % 7}")
+                except Exception:  # noqa: BLE001 - failures are part of the demo; they are traced as errors
+                    pass
+    autolog.flush()
+    print(f"Recorded into {tracking_uri}\n")
+    print(f"{'version':<16} {'model_id':<36} {'traces':>6} {'errors':>7} {'p50 ms':>7} {'p95 ms':>7} {'tokens':>7}")
+    for name, model_id in model_ids.items():
+        traces = autolog.search_traces(model_id=model_id, return_type="list")
+        durations = sorted(t.info.execution_duration or 0 for t in traces)
+        errors = sum(t.info.state == "ERROR" for t in traces)
+        tokens = sum((t.info.token_usage or {}).get("total_tokens", 0) for t in traces)
+        p95 = durations[min(len(durations) - 1, int(round(0.95 * (len(durations) - 1))))] if durations else 0
+        print(f"{name:<16} {model_id:<36} {len(traces):>6} {errors / max(len(traces), 1):>7.0%} "
+              f"{statistics.median(durations) if durations else 0:>7.0f} {p95:>7} {tokens:>7}")
+    errors = autolog.search_traces(filter_string="status = 'ERROR'", return_type="list", max_results=1)
+    print("\nSearch them (same filter strings as MLflow):")
+    uri_arg = f"--tracking-uri {tracking_uri}"
+    print(f"  autolog traces {uri_arg} --filter \"status = 'ERROR'\"")
+    print(f"  autolog traces {uri_arg} --filter \"tags.channel = 'mobile' AND execution_time_ms > 10\"")
+    if errors:
+        print(f"  autolog traces {uri_arg} show {errors[0].info.trace_id}")
+    print("  python: autolog.search_traces(filter_string=\"metadata.`mlflow.trace.user` = 'user-3'\")")
+    return 0

@@ -1,0 +1,107 @@
+"""Command line: ``autolog demo`` and ``autolog traces`` (list/search, show one as a tree)."""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import sys
+from collections.abc import Sequence
+
+import autolog
+from autolog._errors import AutologError
+from autolog._span import Span
+from autolog._trace import Trace
+
+
+def _print_table(traces: list[Trace]) -> None:
+    print(f"{'trace_id':<36} {'time (UTC)':<19} {'state':<11} {'ms':>7}  {'name':<20} tags")
+    for t in traces:
+        info = t.info
+        when = datetime.datetime.fromtimestamp(info.request_time / 1000, datetime.timezone.utc)
+        tags = {k: v for k, v in info.tags.items() if not k.startswith("mlflow.")}
+        print(f"{info.trace_id:<36} {when:%Y-%m-%d %H:%M:%S} {info.state:<11} {info.execution_duration or 0:>7}  "
+              f"{info.tags.get('mlflow.traceName', ''):<20} {json.dumps(tags) if tags else ''}")
+
+
+def _short(value: object, width: int = 80) -> str:
+    text = value if isinstance(value, str) else json.dumps(value, default=str)
+    return text if len(text) <= width else text[:width - 3] + "..."
+
+
+def _print_tree(trace: Trace) -> None:
+    info = trace.info
+    print(f"trace {info.trace_id}  state={info.state}  duration={info.execution_duration} ms")
+    for key in ("mlflow.modelId", "mlflow.trace.user", "mlflow.trace.session", "mlflow.trace.tokenUsage"):
+        if key in info.trace_metadata:
+            print(f"  {key} = {info.trace_metadata[key]}")
+    if info.tags:
+        print(f"  tags = {json.dumps(info.tags)}")
+    children: dict[str | None, list[Span]] = {}
+    for span in trace.data.spans:
+        children.setdefault(span.parent_id, []).append(span)
+
+    def show(span: Span, depth: int) -> None:
+        pad = "  " * depth
+        ms = "" if span.duration_ns is None else f"{span.duration_ns / 1e6:.1f} ms"
+        status = "" if span.status.status_code == "OK" else f" [{span.status.status_code}: {span.status.description}]"
+        print(f"{pad}- {span.name} ({span.span_type}) {ms}{status}")
+        usage = span.attributes.get("mlflow.chat.tokenUsage")
+        if usage:
+            print(f"{pad}    tokens: {json.dumps(usage)}")
+        if span.inputs is not None:
+            print(f"{pad}    in:  {_short(span.inputs)}")
+        if span.outputs is not None:
+            print(f"{pad}    out: {_short(span.outputs)}")
+        for child in children.get(span.span_id, []):
+            show(child, depth + 1)
+
+    for root in children.get(None, []):
+        show(root, 1)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="autolog", description="Tracing and version tracking for GenAI apps.")
+    sub = parser.add_subparsers(dest="command", required=True)
+    demo = sub.add_parser("demo", help="run a small instrumented app on the embedded store and summarise it")
+    demo.add_argument("--tracking-uri", default="sqlite:///autolog-demo.db")
+    demo.add_argument("--traces-per-version", type=int, default=24)
+    traces = sub.add_parser("traces", help="search traces, or show one as a tree")
+    traces.add_argument("--tracking-uri", default=None, help="default: $AUTOLOG_TRACKING_URI or sqlite:///autolog.db")
+    traces.add_argument("--filter", default=None, help="MLflow filter string, e.g. \"tags.env = 'prod'\"")
+    traces.add_argument("--order-by", action="append", default=None, help="e.g. 'execution_time_ms DESC'")
+    traces.add_argument("--max-results", type=int, default=20)
+    traces.add_argument("--experiment-id", action="append", default=None)
+    traces.add_argument("--model-id", default=None)
+    traces.add_argument("--json", action="store_true", help="print MLflow trace JSON, one trace per line")
+    traces.add_argument("show", nargs="*", metavar="show TRACE_ID", help="show one trace as a tree")
+    args = parser.parse_args(argv)
+
+    if args.command == "demo":
+        from autolog._demo import run_demo
+
+        return run_demo(args.tracking_uri, args.traces_per_version)
+    try:
+        autolog.configure(args.tracking_uri)
+        if args.show:
+            if args.show[0] != "show" or len(args.show) != 2:
+                parser.error("use: autolog traces show TRACE_ID")
+            trace = autolog.get_trace(args.show[1])
+            print(trace.to_json(pretty=True)) if args.json else _print_tree(trace)
+            return 0
+        found = autolog.search_traces(experiment_ids=args.experiment_id, filter_string=args.filter,
+                                      order_by=args.order_by, max_results=args.max_results, model_id=args.model_id,
+                                      return_type="list")
+    except AutologError as exc:
+        print(f"autolog: {exc}", file=sys.stderr)
+        return 2
+    if args.json:
+        for t in found:
+            print(t.to_json())
+    else:
+        _print_table(found)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

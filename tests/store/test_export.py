@@ -1,0 +1,189 @@
+"""The export pipeline loses nothing: bursts, spills, fork, exit, a killed process, many writers."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import textwrap
+import time
+import warnings
+from pathlib import Path
+
+import pytest
+
+import autolog
+from autolog._store._sqlite import SqliteStore
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def _db(client: autolog.Client) -> Path:
+    return Path(client.tracking_uri.removeprefix("sqlite:///"))
+
+
+def _run_child(code: str, *args: str, wait: bool = True) -> subprocess.Popen[str] | subprocess.CompletedProcess[str]:
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    cmd = [sys.executable, "-c", textwrap.dedent(code), *args]
+    if not wait:
+        return subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, text=True)
+    return subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=120, check=True)
+
+
+def _make_traces(n: int, spans: int = 1) -> None:
+    for i in range(n):
+        with autolog.start_span("root") as root:
+            root.set_inputs({"i": i})
+            for _ in range(spans - 1):
+                with autolog.start_span("child"):
+                    pass
+
+
+def test_burst_of_20000_traces_loses_none_even_when_the_queue_overflows(store: autolog.Client) -> None:
+    client = autolog.configure(store.tracking_uri, max_queue_size=2000, schedule_delay_millis=20)
+    _make_traces(20_000)
+    assert client.flush(120)
+    stats = autolog.stats()
+    assert stats["dropped"] == 0 and stats["internal_errors"] == 0
+    assert stats["queued"] == 20_000
+    assert stats["spooled"] > 0, "the burst was meant to overflow the queue"
+    assert stats["exported"] + stats["replayed"] == 20_000
+    assert SqliteStore(client.tracking_uri).count_traces() == 20_000
+    assert not any(Path(str(_db(client)) + ".spool").glob("*.jsonl")), "spool files left behind"
+
+
+def test_writes_are_idempotent_by_trace_id(store: autolog.Client) -> None:
+    with autolog.start_span("once") as span:
+        span.set_inputs(1)
+    store.flush()
+    trace_id = autolog.get_last_active_trace_id()
+    assert trace_id is not None
+    live = span._trace  # type: ignore[union-attr]
+    store._exporter.enqueue(live)  # the same trace sent twice, as a retry or replay would
+    store.flush()
+    assert store._store.count_traces() == 1
+    assert len(store.get_trace(trace_id).data.spans) == 1
+
+
+def test_store_write_failure_spools_then_replays(store: autolog.Client) -> None:
+    db = _db(store)
+    store.flush()
+    blocker = sqlite3.connect(db, timeout=1, isolation_level=None)
+    blocker.execute("BEGIN EXCLUSIVE")  # another process holding the write lock for a long time
+    store._exporter.retry_timeout_millis = 3000  # one busy wait (2 s), then a retry
+    try:
+        _make_traces(50)
+        deadline = time.monotonic() + 30
+        while autolog.stats()["spooled"] < 50 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert autolog.stats()["spooled"] == 50
+    finally:
+        blocker.execute("ROLLBACK")
+        blocker.close()
+    assert store.flush(60)
+    assert store._store.count_traces() == 50
+    assert autolog.stats()["dropped"] == 0
+    assert autolog.stats()["export_retries"] > 0
+
+
+def test_fork_child_exports_its_own_traces(store: autolog.Client) -> None:
+    _make_traces(3)
+    store.flush()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)  # fork with threads (3.12+ warns)
+        pid = os.fork()
+    if pid == 0:  # child: the worker thread did not survive fork; a new one must start
+        code = 1
+        try:
+            _make_traces(7)
+            code = 0 if autolog.flush(30) and autolog.stats()["queued"] == 7 else 2
+        finally:
+            os._exit(code)
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+    _make_traces(2)
+    store.flush()
+    assert store._store.count_traces() == 12
+
+
+def test_exit_flushes_everything_queued(store: autolog.Client) -> None:
+    _run_child("""
+        import sys, autolog
+        autolog.configure(sys.argv[1], schedule_delay_millis=5000)  # the worker would not wake on its own
+        for i in range(3000):
+            with autolog.start_span("s") as span:
+                span.set_inputs(i)
+    """, store.tracking_uri)
+    assert store._store.count_traces() == 3000
+
+
+def test_killed_process_loses_nothing_it_had_spooled(store: autolog.Client) -> None:
+    db = _db(store)
+    store.flush()
+    blocker = sqlite3.connect(db, timeout=1, isolation_level=None)
+    blocker.execute("BEGIN EXCLUSIVE")  # exports stall, so the child's queue overflows to its spool
+    child = _run_child("""
+        import sys, json, time, autolog
+        autolog.configure(sys.argv[1], max_queue_size=20)
+        for i in range(500):
+            with autolog.start_span("s") as span:
+                span.set_inputs(i)
+        print(json.dumps(autolog.stats()), flush=True)
+        time.sleep(600)
+    """, store.tracking_uri, wait=False)
+    assert isinstance(child, subprocess.Popen) and child.stdout is not None
+    stats = json.loads(child.stdout.readline())
+    child.send_signal(signal.SIGKILL)
+    child.wait(30)
+    child.stdout.close()
+    blocker.execute("ROLLBACK")
+    blocker.close()
+    assert stats["spooled"] >= 400  # the rest sat in the queue or in the stalled worker
+    assert list(Path(str(db) + ".spool").glob("*.jsonl")), "the dead process's spool file should remain"
+    # A new process (here: a new client) replays spools whose owner died.
+    survivor = autolog.Client(store.tracking_uri)
+    survivor.flush(60)
+    deadline = time.monotonic() + 60
+    while survivor._store.count_traces() < stats["spooled"] and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert survivor._store.count_traces() >= stats["spooled"]
+    assert not list(Path(str(db) + ".spool").glob("*.jsonl"))
+    survivor.shutdown()
+
+
+def test_several_processes_write_the_same_store(store: autolog.Client) -> None:
+    code = """
+        import sys, autolog
+        autolog.configure(sys.argv[1])
+        for i in range(400):
+            with autolog.start_span("s") as span:
+                with autolog.start_span("child"):
+                    pass
+        assert autolog.flush(60)
+    """
+    children = [_run_child(code, store.tracking_uri, wait=False) for _ in range(4)]
+    for child in children:
+        assert isinstance(child, subprocess.Popen)
+        assert child.wait(120) == 0
+        assert child.stdout is not None
+        child.stdout.close()
+    assert store._store.count_traces() == 1600
+
+
+def test_store_refuses_a_newer_schema(tmp_path: Path) -> None:
+    path = tmp_path / "new.db"
+    SqliteStore(f"sqlite:///{path}").count_traces()
+    conn = sqlite3.connect(path)
+    conn.execute("UPDATE schema_version SET version = 999")
+    conn.commit()
+    conn.close()
+    with pytest.raises(autolog.StoreError, match="schema version 999"):
+        SqliteStore(f"sqlite:///{path}").count_traces()
+
+
+def test_bad_tracking_uri_is_a_clear_error() -> None:
+    with pytest.raises(autolog.InvalidArgumentError, match="only sqlite"):
+        autolog.Client("postgresql://host/db")
