@@ -12,22 +12,43 @@ from __future__ import annotations
 
 from typing import Any
 
-from autolog._api import (create_external_model, delete_trace_tag, flush, get_logged_model, get_trace,
-                          log_expectation, log_feedback, search_logged_models, search_traces, set_logged_model_tags,
-                          set_trace_tag)
+from autolog._api import (
+    create_external_model,
+    delete_trace_tag,
+    flush,
+    get_logged_model,
+    get_trace,
+    log_expectation,
+    log_feedback,
+    search_logged_models,
+    search_traces,
+    set_logged_model_tags,
+    set_trace_tag,
+)
 from autolog._client import Client, configure
 from autolog._context import suppress_tracing
-from autolog._errors import (AutologError, InvalidArgumentError, InvalidFilterError, ResourceDoesNotExist,
-                             StoreError)
-from autolog._fluent import (get_current_active_span, get_last_active_trace_id, start_span, start_span_no_context,
-                             trace, update_current_trace)
-from autolog._models import (Assessment, AssessmentSource, Expectation, Experiment, Feedback, LoggedModel,
-                             LoggedModelStatus)
+from autolog._errors import AutologError, InvalidArgumentError, InvalidFilterError, ResourceDoesNotExist, StoreError
+from autolog._fluent import (
+    get_current_active_span,
+    get_last_active_trace_id,
+    start_span,
+    start_span_no_context,
+    trace,
+    update_current_trace,
+)
+from autolog._models import (
+    Assessment,
+    AssessmentSource,
+    Expectation,
+    Experiment,
+    Feedback,
+    LoggedModel,
+    LoggedModelStatus,
+)
 from autolog._span import LiveSpan, NoOpSpan, Span, SpanEvent, SpanStatus, SpanStatusCode, SpanType
 from autolog._stats import stats
 from autolog._trace import Trace, TraceData, TraceInfo, TraceState
-from autolog._versions import (ActiveModel, clear_active_model, get_active_model_id, set_active_model,
-                               set_experiment)
+from autolog._versions import ActiveModel, clear_active_model, get_active_model_id, set_active_model, set_experiment
 
 __version__ = "0.1.0"
 

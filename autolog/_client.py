@@ -22,8 +22,12 @@ from autolog._export import Exporter
 from autolog._live import LiveTrace, OpenTraces
 from autolog._models import Assessment, Experiment, LoggedModel, LoggedModelStatus, new_model_id, now_ms
 from autolog._span import LiveSpan, SpanStatus, SpanType, new_span_id, new_trace_id
-from autolog._store._sqlite import (DEFAULT_EXPERIMENT_ID, SqliteStore, decode_page_token, encode_page_token,
-                                    path_from_uri)
+from autolog._store._sqlite import (
+    SqliteStore,
+    decode_page_token,
+    encode_page_token,
+    path_from_uri,
+)
 from autolog._trace import Trace
 
 DEFAULT_TRACKING_URI = "sqlite:///autolog.db"
@@ -274,7 +278,7 @@ def configure(tracking_uri: str | None = None, *, max_content_chars: int | None 
     options = {"tracking_uri": tracking_uri, "max_content_chars": max_content_chars,
                "max_queue_size": max_queue_size, "max_batch_size": max_batch_size,
                "schedule_delay_millis": schedule_delay_millis}
-    new_client = Client(**options)  # validates before anything is torn down
+    new_client = Client(**options)  # type: ignore[arg-type]  # validates before anything is torn down
     with _default_lock:
         old, _default_client = _default_client, new_client
         _client_options.clear()

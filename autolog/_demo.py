@@ -74,14 +74,17 @@ def _local_llm(model: str) -> Callable[[list[dict[str, str]]], str]:
     return chat
 
 
-def _build_app(model: str, top_k: int) -> Callable[[str], str]:
+def _build_app(model: str, top_k: int) -> Callable[[str, str], str]:
+    llm: Callable[[list[dict[str, str]]], str]
     try:
         client = _fake_openai_client()
         autolog.openai()
 
-        def llm(messages: list[dict[str, str]]) -> str:
+        def call_openai(messages: list[dict[str, str]]) -> str:
             reply = client.chat.completions.create(model=model, messages=messages, temperature=0.2)
             return reply.choices[0].message.content or ""
+
+        llm = call_openai
     except ImportError:
         llm = _local_llm(model)
 
@@ -116,7 +119,7 @@ def run_demo(tracking_uri: str = "sqlite:///autolog-demo.db", traces_per_version
         with autolog.set_active_model(model_id=logged.model_id):
             for i in range(traces_per_version):
                 try:
-                    app(QUESTIONS[i % len(QUESTIONS)], user=f"user-{i % 7}")
+                    app(QUESTIONS[i % len(QUESTIONS)], f"user-{i % 7}")
                 except Exception:  # noqa: BLE001 - failures are part of the demo; they are traced as errors
                     pass
     autolog.flush()
@@ -127,7 +130,7 @@ def run_demo(tracking_uri: str = "sqlite:///autolog-demo.db", traces_per_version
         durations = sorted(t.info.execution_duration or 0 for t in traces)
         errors = sum(t.info.state == "ERROR" for t in traces)
         tokens = sum((t.info.token_usage or {}).get("total_tokens", 0) for t in traces)
-        p95 = durations[min(len(durations) - 1, int(round(0.95 * (len(durations) - 1))))] if durations else 0
+        p95 = durations[min(len(durations) - 1, round(0.95 * (len(durations) - 1)))] if durations else 0
         print(f"{name:<16} {model_id:<36} {len(traces):>6} {errors / max(len(traces), 1):>7.0%} "
               f"{statistics.median(durations) if durations else 0:>7.0f} {p95:>7} {tokens:>7}")
     errors = autolog.search_traces(filter_string="status = 'ERROR'", return_type="list", max_results=1)

@@ -62,7 +62,7 @@ def _input_capturer(fn: Callable[..., Any]) -> Callable[[tuple[Any, ...], dict[s
     first = positional[0] if skip_first and positional else None
 
     def capture(args: tuple[Any, ...], kwargs: dict[str, Any]) -> dict[str, Any]:
-        inputs = dict(zip(positional, args))
+        inputs = dict(zip(positional, args, strict=False))  # extra args are handled below
         if len(args) > n_positional:
             inputs[var_positional or "args"] = list(args[n_positional:])
         if kwargs:
@@ -100,7 +100,7 @@ def trace(func: Any = None, *, name: str | None = None, span_type: str = SpanTyp
         return functools.partial(trace, name=name, span_type=span_type, attributes=attributes,
                                  output_reducer=output_reducer)
     if isinstance(func, (classmethod, staticmethod)):
-        inner = trace(func.__func__, name=name, span_type=span_type, attributes=attributes,
+        inner = trace(func.__func__, name=name, span_type=span_type, attributes=attributes,  # type: ignore[call-overload]
                       output_reducer=output_reducer)
         return type(func)(inner)
     span_name = name or getattr(func, "__name__", None) or type(func).__name__

@@ -34,7 +34,7 @@ def _in_notebook() -> bool:
     if shell is None:
         return False
     try:
-        ip = shell.get_ipython()  # type: ignore[attr-defined]
+        ip = shell.get_ipython()
     except Exception:  # noqa: BLE001
         return False
     return ip is not None and type(ip).__name__ in ("ZMQInteractiveShell", "Shell")

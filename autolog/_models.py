@@ -16,6 +16,10 @@ def new_model_id() -> str:
     return f"m-{random.getrandbits(128):032x}"
 
 
+def new_assessment_id() -> str:
+    return f"a-{random.getrandbits(128):032x}"
+
+
 def now_ms() -> int:
     return time.time_ns() // 1_000_000
 
@@ -89,7 +93,7 @@ class Assessment:
     span_id: str | None = None
     metadata: dict[str, str] | None = None
     error: str | None = None
-    assessment_id: str = field(default_factory=lambda: f"a-{random.getrandbits(128):032x}")
+    assessment_id: str = field(default_factory=new_assessment_id)
     create_time_ms: int = field(default_factory=now_ms)
     last_update_time_ms: int = field(default_factory=now_ms)
 
@@ -119,17 +123,16 @@ class Assessment:
         return cls(name=d.get("assessment_name") or d.get("name", ""), value=body.get("value"), kind=kind,
                    source=AssessmentSource(source.get("source_type", "CODE"), source.get("source_id")),
                    rationale=d.get("rationale"), trace_id=d.get("trace_id"), span_id=d.get("span_id"),
-                   metadata=d.get("metadata"), assessment_id=d.get("assessment_id") or cls.__dataclass_fields__[
-                       "assessment_id"].default_factory())  # type: ignore[misc]
+                   metadata=d.get("metadata"), assessment_id=d.get("assessment_id") or new_assessment_id())
 
 
-def Feedback(name: str, value: Any, source: AssessmentSource | None = None, rationale: str | None = None,  # noqa: N802
+def Feedback(name: str, value: Any, source: AssessmentSource | None = None, rationale: str | None = None,
              **kwargs: Any) -> Assessment:
     return Assessment(name=name, value=value, kind="feedback", source=source or AssessmentSource(),
                       rationale=rationale, **kwargs)
 
 
-def Expectation(name: str, value: Any, source: AssessmentSource | None = None, **kwargs: Any) -> Assessment:  # noqa: N802
+def Expectation(name: str, value: Any, source: AssessmentSource | None = None, **kwargs: Any) -> Assessment:
     return Assessment(name=name, value=value, kind="expectation", source=source or AssessmentSource("HUMAN"),
                       **kwargs)
 

@@ -21,7 +21,8 @@ def test_git_facts_read_from_files(tmp_path: Path) -> None:
     _git(repo, "remote", "add", "origin", "https://example.com/team/app.git")
     (repo / "pkg").mkdir()
     info = read_git_info(repo / "pkg")
-    assert info == {"mlflow.source.git.branch": "feature/x", "mlflow.source.git.commit": _git(repo, "rev-parse", "HEAD"),
+    assert info == {"mlflow.source.git.branch": "feature/x",
+                    "mlflow.source.git.commit": _git(repo, "rev-parse", "HEAD"),
                     "mlflow.source.git.repoURL": "https://example.com/team/app.git"}
     _git(repo, "pack-refs", "--all")  # the commit now lives only in packed-refs
     assert read_git_info(repo)["mlflow.source.git.commit"] == _git(repo, "rev-parse", "HEAD")

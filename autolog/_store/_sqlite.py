@@ -135,7 +135,10 @@ class SqliteStore:
     # -- traces: writes ----------------------------------------------------------------------------
     def write_records(self, records: Iterable[dict[str, Any]]) -> int:
         """Upsert a batch of trace records (see ``_codec.trace_to_record``) in one transaction."""
-        trace_rows, tag_rows, meta_rows, span_rows = [], [], [], []
+        trace_rows: list[tuple[Any, ...]] = []
+        tag_rows: list[tuple[str, str, str]] = []
+        meta_rows: list[tuple[str, str, str]] = []
+        span_rows: list[tuple[Any, ...]] = []
         count = 0
         for r in records:
             count += 1
@@ -350,7 +353,7 @@ def decode_page_token(token: str | None) -> int:
         return 0
     try:
         offset = int(json.loads(base64.urlsafe_b64decode(token.encode()))["offset"])
-    except Exception as exc:  # noqa: BLE001 - any malformed token is the caller's error
+    except Exception as exc:
         raise InvalidArgumentError(f"invalid page_token {token!r}") from exc
     if offset < 0:
         raise InvalidArgumentError(f"invalid page_token {token!r}")

@@ -138,7 +138,7 @@ def test_generator_closed_or_garbage_collected_ends_span() -> None:
     gc.collect()
     traces = autolog.search_traces(return_type="list", order_by=["timestamp_ms ASC"])
     assert len(traces) == 2
-    for t, outputs in zip(traces, ([0, 1], [0])):
+    for t, outputs in zip(traces, ([0, 1], [0]), strict=True):
         (span,) = t.data.spans
         assert span.status.status_code == "OK" and span.end_time_ns is not None
         assert span.outputs == outputs

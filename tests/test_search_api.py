@@ -1,0 +1,100 @@
+"""search_traces over the store: DataFrame shape, pagination, model filter, assessments, order."""
+
+from __future__ import annotations
+
+import pytest
+
+import autolog
+
+
+def _make(n: int) -> list[str]:
+    ids = []
+    for i in range(n):
+        with autolog.start_span(f"req-{i % 3}", span_type="CHAIN") as span:
+            span.set_inputs({"i": i})
+            autolog.update_current_trace(tags={"parity": "even" if i % 2 == 0 else "odd", "i": str(i)})
+            with autolog.start_span("llm", span_type="CHAT_MODEL") as llm:
+                llm.set_attributes({"mlflow.chat.tokenUsage": {"input_tokens": i, "output_tokens": 1,
+                                                               "total_tokens": i + 1}})
+            span.set_outputs(i * 10)
+        ids.append(span.trace_id)
+    return ids
+
+
+def test_dataframe_has_the_documented_columns() -> None:
+    ids = _make(3)
+    df = autolog.search_traces()
+    assert list(df.columns) == ["trace_id", "trace", "request_time", "state", "status", "execution_duration",
+                                "execution_time_ms", "request", "response", "trace_metadata", "tags", "spans",
+                                "assessments", "token_usage"]
+    assert list(df["trace_id"]) == ids[::-1]  # newest first
+    row = df.iloc[-1]
+    assert row["request"] == {"i": 0} and row["response"] == 0
+    assert row["state"] == row["status"] == "OK"
+    assert row["execution_time_ms"] == row["execution_duration"]
+    assert row["token_usage"] == {"input_tokens": 0, "output_tokens": 1, "total_tokens": 1}
+    assert isinstance(row["trace"], autolog.Trace) and len(row["spans"]) == 2
+
+
+def test_filters_ordering_and_max_results() -> None:
+    _make(10)
+    odd = autolog.search_traces(filter_string="tags.parity = 'odd'", return_type="list",
+                                order_by=["timestamp_ms ASC"])
+    assert [t.info.tags["i"] for t in odd] == ["1", "3", "5", "7", "9"]
+    two = autolog.search_traces(filter_string="tags.parity = 'odd' AND name = 'req-1'", return_type="list")
+    assert sorted(t.info.tags["i"] for t in two) == ["1", "7"]
+    assert len(autolog.search_traces(max_results=4, return_type="list")) == 4
+    assert len(autolog.search_traces(filter_string="span.type = 'CHAT_MODEL'", return_type="list")) == 10
+    with pytest.raises(autolog.InvalidFilterError) as err:
+        autolog.search_traces(filter_string="tags.parity = 'odd' AND")
+    assert err.value.position == 23
+
+
+def test_client_pagination_is_complete_and_stable() -> None:
+    ids = set(_make(25))
+    client = autolog._client.get_default_client()
+    seen: list[str] = []
+    token = None
+    while True:
+        page = client.search_traces(max_results=7, page_token=token)
+        seen.extend(t.info.trace_id for t in page)
+        token = page.token
+        if token is None:
+            break
+    assert len(seen) == 25 and set(seen) == ids
+
+
+def test_feedback_is_stored_and_searchable() -> None:
+    ids = _make(3)
+    autolog.log_feedback(ids[0], "correct", True, source=autolog.AssessmentSource("HUMAN", "alice"),
+                         rationale="matches the docs")
+    autolog.log_feedback(ids[1], "correct", False)
+    autolog.log_expectation(ids[1], "answer", "42")
+    found = autolog.search_traces(filter_string="feedback.correct = 'true'", return_type="list")
+    assert [t.info.trace_id for t in found] == [ids[0]]
+    (assessment,) = found[0].info.assessments
+    assert (assessment.name, assessment.value, assessment.source.source_type, assessment.rationale) == (
+        "correct", True, "HUMAN", "matches the docs")
+    assert [t.info.trace_id for t in autolog.search_traces(filter_string="expectation.answer = '42'",
+                                                           return_type="list")] == [ids[1]]
+
+
+def test_get_trace_of_unknown_id_is_a_clear_error() -> None:
+    with pytest.raises(autolog.ResourceDoesNotExist, match="tr-nope"):
+        autolog.get_trace("tr-nope")
+
+
+def test_pandas_missing_is_explained(monkeypatch: pytest.MonkeyPatch) -> None:
+    import builtins
+
+    real_import = builtins.__import__
+
+    def no_pandas(name: str, *args: object, **kwargs: object) -> object:
+        if name == "pandas":
+            raise ImportError("No module named 'pandas'")
+        return real_import(name, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(builtins, "__import__", no_pandas)
+    with pytest.raises(ImportError, match=r"autolog-genai\[pandas\]"):
+        autolog.search_traces()
+    assert autolog.search_traces(return_type="list") == []
