@@ -29,6 +29,7 @@ from autolog._store._sqlite import (
     path_from_uri,
 )
 from autolog._trace import Trace
+from autolog._versions import current_experiment_id, get_active_model_id
 
 DEFAULT_TRACKING_URI = "sqlite:///autolog.db"
 DEFAULT_MAX_CONTENT_CHARS = 100_000
@@ -70,8 +71,6 @@ class Client:
 
     # -- tracing (never blocks on I/O) -------------------------------------------------------------
     def new_live_trace(self, experiment_id: str | None = None, model_id: str | None = None) -> LiveTrace:
-        from autolog._versions import current_experiment_id, get_active_model_id
-
         metadata = {}
         model = model_id if model_id is not None else get_active_model_id()
         if model:
@@ -199,8 +198,6 @@ class Client:
                               tags: dict[str, Any] | None = None, params: dict[str, str] | None = None,
                               model_type: str | None = None, experiment_id: str | None = None) -> LoggedModel:
         """Create a LoggedModel for an application version whose code lives outside autolog (status READY)."""
-        from autolog._versions import current_experiment_id
-
         checked_params: dict[str, str] = {}
         for key, value in (params or {}).items():
             _check_key(key, "param key")

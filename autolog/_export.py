@@ -167,7 +167,7 @@ class Exporter:
     # -- application side --------------------------------------------------------------------------
     def enqueue(self, trace: LiveTrace) -> None:
         """Hand a finished trace over. Never blocks on I/O unless the queue is full (then: spool)."""
-        if self._worker_pid != os.getpid() or self._stopping:
+        if self._worker is None or self._stopping:  # first use, after fork, or after shutdown
             self._start_worker()
         with self._cond:
             full = len(self._queue) >= self.max_queue_size
@@ -178,7 +178,7 @@ class Exporter:
         STATS.incr("queued")
         if full:
             self._spill([trace])
-        elif size >= self.max_batch_size:
+        elif size == self.max_batch_size:  # wake once per batch, not on every trace above it
             self._wake.set()
 
     def _spill(self, traces: list[LiveTrace]) -> None:
@@ -209,7 +209,7 @@ class Exporter:
 
         Returns False if ``timeout`` seconds passed first.
         """
-        if self._worker_pid != os.getpid():
+        if self._worker is None or self._stopping:
             self._start_worker()
         deadline = None if timeout is None else time.monotonic() + timeout
         with self._cond:

@@ -27,7 +27,10 @@ def new_span_id() -> str:
 
 
 def new_trace_id() -> str:
-    return f"tr-{_getrandbits(128):032x}"
+    # Time-ordered like UUIDv7 (48 bits of milliseconds, then 80 random bits): still a
+    # valid 128-bit OpenTelemetry trace id, but the store's B-trees receive new ids at
+    # their right edge instead of at random pages, which keeps ingest fast as it grows.
+    return f"tr-{_time_ns() // 1_000_000:012x}{_getrandbits(80):020x}"
 
 
 class SpanType:

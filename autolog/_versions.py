@@ -28,13 +28,19 @@ _experiment_id: str | None = None
 _experiment_lock = threading.Lock()
 
 
+def _env_model_id() -> str | None:
+    return os.environ.get("AUTOLOG_ACTIVE_MODEL_ID") or os.environ.get("MLFLOW_ACTIVE_MODEL_ID") or None
+
+
 def get_active_model_id() -> str | None:
     """The id of the active LoggedModel for this thread/task, or None. Never blocks."""
+    global _global_model_id
     value = _ACTIVE_MODEL_ID.get()
     if value is _UNSET:
         value = _global_model_id
         if value is _UNSET:
-            return os.environ.get("AUTOLOG_ACTIVE_MODEL_ID") or os.environ.get("MLFLOW_ACTIVE_MODEL_ID") or None
+            # The environment is read once: it is the deployment's setting, not per-call state.
+            value = _global_model_id = _env_model_id()
     return value  # type: ignore[no-any-return]
 
 

@@ -71,15 +71,22 @@ def _preview(value: Any) -> str | None:
 
 
 def _span_row(span: Span, max_chars: int | None) -> list[Any]:
-    events = [{"name": e.name, "timestamp_ns": e.timestamp_ns, "attributes": e.attributes} for e in span._events]
-    content = "".join((
-        '{"inputs":', _capped_json(span._inputs, max_chars),
-        ',"outputs":', _capped_json(span._outputs, max_chars),
-        ',"attributes":', dumps(span._attributes),
-        ',"events":', dumps(events),
-        ',"status_message":', json.dumps(span._status.description),
-        "}",
-    ))
+    events = [{"name": e.name, "timestamp_ns": e.timestamp_ns, "attributes": e.attributes}
+              for e in span._events] if span._events else []
+    body = {"inputs": span._inputs, "outputs": span._outputs, "attributes": span._attributes, "events": events,
+            "status_message": span._status.description}
+    # One encoder call for the common case; only when the whole body is over the cap can
+    # a single value be, and then each value is capped on its own.
+    content = dumps(body)
+    if max_chars is not None and len(content) > max_chars:
+        content = "".join((
+            '{"inputs":', _capped_json(span._inputs, max_chars),
+            ',"outputs":', _capped_json(span._outputs, max_chars),
+            ',"attributes":', dumps(span._attributes),
+            ',"events":', dumps(events),
+            ',"status_message":', json.dumps(span._status.description),
+            "}",
+        ))
     return [span._span_id, span._parent_id, span._name, span._span_type, span._status.status_code,
             span._start_time_ns, span._end_time_ns, content]
 
