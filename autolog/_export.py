@@ -320,7 +320,12 @@ class Exporter:
         for trace in self.open_traces.drain():  # root never ended: store what there is, as IN_PROGRESS
             trace.export_now()
         if self._queue or self.spool.pending:
-            self.flush(timeout)
+            try:
+                self.flush(timeout)
+            except RuntimeError:
+                # Python 3.12+ refuses to start a thread during interpreter shutdown: if the
+                # worker never started, export on this thread instead.
+                self._export_on_this_thread(time.monotonic() + timeout)
         with self._cond:
             leftover = list(self._queue)
             self._queue.clear()
@@ -329,6 +334,14 @@ class Exporter:
         if leftover:
             self._spill(leftover)
         self._wake.set()
+
+    def _export_on_this_thread(self, deadline: float) -> None:
+        while self._queue and time.monotonic() < deadline:
+            with self._cond:
+                batch = [self._queue.popleft() for _ in range(min(self.max_batch_size, len(self._queue)))]
+            self._export(batch)
+        if self.spool.pending and time.monotonic() < deadline:
+            self._replay(orphans=False)
 
     def _after_fork_in_child(self) -> None:
         self._init_state()

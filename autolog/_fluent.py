@@ -143,7 +143,7 @@ def trace(func: Any = None, *, name: str | None = None, span_type: str = SpanTyp
                         items.append(item)
                     yield item
             except BaseException as exc:
-                _fail(span, exc)
+                _fail_generator(span, exc, items, output_reducer)
                 await gen.aclose()
                 raise
             _finish_generator(span, items, output_reducer)
@@ -174,7 +174,7 @@ def trace(func: Any = None, *, name: str | None = None, span_type: str = SpanTyp
                         items.append(item)
                     yield item
             except BaseException as exc:
-                _fail(span, exc)
+                _fail_generator(span, exc, items, output_reducer)
                 gen.close()
                 raise
             _finish_generator(span, items, output_reducer)
@@ -222,12 +222,21 @@ def trace(func: Any = None, *, name: str | None = None, span_type: str = SpanTyp
 
 def _fail(span: LiveSpan, exc: BaseException) -> None:
     try:
+        span.record_exception(exc)
+        span.end()
+    except Exception as internal:  # noqa: BLE001
+        report_internal_error("trace.fail", internal)
+
+
+def _fail_generator(span: LiveSpan, exc: BaseException, items: list[Any],
+                    reducer: Callable[[list[Any]], Any] | None) -> None:
+    """End a generator's span early, keeping what it yielded so far as its outputs."""
+    try:
         if isinstance(exc, GeneratorExit):  # the caller closed or dropped the generator: not an error
             span.set_attribute("autolog.generator.closed_early", True)
-            span.end()
         else:
             span.record_exception(exc)
-            span.end()
+        _finish_generator(span, items, reducer)
     except Exception as internal:  # noqa: BLE001
         report_internal_error("trace.fail", internal)
 

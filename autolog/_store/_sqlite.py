@@ -219,7 +219,7 @@ class SqliteStore:
     def search_trace_ids(self, experiment_ids: Sequence[str] | None, filter_string: str | None,
                          order_by: list[str] | None, max_results: int, offset: int,
                          model_id: str | None = None) -> list[str]:
-        from autolog._search import compile_trace_filter, compile_trace_order_by
+        from autolog._filters import compile_trace_filter, compile_trace_order_by
 
         where, params = compile_trace_filter(filter_string, alias="t")
         order = compile_trace_order_by(order_by, alias="t")
@@ -320,7 +320,7 @@ class SqliteStore:
 
     def search_logged_models(self, experiment_ids: Sequence[str] | None, filter_string: str | None,
                              order_by: list[str] | None, max_results: int, offset: int = 0) -> list[LoggedModel]:
-        from autolog._search import compile_logged_model_filter, compile_logged_model_order_by
+        from autolog._filters import compile_logged_model_filter, compile_logged_model_order_by
 
         where, params = compile_logged_model_filter(filter_string, alias="m")
         args: list[object] = list(params)
