@@ -109,7 +109,8 @@ def _split_key(token: _Token, text: str) -> tuple[str | None, str]:
         head, _, quoted = raw.partition("`")
         if not head.endswith("."):
             raise InvalidFilterError(text, token.position + len(head), "'.' before a backticked key", "`")
-        return head[:-1], quoted[:-1]
+        prefix, _, middle = head.partition(".")  # "span.attributes.`k`" → ("span", "attributes.k")
+        return prefix, middle + quoted[:-1]
     if "." in raw:
         prefix, _, rest = raw.partition(".")
         if not rest:
@@ -236,10 +237,9 @@ def _trace_comparison(text: str, prefix: str | None, key: str, op: str, value: A
         raise InvalidFilterError(text, pos, "a field: tags.<key>, metadata.<key>, attributes.<name>, span.name, "
                                  "span.type, span.attributes.<key>, feedback.<name>, expectation.<name>, or one of "
                                  + ", ".join(sorted({*_TRACE_STRING_COLUMNS, *_TRACE_NUMERIC_COLUMNS})), prefix)
-    if key_type == "attribute":
-        if key not in _TRACE_STRING_COLUMNS and key not in _TRACE_NUMERIC_COLUMNS:
-            raise InvalidFilterError(text, pos, "a trace attribute: "
-                                     + ", ".join(sorted({*_TRACE_STRING_COLUMNS, *_TRACE_NUMERIC_COLUMNS})), key)
+    if key_type == "attribute" and key not in _TRACE_STRING_COLUMNS and key not in _TRACE_NUMERIC_COLUMNS:
+        raise InvalidFilterError(text, pos, "a trace attribute: "
+                                 + ", ".join(sorted({*_TRACE_STRING_COLUMNS, *_TRACE_NUMERIC_COLUMNS})), key)
     if key_type == "span":
         if key.startswith("attributes."):
             key_type, key = "span_attribute", key[len("attributes."):]
