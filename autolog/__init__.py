@@ -18,12 +18,14 @@ from autolog._api import (
     flush,
     get_logged_model,
     get_trace,
+    get_tracking_uri,
     log_expectation,
     log_feedback,
     search_logged_models,
     search_traces,
     set_logged_model_tags,
     set_trace_tag,
+    set_tracking_uri,
 )
 from autolog._client import Client, configure
 from autolog._context import suppress_tracing
@@ -55,12 +57,12 @@ __version__ = "0.1.0"
 __all__ = [
     "ActiveModel", "Assessment", "AssessmentSource", "AutologError", "Client", "Expectation", "Experiment",
     "Feedback", "InvalidArgumentError", "InvalidFilterError", "LiveSpan", "LoggedModel", "LoggedModelStatus",
-    "NoOpSpan", "ResourceDoesNotExist", "Span", "SpanEvent", "SpanStatus", "SpanStatusCode", "SpanType",
-    "StoreError", "Trace", "TraceData", "TraceInfo", "TraceState", "__version__", "clear_active_model",
-    "configure", "create_external_model", "delete_trace_tag", "flush", "get_active_model_id",
-    "get_current_active_span", "get_last_active_trace_id", "get_logged_model", "get_trace", "langchain",
-    "llama_index", "log_expectation", "log_feedback", "openai", "search_logged_models", "search_traces",
-    "set_active_model", "set_experiment", "set_logged_model_tags", "set_trace_tag", "start_span",
+    "NoOpSpan", "ResourceDoesNotExist", "Span", "SpanEvent", "SpanStatus", "SpanStatusCode", "SpanType", "StoreError",
+    "Trace", "TraceData", "TraceInfo", "TraceState", "__version__", "clear_active_model", "configure",
+    "create_external_model", "delete_trace_tag", "flush", "get_active_model_id", "get_current_active_span",
+    "get_last_active_trace_id", "get_logged_model", "get_trace", "get_tracking_uri", "langchain", "llama_index",
+    "log_expectation", "log_feedback", "openai", "search_logged_models", "search_traces", "set_active_model",
+    "set_experiment", "set_logged_model_tags", "set_trace_tag", "set_tracking_uri", "start_span",
     "start_span_no_context", "stats", "suppress_tracing", "trace", "update_current_trace",
 ]
 
@@ -84,3 +86,9 @@ def llama_index(log_traces: bool = True, disable: bool = False, silent: bool = F
     from autolog.integrations import llama_index as integration
 
     integration.autolog(log_traces=log_traces, disable=disable, silent=silent)
+
+
+# MLflow spells these ``mlflow.openai.autolog()``; with ``import autolog as mlflow`` that spelling works too.
+openai.autolog = openai  # type: ignore[attr-defined]
+langchain.autolog = langchain  # type: ignore[attr-defined]
+llama_index.autolog = llama_index  # type: ignore[attr-defined]

@@ -124,12 +124,45 @@ def set_logged_model_tags(model_id: str, tags: dict[str, Any]) -> None:
 
 
 def search_logged_models(experiment_ids: Sequence[str] | None = None, filter_string: str | None = None,
-                         order_by: list[str] | None = None, max_results: int = 100,
+                         order_by: Sequence[str | dict[str, Any]] | None = None, max_results: int | None = 100,
                          output_format: str = "list") -> Any:
-    """Search LoggedModels, e.g. ``filter_string="name = 'agent' AND params.temperature = '0.2'"``."""
-    models = get_default_client().search_logged_models(experiment_ids, filter_string, order_by, max_results)
+    """Search LoggedModels, e.g. ``filter_string="name = 'agent' AND params.temperature = '0.2'"``.
+
+    ``order_by`` takes autolog's ``"creation_time DESC"`` strings or MLflow's fluent form
+    ``[{"field_name": "creation_time", "ascending": False}]``; ``max_results=None`` returns every
+    match. Blocks on the store.
+    """
+    clauses = [_order_clause(c) for c in order_by] if order_by else None
+    limit = max_results if max_results is not None else 2**31 - 1
+    models = get_default_client().search_logged_models(experiment_ids, filter_string, clauses, limit)
     if output_format == "pandas":
         import pandas as pd
 
         return pd.DataFrame([{**m.__dict__, "model_uri": m.model_uri} for m in models])
     return models
+
+
+def _order_clause(clause: str | dict[str, Any]) -> str:
+    if isinstance(clause, str):
+        return clause
+    if not isinstance(clause, dict) or "field_name" not in clause:
+        raise InvalidArgumentError(f"order_by entries are 'field [ASC|DESC]' strings or "
+                                   f"{{'field_name': ..., 'ascending': bool}} dicts, got {clause!r}")
+    return f"{clause['field_name']} {'ASC' if clause.get('ascending', True) else 'DESC'}"
+
+
+def set_tracking_uri(uri: str) -> None:
+    """Point autolog at another store (``sqlite:///<path>``), keeping the other export options.
+
+    The same as ``configure(tracking_uri=uri, ...)``: the previous client is flushed (up to
+    10 s) and its worker stopped, so it blocks; call it at start-up, not per request.
+    """
+    from autolog._client import _client_options, configure
+
+    options = {k: v for k, v in _client_options.items() if k != "tracking_uri"}
+    configure(uri, **options)
+
+
+def get_tracking_uri() -> str:
+    """The tracking URI of the default client (resolving ``AUTOLOG_TRACKING_URI`` if none was set). Never blocks."""
+    return get_default_client().tracking_uri

@@ -1,23 +1,55 @@
 """Trace, TraceInfo and TraceData (MLflow trace schema v3), and their MLflow JSON form.
 
-``Trace.to_json()`` writes the JSON that ``mlflow.entities.Trace.from_json`` reads:
-``{"info": <TraceInfo proto as JSON>, "data": {"spans": [<OTLP-style span dicts>]}}``
-where span ids are base64 of the OpenTelemetry bytes and attribute values are JSON
-strings, as MLflow stores them. ``Trace.from_json`` reads that form back.
+``Trace.to_json()`` writes what ``mlflow.entities.Trace.from_json`` reads (checked against
+MLflow 3.17):
+
+- ``info``: the TraceInfoV3 proto as JSON (``MessageToDict`` with proto field names), except
+  that the duration is ``execution_duration_ms`` (int), as MLflow's ``TraceInfo.to_dict`` writes it.
+  ``request_time`` is an RFC 3339 timestamp in protobuf's format; empty maps and lists are left out.
+- ``data.spans``: OTLP-style span dicts with base64 trace/span ids, ``parent_span_id`` null for
+  the root, every span attribute value JSON-encoded (``mlflow.traceRequestId``, ``mlflow.spanType``,
+  ``mlflow.spanInputs``, ``mlflow.spanOutputs`` included), event attributes as plain values, and
+  ``links``.
+
+``Trace.from_json`` reads that form, the earlier MLflow 3 forms (``execution_duration`` as a
+``"1.5s"`` duration, hex span ids) and MLflow 2 traces (``request_id``, span ``context``). What autolog
+has no field for (span links, unknown keys, assessment ``valid``/error details, the original text of
+span attributes) is kept beside the trace, so ``to_json`` of a loaded trace gives back the JSON
+it was read from.
 """
 
 from __future__ import annotations
 
 import base64
+import binascii
+import calendar
 import datetime
+import hashlib
 import json
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
 from autolog._metadata import TOKEN_USAGE
+from autolog._serialize import dumps
 from autolog._span import Span, SpanEvent, SpanStatus
 
 __all__ = ["Trace", "TraceData", "TraceInfo", "TraceState"]
+
+_REQUEST_ID = "mlflow.traceRequestId"
+_SPAN_TYPE = "mlflow.spanType"
+_INPUTS = "mlflow.spanInputs"
+_OUTPUTS = "mlflow.spanOutputs"
+_EXPERIMENT_LOCATION = "MLFLOW_EXPERIMENT"
+_INFO_KEYS = frozenset(("trace_id", "trace_location", "request_time", "state", "request_preview", "response_preview",
+                        "client_request_id", "execution_duration_ms", "execution_duration", "trace_metadata", "tags",
+                        "assessments", "experiment_id"))
+_SPAN_KEYS = frozenset(("trace_id", "span_id", "parent_span_id", "name", "start_time_unix_nano", "end_time_unix_nano",
+                        "events", "status", "attributes"))
+_ASSESSMENT_KEYS = frozenset(("assessment_id", "assessment_name", "name", "trace_id", "span_id", "source",
+                              "create_time", "last_update_time", "rationale", "metadata", "feedback", "expectation"))
+_V2_STATES = {"OK": "OK", "ERROR": "ERROR", "IN_PROGRESS": "IN_PROGRESS",
+              "TRACE_STATUS_UNSPECIFIED": "STATE_UNSPECIFIED", "UNSPECIFIED": "STATE_UNSPECIFIED"}
 
 
 class TraceState:
@@ -42,6 +74,9 @@ class TraceInfo:
     trace_metadata: dict[str, str] = field(default_factory=dict)
     tags: dict[str, str] = field(default_factory=dict)
     assessments: list[Any] = field(default_factory=list)
+    # What MLflow JSON carried that autolog has no field for, written back by to_dict():
+    # unknown info keys, a trace location other than an experiment, assessment extras by id.
+    _mlflow_extra: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
     @property
     def request_id(self) -> str:  # MLflow 2 name
@@ -70,47 +105,81 @@ class TraceInfo:
         return json.loads(raw) if raw else None
 
     def to_dict(self) -> dict[str, Any]:
+        """MLflow's ``TraceInfo.to_dict()`` form (see the module docstring)."""
+        extra = self._mlflow_extra
         out: dict[str, Any] = {
             "trace_id": self.trace_id,
-            "trace_location": {"type": "MLFLOW_EXPERIMENT", "mlflow_experiment": {"experiment_id": self.experiment_id}},
+            "trace_location": extra.get("trace_location") or {
+                "type": _EXPERIMENT_LOCATION, "mlflow_experiment": {"experiment_id": self.experiment_id}},
             "request_time": _ms_to_rfc3339(self.request_time),
             "state": self.state,
-            "trace_metadata": dict(self.trace_metadata),
-            "tags": dict(self.tags),
         }
-        if self.execution_duration is not None:
-            out["execution_duration"] = f"{self.execution_duration / 1000:.3f}s"
+        if self.trace_metadata:
+            out["trace_metadata"] = dict(self.trace_metadata)
+        if self.tags:
+            out["tags"] = dict(self.tags)
+        if self.assessments:
+            extras = extra.get("assessments") or {}
+            out["assessments"] = [_assessment_to_dict(a, extras.get(a.assessment_id)) for a in self.assessments]
         for key in ("request_preview", "response_preview", "client_request_id"):
             value = getattr(self, key)
             if value is not None:
                 out[key] = value
-        if self.assessments:
-            out["assessments"] = [a.to_dict() for a in self.assessments]
+        if self.execution_duration is not None:
+            out["execution_duration_ms"] = int(self.execution_duration)
+        out.update(extra.get("unknown") or {})
         return out
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> TraceInfo:
-        from autolog._models import Assessment
-
+        """Read MLflow 3's TraceInfo dict (any 3.x form) or MLflow 2's (``request_id``, ``timestamp_ms``...)."""
+        if "request_id" in d and "trace_id" not in d:
+            return _trace_info_from_v2(d)
+        extra: dict[str, Any] = {}
         location = d.get("trace_location") or {}
-        experiment_id = (location.get("mlflow_experiment") or {}).get("experiment_id") or d.get("experiment_id", "0")
-        duration = d.get("execution_duration")
-        if isinstance(duration, str):
-            duration = round(float(duration.rstrip("s")) * 1000)
-        request_time = d.get("request_time", 0)
+        experiment = location.get("mlflow_experiment") or {}
+        if location and (location.get("type") != _EXPERIMENT_LOCATION or set(location) != {"type", "mlflow_experiment"}
+                         or set(experiment) != {"experiment_id"}):
+            extra["trace_location"] = location  # not an experiment (or more than one): written back as read
+        experiment_id = experiment.get("experiment_id") or d.get("experiment_id") or ("" if location else "0")
+        duration = d.get("execution_duration_ms")
+        if duration is None and d.get("execution_duration") is not None:
+            duration = d["execution_duration"]
+            duration = _duration_to_ms(duration) if isinstance(duration, str) else duration
+        request_time = d.get("request_time") or 0
         if isinstance(request_time, str):
             request_time = _rfc3339_to_ms(request_time)
+        assessments, assessment_extras = _read_assessments(d.get("assessments") or [])
+        if assessment_extras:
+            extra["assessments"] = assessment_extras
+        unknown = {k: v for k, v in d.items() if k not in _INFO_KEYS}
+        if unknown:
+            extra["unknown"] = unknown
         return cls(trace_id=d["trace_id"], experiment_id=str(experiment_id), request_time=int(request_time),
-                   state=d.get("state", TraceState.STATE_UNSPECIFIED), execution_duration=duration,
+                   state=d.get("state") or TraceState.STATE_UNSPECIFIED,
+                   execution_duration=None if duration is None else int(duration),
                    request_preview=d.get("request_preview"), response_preview=d.get("response_preview"),
                    client_request_id=d.get("client_request_id"), trace_metadata=dict(d.get("trace_metadata") or {}),
-                   tags=dict(d.get("tags") or {}),
-                   assessments=[Assessment.from_dict(a) for a in d.get("assessments") or []])
+                   tags=dict(d.get("tags") or {}), assessments=assessments, _mlflow_extra=extra)
+
+
+def _trace_info_from_v2(d: dict[str, Any]) -> TraceInfo:
+    assessments, _ = _read_assessments(d.get("assessments") or [])
+    request_time = d.get("timestamp_ms") or 0
+    duration = d.get("execution_time_ms")
+    return TraceInfo(trace_id=d["request_id"], experiment_id=str(d.get("experiment_id") or "0"),
+                     request_time=int(request_time), state=_V2_STATES.get(str(d.get("status")), "STATE_UNSPECIFIED"),
+                     execution_duration=None if duration is None else int(duration),
+                     trace_metadata=dict(d.get("request_metadata") or {}), tags=dict(d.get("tags") or {}),
+                     assessments=assessments)
 
 
 @dataclass
 class TraceData:
     spans: list[Span] = field(default_factory=list)
+    # Per span id, what MLflow JSON carried that a Span has no field for (links, unknown keys,
+    # the original attribute text): to_dict() writes unchanged attributes back byte for byte.
+    _mlflow_extra: dict[str, dict[str, Any]] = field(default_factory=dict, repr=False, compare=False)
 
     @property
     def _root(self) -> Span | None:
@@ -127,7 +196,7 @@ class TraceData:
         return None if root is None else root.outputs
 
     def to_dict(self) -> dict[str, Any]:
-        return {"spans": [span_to_mlflow_dict(s) for s in self.spans]}
+        return {"spans": [span_to_mlflow_dict(s, self._mlflow_extra.get(s.span_id)) for s in self.spans]}
 
 
 @dataclass
@@ -141,16 +210,24 @@ class Trace:
         return {"info": self.info.to_dict(), "data": self.data.to_dict()}
 
     def to_json(self, pretty: bool = False) -> str:
-        return json.dumps(self.to_dict(), indent=2 if pretty else None, ensure_ascii=False)
+        """MLflow's trace JSON: ``mlflow.entities.Trace.from_json`` loads it. Pure, never blocks."""
+        return json.dumps(self.to_dict(), indent=2 if pretty else None, ensure_ascii=False, default=_jsonable)
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> Trace:
         info = TraceInfo.from_dict(d["info"])
-        spans = [span_from_mlflow_dict(s, info.trace_id) for s in (d.get("data") or {}).get("spans", [])]
-        return cls(info=info, data=TraceData(spans=spans))
+        spans: list[Span] = []
+        extras: dict[str, dict[str, Any]] = {}
+        for raw in (d.get("data") or {}).get("spans") or []:
+            span, extra = _read_span(raw, info.trace_id)
+            spans.append(span)
+            if extra:
+                extras[span.span_id] = extra
+        return cls(info=info, data=TraceData(spans=spans, _mlflow_extra=extras))
 
     @classmethod
-    def from_json(cls, text: str) -> Trace:
+    def from_json(cls, text: str | bytes) -> Trace:
+        """Read the JSON of ``to_json`` or of MLflow's ``Trace.to_json`` (MLflow 2 or 3)."""
         return cls.from_dict(json.loads(text))
 
     def search_spans(self, span_type: str | None = None, name: str | None = None) -> list[Span]:
@@ -161,15 +238,44 @@ class Trace:
         return f"<pre>{self.info.trace_id} {self.info.state} {len(self.data.spans)} spans</pre>"
 
 
+# -- timestamps, as protobuf's JSON writes and reads them --------------------------------------------------
+
+_EPOCH = datetime.datetime(1970, 1, 1)
+_RFC3339 = re.compile(r"(\d{4})-(\d\d)-(\d\d)[Tt ](\d\d):(\d\d):(\d\d)(?:\.(\d{1,9}))?(?:([Zz])|([+-])(\d\d):(\d\d))$")
+
+
 def _ms_to_rfc3339(ms: int) -> str:
-    dt = datetime.datetime.fromtimestamp(ms / 1000, tz=datetime.timezone.utc)
-    return dt.strftime("%Y-%m-%dT%H:%M:%S.") + f"{ms % 1000:03d}Z"
+    """Like protobuf's ``Timestamp.ToJsonString`` for a millisecond value (no fraction when it is 0)."""
+    seconds, millis = divmod(int(ms), 1000)
+    text = (_EPOCH + datetime.timedelta(seconds=seconds)).isoformat()
+    return f"{text}Z" if millis == 0 else f"{text}.{millis:03d}Z"
 
 
 def _rfc3339_to_ms(text: str) -> int:
-    dt = datetime.datetime.fromisoformat(text.replace("Z", "+00:00"))
-    return round(dt.timestamp() * 1000)
+    """Like protobuf's ``Timestamp.FromJsonString`` then ``ToMilliseconds`` (truncates to the millisecond)."""
+    match = _RFC3339.match(text.strip())
+    if match is None:  # anything else ISO-like
+        return int(datetime.datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp() * 1000)
+    year, month, day, hour, minute, second, frac, _z, sign, off_h, off_m = match.groups()
+    seconds = calendar.timegm((int(year), int(month), int(day), int(hour), int(minute), int(second)))
+    if sign:
+        offset = int(off_h) * 3600 + int(off_m) * 60
+        seconds += -offset if sign == "+" else offset
+    nanos = int((frac or "").ljust(9, "0"))
+    return seconds * 1000 + nanos // 1_000_000
 
+
+def _duration_to_ms(text: str) -> int:
+    """``"1.5s"`` (protobuf Duration JSON) → 1500."""
+    body = text.strip().removesuffix("s")
+    negative = body.startswith("-")
+    whole, _, frac = body.lstrip("+-").partition(".")
+    nanos = int(whole or 0) * 1_000_000_000 + int(frac.ljust(9, "0")[:9] or 0)
+    ms = nanos // 1_000_000
+    return -ms if negative else ms
+
+
+# -- ids --------------------------------------------------------------------------------------------------
 
 def _id_to_b64(hex_id: str) -> str:
     return base64.b64encode(bytes.fromhex(hex_id)).decode("ascii")
@@ -179,46 +285,213 @@ def _b64_to_hex(b64: str) -> str:
     return base64.b64decode(b64).hex()
 
 
-def span_to_mlflow_dict(span: Span) -> dict[str, Any]:
+def _is_b64(value: Any) -> bool:
+    try:
+        base64.b64decode(value, validate=True)
+        return True
+    except (binascii.Error, TypeError, ValueError):
+        return False
+
+
+def _otel_trace_hex(trace_id: str) -> str:
+    """The 32-hex OpenTelemetry trace id inside an MLflow trace id (``tr-<hex>`` or ``trace:/<loc>/<hex>``)."""
+    candidate = trace_id.removeprefix("tr-").rsplit("/", 1)[-1]
+    if len(candidate) == 32:
+        try:
+            bytes.fromhex(candidate)
+            return candidate
+        except ValueError:
+            pass
+    return hashlib.md5(trace_id.encode(), usedforsecurity=False).hexdigest()  # not an OTel id: derive a stable one
+
+
+def _hex_span_id(value: Any) -> str:
+    """A hex span id as MLflow writes it (16 digits), from ``0x..``/hex text."""
+    return f"{int(str(value), 16):016x}"
+
+
+# -- spans ------------------------------------------------------------------------------------------------
+
+def _decode_attribute(raw: Any) -> Any:
+    if not isinstance(raw, str):
+        return raw
+    try:
+        return json.loads(raw)
+    except json.JSONDecodeError:  # set directly on an OTel span, not JSON text: MLflow reads it as is too
+        return raw
+
+
+def _encode_attribute(value: Any) -> str:
+    try:
+        return json.dumps(value, ensure_ascii=False)  # MLflow's encoding (NaN included)
+    except (TypeError, ValueError):
+        return dumps(value)  # arbitrary objects on user-built spans: never raises
+
+
+def _jsonable(value: Any) -> Any:
+    """``json.dumps`` hook for objects in user-built event attributes: autolog's safe JSON, never raises."""
+    return json.loads(dumps(value))
+
+
+def _same(a: Any, b: Any) -> bool:
+    return type(a) is type(b) and a == b
+
+
+def span_to_mlflow_dict(span: Span, extra: dict[str, Any] | None = None) -> dict[str, Any]:
     """MLflow's span dict: OTLP names, base64 ids, every attribute value JSON-encoded."""
-    attributes = {"mlflow.traceRequestId": json.dumps(span.trace_id)}
-    for key, value in span.attributes.items():
-        if key in ("mlflow.spanInputs", "mlflow.spanOutputs") and value is None:
+    extra = extra or {}
+    values = span.attributes
+    values[_REQUEST_ID] = span.trace_id
+    raw_attributes: dict[str, Any] = extra.get("attributes") or {}
+    attributes: dict[str, Any] = {}
+    for key, raw in raw_attributes.items():  # as read, in the order read, while unchanged
+        if key in values and _same(_decode_attribute(raw), values[key]):
+            attributes[key] = raw
+    for key, value in values.items():
+        if key in attributes or (value is None and key in (_INPUTS, _OUTPUTS)):
             continue
-        attributes[key] = json.dumps(value, default=str, ensure_ascii=False)
+        if key == _SPAN_TYPE and extra.get("no_span_type") and value == "UNKNOWN":
+            continue
+        attributes[key] = _encode_attribute(value)
     status = span.status
-    return {
-        "trace_id": _id_to_b64(span.trace_id.removeprefix("tr-")),
+    out = {
+        "trace_id": _id_to_b64(_otel_trace_hex(span.trace_id)),
         "span_id": _id_to_b64(span.span_id),
-        "parent_span_id": _id_to_b64(span.parent_id) if span.parent_id else "",
+        "parent_span_id": _id_to_b64(span.parent_id) if span.parent_id else None,
         "name": span.name,
         "start_time_unix_nano": span.start_time_ns,
         "end_time_unix_nano": span.end_time_ns,
-        "events": [{"name": e.name, "time_unix_nano": e.timestamp_ns,
-                    "attributes": {k: v for k, v in e.attributes.items()}} for e in span.events],
+        "events": [{"name": e.name, "time_unix_nano": e.timestamp_ns, "attributes": dict(e.attributes)}
+                   for e in span.events],
         "status": {"code": f"STATUS_CODE_{status.status_code}", "message": status.description},
         "attributes": attributes,
+        "links": extra.get("links", []),
     }
+    out.update(extra.get("unknown") or {})
+    return out
+
+
+def _read_span(d: dict[str, Any], trace_id: str) -> tuple[Span, dict[str, Any]]:
+    """One span of MLflow JSON (3.x base64 or hex ids, or 2.x ``context``), and what a Span cannot hold."""
+    extra: dict[str, Any] = {}
+    raw_attributes = d.get("attributes") or {}
+    attributes = {key: _decode_attribute(raw) for key, raw in raw_attributes.items()}
+    attributes.pop(_REQUEST_ID, None)
+    if _SPAN_TYPE not in attributes:
+        extra["no_span_type"] = True
+    span_type = attributes.pop(_SPAN_TYPE, None) or "UNKNOWN"
+    inputs = attributes.pop(_INPUTS, None)
+    outputs = attributes.pop(_OUTPUTS, None)
+    if "context" in d:  # MLflow 2
+        context = d["context"]
+        span_id = _hex_span_id(context["span_id"])
+        parent = d.get("parent_id")
+        parent_id = _hex_span_id(parent) if parent else None
+        start, end = d.get("start_time"), d.get("end_time")
+        status = SpanStatus(d.get("status_code") or "UNSET", d.get("status_message") or "")
+        events = [SpanEvent(e.get("name", ""), int(e.get("timestamp") or 0), dict(e.get("attributes") or {}))
+                  for e in d.get("events") or []]
+    else:
+        parent = d.get("parent_span_id")
+        if _is_b64(d.get("trace_id")):
+            span_id = _b64_to_hex(d["span_id"])
+            parent_id = _b64_to_hex(parent) if parent else None
+        else:  # MLflow 3.5 wrote the ids as hex
+            span_id = _hex_span_id(d["span_id"])
+            parent_id = _hex_span_id(parent) if parent else None
+        start, end = d.get("start_time_unix_nano"), d.get("end_time_unix_nano")
+        raw_status = d.get("status") or {}
+        status = SpanStatus(raw_status.get("code") or "UNSET", raw_status.get("message") or "")
+        events = [SpanEvent(e.get("name", ""), int(e.get("time_unix_nano") or 0), dict(e.get("attributes") or {}))
+                  for e in d.get("events") or []]
+        if "links" in d:
+            extra["links"] = d["links"]
+        unknown = {k: v for k, v in d.items() if k not in _SPAN_KEYS and k != "links"}
+        if unknown:
+            extra["unknown"] = unknown
+    if raw_attributes:
+        extra["attributes"] = dict(raw_attributes)
+    span = Span(trace_id=trace_id, span_id=span_id, parent_id=parent_id, name=d.get("name", ""),
+                span_type=span_type, start_time_ns=int(start or 0), end_time_ns=int(end) if end else None,
+                status=status, inputs=inputs, outputs=outputs, attributes=attributes, events=events)
+    return span, extra
 
 
 def span_from_mlflow_dict(d: dict[str, Any], trace_id: str) -> Span:
-    attributes: dict[str, Any] = {}
-    for key, raw in (d.get("attributes") or {}).items():
+    return _read_span(d, trace_id)[0]
+
+
+# -- assessments (MLflow's Assessment proto as JSON) ------------------------------------------------------
+
+def _assessment_to_dict(a: Any, extra: dict[str, Any] | None) -> dict[str, Any]:
+    extra = {"unknown": {"valid": True}} if extra is None else extra  # what MLflow writes for a new assessment
+    source: dict[str, Any] = dict(extra.get("source") or {})
+    source["source_type"] = a.source.source_type
+    if a.source.source_id is not None:
+        source["source_id"] = a.source.source_id
+    out: dict[str, Any] = {"assessment_id": a.assessment_id, "assessment_name": a.name, "trace_id": a.trace_id or "",
+                           "source": source, "create_time": _ms_to_rfc3339(a.create_time_ms),
+                           "last_update_time": _ms_to_rfc3339(a.last_update_time_ms)}
+    if a.kind == "feedback":
+        body: dict[str, Any] = {"value": a.value}
+        if a.error is not None:
+            error = extra.get("error") or {}
+            body["error"] = error if error.get("error_message", error.get("error_code")) == a.error else {
+                "error_code": "ERROR", "error_message": a.error}
+        out["feedback"] = body
+    elif a.kind == "expectation":
+        if a.value is None or not isinstance(a.value, (bool, int, float, str)):
+            # MLflow keeps non-scalar expectations as JSON text
+            out["expectation"] = {"serialized_value": {"serialization_format": "JSON_FORMAT",
+                                                       "value": json.dumps(a.value)}}
+        else:
+            out["expectation"] = {"value": a.value}
+    else:
+        out[a.kind] = a.value
+    if a.span_id:
+        out["span_id"] = a.span_id
+    if a.rationale is not None:
+        out["rationale"] = a.rationale
+    if a.metadata:
+        out["metadata"] = dict(a.metadata)
+    out.update(extra.get("unknown") or {})
+    return out
+
+
+def _read_assessments(items: list[dict[str, Any]]) -> tuple[list[Any], dict[str, dict[str, Any]]]:
+    from autolog._models import Assessment, AssessmentSource
+
+    assessments: list[Any] = []
+    extras: dict[str, dict[str, Any]] = {}
+    for d in items:
+        extra: dict[str, Any] = {"unknown": {k: v for k, v in d.items() if k not in _ASSESSMENT_KEYS}}
+        kind: str | None = next((k for k in ("feedback", "expectation") if k in d), None)
+        if kind is None:  # another kind (an MLflow issue reference...): kept whole
+            kind = next((k for k in extra["unknown"] if isinstance(extra["unknown"][k], dict)), "feedback")
+            value = extra["unknown"].pop(kind, None)
+        else:
+            body = d.get(kind) or {}
+            serialized = body.get("serialized_value")
+            value = json.loads(serialized["value"]) if serialized else body.get("value")
+        raw_source = d.get("source") or {}
         try:
-            attributes[key] = json.loads(raw) if isinstance(raw, str) else raw
-        except json.JSONDecodeError:
-            attributes[key] = raw
-    attributes.pop("mlflow.traceRequestId", None)
-    span_type = attributes.pop("mlflow.spanType", None) or "UNKNOWN"
-    inputs = attributes.pop("mlflow.spanInputs", None)
-    outputs = attributes.pop("mlflow.spanOutputs", None)
-    status = d.get("status") or {}
-    parent = d.get("parent_span_id") or None
-    events = [SpanEvent(e.get("name", ""), int(e.get("time_unix_nano") or 0), dict(e.get("attributes") or {}))
-              for e in d.get("events") or []]
-    end = d.get("end_time_unix_nano")
-    return Span(trace_id=trace_id, span_id=_b64_to_hex(d["span_id"]), parent_id=_b64_to_hex(parent) if parent else None,
-                name=d.get("name", ""), span_type=span_type, start_time_ns=int(d.get("start_time_unix_nano") or 0),
-                end_time_ns=int(end) if end is not None else None,
-                status=SpanStatus(status.get("code", "UNSET") or "UNSET", status.get("message", "") or ""),
-                inputs=inputs, outputs=outputs, attributes=attributes, events=events)
+            source = AssessmentSource(raw_source.get("source_type", "CODE"), raw_source.get("source_id"))
+        except ValueError:
+            source = AssessmentSource("CODE", raw_source.get("source_id"))
+            extra["source"] = raw_source
+        error = (d.get("feedback") or {}).get("error")
+        if error:
+            extra["error"] = error
+        kwargs: dict[str, Any] = {}
+        if d.get("assessment_id"):
+            kwargs["assessment_id"] = d["assessment_id"]
+        for key, ms_key in (("create_time", "create_time_ms"), ("last_update_time", "last_update_time_ms")):
+            if d.get(key):
+                kwargs[ms_key] = _rfc3339_to_ms(d[key])
+        a = Assessment(name=d.get("assessment_name") or d.get("name", ""), value=value, kind=kind, source=source,
+                       rationale=d.get("rationale"), trace_id=d.get("trace_id") or None, span_id=d.get("span_id"),
+                       metadata=d.get("metadata"),
+                       error=(error.get("error_message") or error.get("error_code")) if error else None, **kwargs)
+        assessments.append(a)
+        extras[a.assessment_id] = {k: v for k, v in extra.items() if v}
+    return assessments, extras
