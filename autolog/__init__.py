@@ -14,13 +14,17 @@ from typing import Any
 
 from autolog._api import (
     create_external_model,
+    delete_logged_model_tag,
     delete_trace_tag,
+    finalize_logged_model,
     flush,
     get_logged_model,
     get_trace,
     get_tracking_uri,
+    initialize_logged_model,
     log_expectation,
     log_feedback,
+    log_model_params,
     search_logged_models,
     search_traces,
     set_logged_model_tags,
@@ -59,11 +63,12 @@ __all__ = [
     "Feedback", "InvalidArgumentError", "InvalidFilterError", "LiveSpan", "LoggedModel", "LoggedModelStatus",
     "NoOpSpan", "ResourceDoesNotExist", "Span", "SpanEvent", "SpanStatus", "SpanStatusCode", "SpanType", "StoreError",
     "Trace", "TraceData", "TraceInfo", "TraceState", "__version__", "clear_active_model", "configure",
-    "create_external_model", "delete_trace_tag", "flush", "get_active_model_id", "get_current_active_span",
-    "get_last_active_trace_id", "get_logged_model", "get_trace", "get_tracking_uri", "langchain", "llama_index",
-    "log_expectation", "log_feedback", "openai", "search_logged_models", "search_traces", "set_active_model",
-    "set_experiment", "set_logged_model_tags", "set_trace_tag", "set_tracking_uri", "start_span",
-    "start_span_no_context", "stats", "suppress_tracing", "trace", "update_current_trace",
+    "create_external_model", "delete_logged_model_tag", "delete_trace_tag", "finalize_logged_model", "flush",
+    "get_active_model_id", "get_current_active_span", "get_last_active_trace_id", "get_logged_model", "get_trace",
+    "get_tracking_uri", "initialize_logged_model", "langchain", "llama_index", "log_expectation", "log_feedback",
+    "log_model_params", "openai", "search_logged_models", "search_traces", "set_active_model", "set_experiment",
+    "set_logged_model_tags", "set_trace_tag", "set_tracking_uri", "start_span", "start_span_no_context", "stats",
+    "suppress_tracing", "trace", "update_current_trace",
 ]
 
 

@@ -114,6 +114,39 @@ def create_external_model(name: str | None = None, source_run_id: str | None = N
                                                       experiment_id=experiment_id)
 
 
+def initialize_logged_model(name: str | None = None, source_run_id: str | None = None,
+                            tags: dict[str, Any] | None = None, params: dict[str, str] | None = None,
+                            model_type: str | None = None, experiment_id: str | None = None) -> LoggedModel:
+    """Create a LoggedModel in status PENDING (finish it with ``finalize_logged_model``). Blocks on the store."""
+    return get_default_client().create_external_model(name=name, source_run_id=source_run_id, tags=tags,
+                                                      params=params, model_type=model_type,
+                                                      experiment_id=experiment_id, status="PENDING")
+
+
+def finalize_logged_model(model_id: str, status: str) -> LoggedModel:
+    """Set a LoggedModel's status to READY or FAILED. Blocks on the store."""
+    return get_default_client().finalize_logged_model(model_id, status)
+
+
+def log_model_params(params: dict[str, str], model_id: str | None = None) -> None:
+    """Add str params to a LoggedModel (default: the active one). Non-str values are a ``TypeError``.
+
+    Raises:
+        InvalidArgumentError: no ``model_id`` and no active model.
+    """
+    from autolog._versions import get_active_model_id
+
+    target = model_id or get_active_model_id()
+    if target is None:
+        raise InvalidArgumentError("log_model_params needs model_id= or an active model (set_active_model)")
+    get_default_client().log_model_params(target, params)
+
+
+def delete_logged_model_tag(model_id: str, key: str) -> None:
+    """Delete a tag of a LoggedModel. Raises ResourceDoesNotExist if the model or tag is unknown."""
+    get_default_client().delete_logged_model_tag(model_id, key)
+
+
 def get_logged_model(model_id: str) -> LoggedModel:
     """The LoggedModel with this id. Raises ResourceDoesNotExist."""
     return get_default_client().get_logged_model(model_id)

@@ -37,7 +37,9 @@ _READ_FLUSH_TIMEOUT_SECONDS = 30.0
 
 
 def resolve_tracking_uri(tracking_uri: str | None = None) -> str:
-    return tracking_uri or os.environ.get("AUTOLOG_TRACKING_URI") or DEFAULT_TRACKING_URI
+    """An explicit URI, else the one given to ``configure()``, else ``$AUTOLOG_TRACKING_URI``, else the default."""
+    return (tracking_uri or _client_options.get("tracking_uri") or os.environ.get("AUTOLOG_TRACKING_URI")
+            or DEFAULT_TRACKING_URI)
 
 
 class PagedList(list[Any]):
@@ -196,15 +198,10 @@ class Client:
 
     def create_external_model(self, name: str | None = None, source_run_id: str | None = None,
                               tags: dict[str, Any] | None = None, params: dict[str, str] | None = None,
-                              model_type: str | None = None, experiment_id: str | None = None) -> LoggedModel:
+                              model_type: str | None = None, experiment_id: str | None = None,
+                              status: str = LoggedModelStatus.READY) -> LoggedModel:
         """Create a LoggedModel for an application version whose code lives outside autolog (status READY)."""
-        checked_params: dict[str, str] = {}
-        for key, value in (params or {}).items():
-            _check_key(key, "param key")
-            if not isinstance(value, str):
-                raise TypeError(f"param {key!r} must be a str, got {type(value).__name__} ({value!r}); "
-                                "convert it with str() or json.dumps() first")
-            checked_params[key] = value
+        checked_params = _checked_params(params)
         checked_tags = {}
         for key, value in (tags or {}).items():
             _check_key(key, "tag key")
@@ -217,7 +214,7 @@ class Client:
                             experiment_id=str(experiment_id) if experiment_id is not None
                             else current_experiment_id(self),
                             creation_timestamp=created, last_updated_timestamp=created, model_type=model_type,
-                            source_run_id=source_run_id, status=LoggedModelStatus.READY, tags=checked_tags,
+                            source_run_id=source_run_id, status=status, tags=checked_tags,
                             params=checked_params)
         return self._store.create_logged_model(model)
 
@@ -232,9 +229,35 @@ class Client:
             _check_key(key, "tag key")
         self._store.set_logged_model_tags(model_id, {k: str(v) for k, v in tags.items()})
 
+    def log_model_params(self, model_id: str, params: dict[str, str]) -> None:
+        """Add params (str → str; other values are a TypeError naming the key) to a LoggedModel."""
+        self._store.log_logged_model_params(model_id, _checked_params(params))
+
+    def finalize_logged_model(self, model_id: str, status: str) -> LoggedModel:
+        """Mark a model created by ``initialize_logged_model`` as READY or FAILED."""
+        code = str(getattr(status, "value", status)).upper()
+        if code not in (LoggedModelStatus.READY, LoggedModelStatus.FAILED):
+            raise InvalidArgumentError(f"status must be READY or FAILED, got {status!r}")
+        self._store.set_logged_model_status(model_id, code)
+        return self._store.get_logged_model(model_id)
+
+    def delete_logged_model_tag(self, model_id: str, key: str) -> None:
+        self._store.delete_logged_model_tag(model_id, key)
+
     def search_logged_models(self, experiment_ids: Sequence[str] | None = None, filter_string: str | None = None,
                              order_by: list[str] | None = None, max_results: int = 100) -> list[LoggedModel]:
         return self._store.search_logged_models(experiment_ids, filter_string, order_by, max_results)
+
+
+def _checked_params(params: dict[str, Any] | None) -> dict[str, str]:
+    checked: dict[str, str] = {}
+    for key, value in (params or {}).items():
+        _check_key(key, "param key")
+        if not isinstance(value, str):
+            raise TypeError(f"param {key!r} must be a str, got {type(value).__name__} ({value!r}); "
+                            "convert it with str() or json.dumps() first")
+        checked[key] = value
+    return checked
 
 
 def _check_key(key: Any, what: str) -> None:

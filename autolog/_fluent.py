@@ -330,8 +330,12 @@ def get_last_active_trace_id(thread_local: bool = False) -> str | None:
 def update_current_trace(tags: dict[str, Any] | None = None, metadata: dict[str, Any] | None = None,
                          session_id: str | None = None, user: str | None = None,
                          client_request_id: str | None = None, request_preview: str | None = None,
-                         response_preview: str | None = None) -> None:
-    """Add tags/metadata (and session, user, client request id, previews) to the current trace.
+                         response_preview: str | None = None, state: str | None = None,
+                         model_id: str | None = None) -> None:
+    """Add tags/metadata (and session, user, client request id, previews, state, model) to the current trace.
+
+    ``state`` ("OK" or "ERROR") overrides the state derived from the root span; ``model_id``
+    links the trace to another LoggedModel than the active one.
 
     Raises:
         InvalidArgumentError: no span is active, or a key is not a non-empty str.
@@ -360,3 +364,10 @@ def update_current_trace(tags: dict[str, Any] | None = None, metadata: dict[str,
         live.request_preview = str(request_preview)
     if response_preview is not None:
         live.response_preview = str(response_preview)
+    if state is not None:
+        code = str(getattr(state, "value", state)).upper()
+        if code not in ("OK", "ERROR"):
+            raise InvalidArgumentError(f"state must be 'OK' or 'ERROR', got {state!r}")
+        live.state = code
+    if model_id is not None:
+        live.metadata[keys.MODEL_ID] = str(model_id)

@@ -21,8 +21,8 @@ class LiveTrace:
     """The spans and trace-level fields of one trace being recorded."""
 
     __slots__ = ("_lock", "_open", "_registry", "_sink", "client_request_id", "experiment_id", "metadata",
-                 "queued", "request_preview", "request_time_ms", "response_preview", "root", "spans", "tags",
-                 "trace_id")
+                 "queued", "request_preview", "request_time_ms", "response_preview", "root", "spans", "state",
+                 "tags", "trace_id")
 
     def __init__(self, trace_id: str, experiment_id: str, metadata: dict[str, str],
                  sink: Callable[[LiveTrace], None], registry: OpenTraces | None) -> None:
@@ -35,6 +35,7 @@ class LiveTrace:
         self.client_request_id: str | None = None
         self.request_preview: str | None = None
         self.response_preview: str | None = None
+        self.state: str | None = None  # set by update_current_trace(state=...); else derived from the root
         self.request_time_ms = 0  # set from the root span's start
         # True while this trace sits in the export queue; the worker clears it before it
         # serializes, so a late span end re-queues exactly once.

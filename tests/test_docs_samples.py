@@ -729,9 +729,6 @@ def test_version_comparison_by_model_id() -> None:
 # -- APIs the samples use that autolog lacks ----------------------------------------------------------------
 
 MISSING = {
-    # track-application-versions-with-mlflow step 2 and compare-app-versions: values are str()-converted by MLflow
-    "log_model_params(params: dict[str, str], model_id: str | None = None) -> None":
-        lambda: mlflow.log_model_params(model_id="m-0", params={"temperature": 0.7}),  # type: ignore[attr-defined]
     # version-concepts "Within a run context"
     "start_run(run_id=None, experiment_id=None, run_name=None, ...) -> ActiveRun":
         lambda: mlflow.start_run(),  # type: ignore[attr-defined]
@@ -747,20 +744,9 @@ MISSING = {
     # compare-app-versions (LoggedModels) and index "Compare Versions Systematically"
     "genai.evaluate(data, predict_fn=None, scorers=None, model_id=None)":
         lambda: mlflow.genai.evaluate(data=[]),  # type: ignore[attr-defined]
-    # MLflow 3 lifecycle of non-external models
-    "initialize_logged_model(name=None, source_run_id=None, tags=None, params=None, model_type=None, "
-    "experiment_id=None) -> LoggedModel":
-        lambda: mlflow.initialize_logged_model(name="m"),  # type: ignore[attr-defined]
-    "finalize_logged_model(model_id: str, status: Literal['READY', 'FAILED'] | LoggedModelStatus) -> LoggedModel":
-        lambda: mlflow.finalize_logged_model("m-0", "READY"),  # type: ignore[attr-defined]
-    "delete_logged_model_tag(model_id: str, key: str) -> None":
-        lambda: mlflow.delete_logged_model_tag("m-0", "k"),  # type: ignore[attr-defined]
     # compare-app-versions iterates `model.metrics` as Metric objects (`metric.key`, `metric.value`)
     "LoggedModel.metrics as list[Metric] (autolog: dict[str, float])":
         lambda: [m.key for m in mlflow.LoggedModel("m-0", "n", "0", 0, 0, metrics={"x": 1.0}).metrics],
-    # mlflow.update_current_trace(..., state=..., model_id=...) (MLflow 3.17 signature)
-    "update_current_trace(..., state: TraceState | str | None = None, model_id: str | None = None)":
-        lambda: mlflow.trace(lambda: mlflow.update_current_trace(model_id="m-0"))(),  # type: ignore[call-arg]
 }
 
 

@@ -140,3 +140,49 @@ def test_experiments_group_traces_and_models() -> None:
     assert [t.info.request_preview for t in in_exp] == ['{"q": "q"}']
     assert len(autolog.search_traces(return_type="list")) == 2
     assert len(autolog.search_traces(model_id=model.model_id, return_type="list")) == 2
+
+
+def test_model_lifecycle_params_and_tags() -> None:
+    pending = autolog.initialize_logged_model(name="agent", params={"prompt": "v1"}, tags={"stage": "dev"})
+    assert pending.status == "PENDING"
+    ready = autolog.finalize_logged_model(pending.model_id, "READY")
+    assert ready.status == "READY" and ready.last_updated_timestamp >= pending.last_updated_timestamp
+    with pytest.raises(autolog.InvalidArgumentError, match="READY or FAILED"):
+        autolog.finalize_logged_model(pending.model_id, "DONE")
+    autolog.log_model_params({"temperature": "0.2"}, model_id=pending.model_id)
+    with pytest.raises(TypeError, match="param 'top_k' must be a str, got int"):
+        autolog.log_model_params({"top_k": 5}, model_id=pending.model_id)
+    with autolog.set_active_model(model_id=pending.model_id):
+        autolog.log_model_params({"retriever": "bm25"})  # defaults to the active model
+    autolog.clear_active_model()
+    with pytest.raises(autolog.InvalidArgumentError, match="active model"):
+        autolog.log_model_params({"a": "b"})
+    autolog.delete_logged_model_tag(pending.model_id, "stage")
+    with pytest.raises(autolog.ResourceDoesNotExist):
+        autolog.delete_logged_model_tag(pending.model_id, "stage")
+    loaded = autolog.get_logged_model(pending.model_id)
+    assert loaded.params == {"prompt": "v1", "temperature": "0.2", "retriever": "bm25"} and loaded.tags == {}
+    with pytest.raises(autolog.ResourceDoesNotExist):
+        autolog.log_model_params({"a": "b"}, model_id="m-unknown")
+
+
+def test_update_current_trace_state_and_model_id() -> None:
+    other = autolog.create_external_model(name="other")
+    autolog.set_active_model(name="active")
+
+    @autolog.trace
+    def handled() -> str:
+        autolog.update_current_trace(state="ERROR", model_id=other.model_id)
+        return "fallback answer"
+
+    handled()
+    info = autolog.get_trace(autolog.get_last_active_trace_id() or "").info
+    assert info.state == "ERROR" and info.trace_metadata["mlflow.modelId"] == other.model_id
+    with pytest.raises(autolog.InvalidArgumentError, match="'OK' or 'ERROR'"):
+        autolog.trace(lambda: autolog.update_current_trace(state="MAYBE"))()
+
+
+def test_client_without_uri_follows_configure(store: autolog.Client) -> None:
+    client = autolog.Client()
+    assert client.tracking_uri == store.tracking_uri
+    client.shutdown()

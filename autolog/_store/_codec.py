@@ -111,6 +111,8 @@ def trace_to_record(trace: LiveTrace, process_metadata: dict[str, str], max_char
         else:
             state = TraceState.ERROR if root._status.status_code == SpanStatusCode.ERROR else TraceState.OK
             duration = (root._end_time_ns - root._start_time_ns) // 1_000_000
+    if trace.state is not None:
+        state = trace.state
     request_preview = trace.request_preview
     response_preview = trace.response_preview
     if root is not None:

@@ -285,11 +285,34 @@ class SqliteStore:
 
     def set_logged_model_tags(self, model_id: str, tags: dict[str, str]) -> None:
         with self._write() as conn:
-            if conn.execute("SELECT 1 FROM logged_models WHERE model_id = ?", (model_id,)).fetchone() is None:
-                raise ResourceDoesNotExist(f"logged model {model_id!r} does not exist in {self.uri}")
+            self._require_model(conn, model_id)
             conn.executemany("INSERT OR REPLACE INTO logged_model_tags VALUES (?,?,?)",
                              [(model_id, k, v) for k, v in tags.items()])
             conn.execute("UPDATE logged_models SET last_updated_timestamp = ? WHERE model_id = ?", (now_ms(), model_id))
+
+    def _require_model(self, conn: sqlite3.Connection, model_id: str) -> None:
+        if conn.execute("SELECT 1 FROM logged_models WHERE model_id = ?", (model_id,)).fetchone() is None:
+            raise ResourceDoesNotExist(f"logged model {model_id!r} does not exist in {self.uri}")
+
+    def log_logged_model_params(self, model_id: str, params: dict[str, str]) -> None:
+        with self._write() as conn:
+            self._require_model(conn, model_id)
+            conn.executemany("INSERT OR REPLACE INTO logged_model_params VALUES (?,?,?)",
+                             [(model_id, k, v) for k, v in params.items()])
+            conn.execute("UPDATE logged_models SET last_updated_timestamp = ? WHERE model_id = ?", (now_ms(), model_id))
+
+    def set_logged_model_status(self, model_id: str, status: str) -> None:
+        with self._write() as conn:
+            self._require_model(conn, model_id)
+            conn.execute("UPDATE logged_models SET status = ?, last_updated_timestamp = ? WHERE model_id = ?",
+                         (status, now_ms(), model_id))
+
+    def delete_logged_model_tag(self, model_id: str, key: str) -> None:
+        with self._write() as conn:
+            self._require_model(conn, model_id)
+            if conn.execute("DELETE FROM logged_model_tags WHERE model_id = ? AND key = ?",
+                            (model_id, key)).rowcount == 0:
+                raise ResourceDoesNotExist(f"logged model {model_id!r} has no tag {key!r}")
 
     def _load_models(self, model_ids: Sequence[str]) -> list[LoggedModel]:
         conn = self._conn()
