@@ -34,7 +34,9 @@ def _default(obj: Any) -> Any:
     dump = getattr(obj, "model_dump", None)
     if callable(dump) and not isinstance(obj, type):
         try:
-            return dump(mode="json", exclude_unset=False)
+            # warnings=False: SDK models sometimes hold values their schema does not declare
+            # (base64 embeddings in a list[float] field); serializing them must stay silent.
+            return dump(mode="json", warnings=False)
         except TypeError:
             return dump()
     if dataclasses.is_dataclass(obj) and not isinstance(obj, type):

@@ -1,0 +1,207 @@
+"""``autolog.openai()``: every OpenAI SDK call becomes a span.
+
+Patched on the SDK's resource *classes*, so every client (``OpenAI``, ``AsyncOpenAI``,
+``AzureOpenAI``...), ``with_raw_response`` and the SDK's own helpers that call ``create``
+(``chat.completions.stream``, ``responses.stream``) are covered:
+
+===============================  ==========  =================================
+method                           span type   output
+===============================  ==========  =================================
+chat.completions.create / parse  CHAT_MODEL  ChatCompletion (or assembled stream)
+responses.create / parse         CHAT_MODEL  Response (or the final streamed one)
+completions.create (legacy)      LLM         Completion (or assembled stream)
+embeddings.create                EMBEDDING   vector sizes (``log_embeddings=True``: all)
+===============================  ==========  =================================
+"""
+
+from __future__ import annotations
+
+import contextvars
+from typing import Any
+
+from autolog._context import CURRENT_SPAN
+from autolog._errors import report_internal_error
+from autolog._fluent import start_span_no_context
+from autolog._patching import IntegrationState, configure_integration, get_state
+from autolog._span import LiveSpan, SpanType
+
+from ._openai_extract import TRANSPORT_KWARGS, response_attributes, summarize_embeddings
+from ._openai_stream import StreamRecorder, TracedAsyncStream, TracedStream
+
+__all__ = ["autolog"]
+
+_NAME = "openai"
+_OPTIONS: dict[str, Any] = {"include_usage": True, "log_embeddings": False}
+
+# True while a patched call is running, so an SDK method that calls another patched
+# method (a helper calling ``create``) records one span, not two.
+_IN_CALL: contextvars.ContextVar[bool] = contextvars.ContextVar("autolog_openai_in_call", default=False)
+
+# (module, class, method, span type, kind) — kind selects output handling.
+_TARGETS = [
+    ("openai.resources.chat.completions", "Completions", "create", SpanType.CHAT_MODEL, "chat"),
+    ("openai.resources.chat.completions", "AsyncCompletions", "create", SpanType.CHAT_MODEL, "chat"),
+    ("openai.resources.chat.completions", "Completions", "parse", SpanType.CHAT_MODEL, "chat"),
+    ("openai.resources.chat.completions", "AsyncCompletions", "parse", SpanType.CHAT_MODEL, "chat"),
+    ("openai.resources.beta.chat.completions", "Completions", "parse", SpanType.CHAT_MODEL, "chat"),
+    ("openai.resources.beta.chat.completions", "AsyncCompletions", "parse", SpanType.CHAT_MODEL, "chat"),
+    ("openai.resources.responses", "Responses", "create", SpanType.CHAT_MODEL, "responses"),
+    ("openai.resources.responses", "AsyncResponses", "create", SpanType.CHAT_MODEL, "responses"),
+    ("openai.resources.responses", "Responses", "parse", SpanType.CHAT_MODEL, "responses"),
+    ("openai.resources.responses", "AsyncResponses", "parse", SpanType.CHAT_MODEL, "responses"),
+    ("openai.resources.completions", "Completions", "create", SpanType.LLM, "completion"),
+    ("openai.resources.completions", "AsyncCompletions", "create", SpanType.LLM, "completion"),
+    ("openai.resources.embeddings", "Embeddings", "create", SpanType.EMBEDDING, "embedding"),
+    ("openai.resources.embeddings", "AsyncEmbeddings", "create", SpanType.EMBEDDING, "embedding"),
+]
+
+
+def autolog(log_traces: bool = True, disable: bool = False, silent: bool = False, include_usage: bool = True,
+            log_embeddings: bool = False) -> None:
+    """Trace the OpenAI SDK.
+
+    Args:
+        log_traces: False keeps the patches but records nothing.
+        disable: remove every patch, restoring the SDK exactly.
+        silent: accepted for MLflow compatibility (autolog logs nothing on enable).
+        include_usage: for streamed chat/legacy completions where the caller did not set
+            ``stream_options``, ask the API for the final usage chunk and hide that chunk
+            from the caller, so streamed calls get exact token counts and the caller sees
+            the same chunks as without autolog. Set False for OpenAI-compatible servers
+            that reject ``stream_options``.
+        log_embeddings: store whole embedding vectors instead of their sizes.
+    """
+    _OPTIONS["include_usage"] = include_usage
+    _OPTIONS["log_embeddings"] = log_embeddings
+    configure_integration(_NAME, "openai", _install, log_traces, disable, silent)
+
+
+def _install(module: Any, state: IntegrationState) -> None:
+    import importlib
+
+    for module_name, class_name, method, span_type, kind in _TARGETS:
+        try:
+            owner = getattr(importlib.import_module(module_name), class_name)
+        except (ImportError, AttributeError):
+            continue  # not in this SDK version (e.g. beta.chat.completions in 2.x)
+        if method not in owner.__dict__:
+            continue
+        is_async = class_name.startswith("Async")
+        state.wrap(owner, method, _make_wrapper(span_type, kind, is_async))
+
+
+def _request_kind(kwargs: dict[str, Any]) -> str | None:
+    """``"true"``/``"stream"`` for ``with_raw_response``/``with_streaming_response`` calls, else None."""
+    headers = kwargs.get("extra_headers")
+    if isinstance(headers, dict):
+        value = headers.get("X-Stainless-Raw-Response")
+        if isinstance(value, str):
+            return value
+    return None
+
+
+def _start(instance: Any, kwargs: dict[str, Any], span_type: str, kind: str) -> tuple[LiveSpan, bool] | None:
+    """Open the span and, for streams, maybe request usage. Returns (span, hide_usage_chunk)."""
+    inputs = {k: v for k, v in kwargs.items() if k not in TRANSPORT_KWARGS}
+    attributes: dict[str, Any] = {"mlflow.message.format": "openai"}
+    if kwargs.get("model"):
+        attributes["mlflow.llm.model"] = kwargs["model"]
+    if kwargs.get("tools"):
+        attributes["mlflow.chat.tools"] = kwargs["tools"]
+    span = start_span_no_context(type(instance).__name__, span_type=span_type, parent_span=CURRENT_SPAN.get(),
+                                 inputs=inputs, attributes=attributes)
+    hide_usage_chunk = False
+    if (kwargs.get("stream") is True and kind in ("chat", "completion") and _OPTIONS["include_usage"]
+            and not kwargs.get("stream_options") and _request_kind(kwargs) is None):  # NOT_GIVEN is falsy
+        kwargs["stream_options"] = {"include_usage": True}
+        hide_usage_chunk = True
+    return span, hide_usage_chunk
+
+
+def _finish(span: LiveSpan, result: Any, kwargs: dict[str, Any], kind: str, hide_usage_chunk: bool,
+            is_async: bool) -> Any:
+    """End the span for a returned result, or hand it to a stream proxy. Returns what the caller gets."""
+    raw_kind = _request_kind(kwargs)
+    if raw_kind is not None:
+        # with_raw_response / with_streaming_response: parsing a raw *stream* or a streamed body
+        # would consume what the caller is about to read, so only parse plain raw responses.
+        if raw_kind in ("true", "raw") and kwargs.get("stream") is not True and hasattr(result, "parse"):
+            parsed = result.parse()  # cached by the SDK: the caller's own parse() gets the same object
+            span.end(outputs=_output(parsed, kind), attributes=response_attributes(parsed))
+        else:
+            span.end(attributes={"autolog.openai.unparsed_response": raw_kind})
+        return result
+    if kwargs.get("stream") is True:
+        recorder = StreamRecorder(span, kind, hide_usage_chunk)
+        return TracedAsyncStream(result, recorder) if is_async else TracedStream(result, recorder)
+    span.end(outputs=_output(result, kind), attributes=response_attributes(result))
+    return result
+
+
+def _output(result: Any, kind: str) -> Any:
+    if kind == "embedding" and not _OPTIONS["log_embeddings"]:
+        return summarize_embeddings(result)
+    return result
+
+
+def _make_wrapper(span_type: str, kind: str, is_async: bool) -> Any:
+    state = get_state(_NAME)
+
+    def sync_wrapper(wrapped: Any, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+        if not state.recording or _IN_CALL.get():
+            return wrapped(*args, **kwargs)
+        try:
+            kwargs = dict(kwargs)  # never change the caller's dict
+            span, hide = _start(instance, kwargs, span_type, kind)  # type: ignore[misc]
+        except Exception as exc:  # noqa: BLE001
+            report_internal_error("openai.start", exc)
+            return wrapped(*args, **kwargs)
+        span_token = CURRENT_SPAN.set(span)
+        call_token = _IN_CALL.set(True)
+        try:
+            result = wrapped(*args, **kwargs)
+        except BaseException as exc:
+            span.record_exception(exc)
+            span.end()
+            raise
+        finally:
+            _IN_CALL.reset(call_token)
+            CURRENT_SPAN.reset(span_token)
+        try:
+            return _finish(span, result, kwargs, kind, hide, is_async=False)
+        except Exception as exc:  # noqa: BLE001
+            report_internal_error("openai.finish", exc)
+            span.end()
+            return result
+
+    async def async_call(wrapped: Any, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+        try:
+            kwargs = dict(kwargs)
+            span, hide = _start(instance, kwargs, span_type, kind)  # type: ignore[misc]
+        except Exception as exc:  # noqa: BLE001
+            report_internal_error("openai.start", exc)
+            return await wrapped(*args, **kwargs)
+        span_token = CURRENT_SPAN.set(span)
+        call_token = _IN_CALL.set(True)
+        try:
+            result = await wrapped(*args, **kwargs)
+        except BaseException as exc:
+            span.record_exception(exc)
+            span.end()
+            raise
+        finally:
+            _IN_CALL.reset(call_token)
+            CURRENT_SPAN.reset(span_token)
+        try:
+            return _finish(span, result, kwargs, kind, hide, is_async=True)
+        except Exception as exc:  # noqa: BLE001
+            report_internal_error("openai.finish", exc)
+            span.end()
+            return result
+
+    def async_wrapper(wrapped: Any, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+        if not state.recording or _IN_CALL.get():
+            return wrapped(*args, **kwargs)
+        return async_call(wrapped, instance, args, kwargs)
+
+    return async_wrapper if is_async else sync_wrapper
