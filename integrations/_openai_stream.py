@@ -12,6 +12,7 @@ import wrapt
 
 from autolog._errors import report_internal_error
 from autolog._span import LiveSpan
+
 from ._openai_extract import ChatStreamAccumulator, ResponsesStreamAccumulator, token_usage
 
 
