@@ -99,7 +99,8 @@ def server() -> Server:
 
 @pytest.fixture
 def client(server: Server) -> openai.OpenAI:
-    return openai.OpenAI(api_key="sk-secret", max_retries=0, http_client=httpx.Client(transport=httpx.MockTransport(server)))
+    return openai.OpenAI(api_key="sk-secret", max_retries=0,
+                         http_client=httpx.Client(transport=httpx.MockTransport(server)))
 
 
 @pytest.fixture
