@@ -41,7 +41,7 @@ from autolog._errors import report_internal_error
 from autolog._live import LiveTrace, OpenTraces
 from autolog._metadata import process_metadata
 from autolog._stats import STATS
-from autolog._store._codec import trace_to_record
+from autolog._store._codec import metadata_set_id, trace_to_record
 from autolog._store._sqlite import SqliteStore
 
 _logger = logging.getLogger("autolog")
@@ -128,6 +128,17 @@ def _read_spool(path: Path) -> list[dict[str, Any]]:
     return records
 
 
+def shared_metadata_set_id() -> str:
+    """The id of this process's metadata set (computed once; process metadata never changes)."""
+    global _SET_ID
+    if _SET_ID is None:
+        _SET_ID = metadata_set_id(process_metadata())
+    return _SET_ID
+
+
+_SET_ID: str | None = None
+
+
 def _count_retry(state: RetryCallState) -> None:
     STATS.incr("export_retries")
 
@@ -186,7 +197,8 @@ class Exporter:
         for trace in traces:
             trace.queued = False
             try:
-                records.append(trace_to_record(trace, process_metadata(), self.max_content_chars))
+                records.append(trace_to_record(trace, process_metadata(), self.max_content_chars,
+                                               shared_metadata_set_id()))
             except Exception as exc:  # noqa: BLE001
                 STATS.incr("dropped")
                 report_internal_error("export.serialize", exc)
@@ -272,7 +284,7 @@ class Exporter:
         for trace in batch:
             trace.queued = False  # from here on, a late span end re-queues the trace
             try:
-                records.append(trace_to_record(trace, meta, self.max_content_chars))
+                records.append(trace_to_record(trace, meta, self.max_content_chars, shared_metadata_set_id()))
             except Exception as exc:  # noqa: BLE001
                 STATS.incr("dropped")
                 report_internal_error("export.serialize", exc)

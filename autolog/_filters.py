@@ -327,6 +327,15 @@ def _key_value_clause(table: str, id_column: str, outer: str, c: Comparison, par
     return f"{outer} IN (SELECT {id_column} FROM {table} WHERE key = ? AND {_compare('value', c, params, numeric)})"
 
 
+def _metadata_clause(alias: str, c: Comparison, params: list[object]) -> str:
+    """Metadata lives per trace (trace_metadata) or in the trace's shared set (metadata_sets)."""
+    own = _key_value_clause("trace_metadata", "trace_id", f"{alias}.trace_id", c, params)
+    shared = _key_value_clause("metadata_sets", "set_id", f"{alias}.metadata_set", c, params)
+    if c.op == "IS NULL":  # absent from both places
+        return f"({own} AND ({alias}.metadata_set IS NULL OR {shared}))"
+    return f"({own} OR {shared})"
+
+
 def _assessment_clause(alias: str, c: Comparison, params: list[object]) -> str:
     params.extend((c.key_type, c.key))
     base = f"EXISTS (SELECT 1 FROM assessments a WHERE a.trace_id = {alias}.trace_id AND a.kind = ? AND a.name = ?"
@@ -355,7 +364,7 @@ def compile_trace_filter(filter_string: str | None, alias: str = "t") -> tuple[s
         elif c.key_type == "tag":
             parts.append(_key_value_clause("trace_tags", "trace_id", f"{alias}.trace_id", c, params))
         elif c.key_type == "metadata":
-            parts.append(_key_value_clause("trace_metadata", "trace_id", f"{alias}.trace_id", c, params))
+            parts.append(_metadata_clause(alias, c, params))
         elif c.key_type == "span":
             inner = _compare(f"s.{_SPAN_COLUMNS[c.key]}", c, params)
             parts.append(f"EXISTS (SELECT 1 FROM spans s WHERE s.trace_id = {alias}.trace_id AND {inner})")

@@ -42,3 +42,29 @@ def test_every_trace_carries_process_metadata() -> None:
     assert meta["mlflow.source.name"]
     assert meta["mlflow.user"]
     assert meta["mlflow.trace_schema.version"] == "3"
+
+
+def test_process_metadata_is_stored_once_and_reads_back_per_trace(store: autolog.Client) -> None:
+    import sqlite3
+
+    @autolog.trace
+    def f(override: bool) -> None:
+        if override:
+            autolog.update_current_trace(metadata={"mlflow.source.name": "custom"})
+
+    for _ in range(10):
+        f(False)
+    f(True)
+    traces = autolog.search_traces(return_type="list", order_by=["timestamp_ms ASC"])
+    assert [t.info.trace_metadata["mlflow.source.name"] != "custom" for t in traces] == [True] * 10 + [False]
+    assert all("mlflow.user" in t.info.trace_metadata for t in traces)
+    conn = sqlite3.connect(store.tracking_uri.removeprefix("sqlite:///"))
+    shared_rows = conn.execute("SELECT COUNT(*) FROM metadata_sets").fetchone()[0]
+    per_trace = conn.execute("SELECT COUNT(DISTINCT trace_id) FROM trace_metadata").fetchone()[0]
+    conn.close()
+    assert shared_rows == len(traces[0].info.trace_metadata)  # one copy of the process metadata
+    assert per_trace == 1  # only the trace that overrode a process key stores its own copy
+    custom = autolog.search_traces(filter_string="metadata.`mlflow.source.name` = 'custom'", return_type="list")
+    assert [t.info.trace_id for t in custom] == [traces[-1].info.trace_id]
+    shared = autolog.search_traces(filter_string="metadata.`mlflow.source.name` != 'custom'", return_type="list")
+    assert len(shared) == 10

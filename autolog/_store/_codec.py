@@ -8,6 +8,7 @@ on overflow, appended to the spool.
 
 from __future__ import annotations
 
+import hashlib
 import json
 from typing import Any
 
@@ -63,39 +64,47 @@ def aggregate_token_usage(spans: list[Any]) -> dict[str, int] | None:
     return total
 
 
-def _preview(value: Any) -> str | None:
+def _preview(value: Any, value_json: str) -> str | None:
     if value is None:
         return None
-    text = value if isinstance(value, str) else dumps(value)
-    return truncate(text, PREVIEW_CHARS)
+    # A str preview is the text itself, not its JSON quoting; anything else reuses the JSON already made.
+    return truncate(value if isinstance(value, str) else value_json, PREVIEW_CHARS)
 
 
-def _span_row(span: Span, max_chars: int | None) -> list[Any]:
+def _span_row(span: Span, max_chars: int | None, io_json: tuple[str, str] | None = None) -> list[Any]:
     events = [{"name": e.name, "timestamp_ns": e.timestamp_ns, "attributes": e.attributes}
               for e in span._events] if span._events else []
-    body = {"inputs": span._inputs, "outputs": span._outputs, "attributes": span._attributes, "events": events,
-            "status_message": span._status.description}
-    # One encoder call for the common case; only when the whole body is over the cap can
-    # a single value be, and then each value is capped on its own.
-    content = dumps(body)
-    if max_chars is not None and len(content) > max_chars:
-        content = "".join((
-            '{"inputs":', _capped_json(span._inputs, max_chars),
-            ',"outputs":', _capped_json(span._outputs, max_chars),
-            ',"attributes":', dumps(span._attributes),
-            ',"events":', dumps(events),
-            ',"status_message":', json.dumps(span._status.description),
-            "}",
-        ))
+    inputs_json, outputs_json = io_json or (_capped_json(span._inputs, max_chars),
+                                            _capped_json(span._outputs, max_chars))
+    content = "".join((
+        '{"inputs":', inputs_json,
+        ',"outputs":', outputs_json,
+        ',"attributes":', dumps(span._attributes) if span._attributes else "{}",
+        ',"events":', dumps(events) if events else "[]",
+        ',"status_message":', json.dumps(span._status.description),
+        "}",
+    ))
     return [span._span_id, span._parent_id, span._name, span._span_type, span._status.status_code,
             span._start_time_ns, span._end_time_ns, content]
 
 
-def trace_to_record(trace: LiveTrace, process_metadata: dict[str, str], max_chars: int | None) -> dict[str, Any]:
-    """Serialize a live trace into a store record (JSON-able). Runs on the worker."""
+def metadata_set_id(shared: dict[str, str]) -> str:
+    """A content hash naming a set of shared metadata, equal across processes with equal metadata."""
+    return hashlib.sha1(json.dumps(shared, sort_keys=True).encode("utf-8")).hexdigest()[:20]
+
+
+def trace_to_record(trace: LiveTrace, process_metadata: dict[str, str], max_chars: int | None,
+                    shared_set_id: str | None = None) -> dict[str, Any]:
+    """Serialize a live trace into a store record (JSON-able). Runs on the worker.
+
+    With ``shared_set_id`` (the id of ``process_metadata`` as a stored metadata set), the
+    process metadata is referenced rather than copied, unless the trace overrides one of
+    its keys (then everything is stored with the trace so filters see one value per key).
+    """
     spans = list(trace.spans)
     root = trace.root
-    metadata = dict(process_metadata)
+    use_set = shared_set_id is not None and not any(k in process_metadata for k in trace.metadata)
+    metadata = {} if use_set else dict(process_metadata)
     metadata.update(trace.metadata)
     usage = aggregate_token_usage(spans)
     if usage:
@@ -115,11 +124,13 @@ def trace_to_record(trace: LiveTrace, process_metadata: dict[str, str], max_char
         state = trace.state
     request_preview = trace.request_preview
     response_preview = trace.response_preview
+    root_io: tuple[str, str] | None = None
     if root is not None:
+        root_io = (_capped_json(root._inputs, max_chars), _capped_json(root._outputs, max_chars))
         if request_preview is None:
-            request_preview = _preview(root._inputs)
+            request_preview = _preview(root._inputs, root_io[0])
         if response_preview is None:
-            response_preview = _preview(root._outputs)
+            response_preview = _preview(root._outputs, root_io[1])
     return {
         "trace_id": trace.trace_id,
         "experiment_id": trace.experiment_id,
@@ -129,12 +140,13 @@ def trace_to_record(trace: LiveTrace, process_metadata: dict[str, str], max_char
         "state": state,
         "client_request_id": trace.client_request_id,
         "model_id": metadata.get(keys.MODEL_ID),
-        "run_id": metadata.get(keys.SOURCE_RUN),
+        "run_id": metadata.get(keys.SOURCE_RUN) or (None if not use_set else process_metadata.get(keys.SOURCE_RUN)),
+        "metadata_set": [shared_set_id, process_metadata] if use_set else None,
         "request_preview": request_preview,
         "response_preview": response_preview,
         "tags": tags,
         "metadata": metadata,
-        "spans": [_span_row(s, max_chars) for s in spans],
+        "spans": [_span_row(s, max_chars, root_io if s is root else None) for s in spans],
     }
 
 
@@ -152,7 +164,7 @@ def span_from_row(trace_id: str, row: Any) -> Span:
 def trace_from_rows(trace_row: Any, tags: dict[str, str], metadata: dict[str, str], span_rows: list[Any],
                     assessments: list[Any]) -> Trace:
     (trace_id, experiment_id, _name, request_time, duration, state, client_request_id,
-     request_preview, response_preview) = trace_row
+     request_preview, response_preview, _metadata_set) = trace_row
     spans = sorted((span_from_row(trace_id, r) for r in span_rows), key=lambda s: (s.start_time_ns, s.span_id))
     info = TraceInfo(trace_id=trace_id, experiment_id=experiment_id, request_time=request_time, state=state,
                      execution_duration=duration, request_preview=request_preview, response_preview=response_preview,

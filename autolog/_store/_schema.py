@@ -59,7 +59,8 @@ MIGRATIONS: dict[int, list[str]] = {
             model_id TEXT,
             run_id TEXT,
             request_preview TEXT,
-            response_preview TEXT
+            response_preview TEXT,
+            metadata_set TEXT
         )""",
         "CREATE INDEX ix_traces_experiment_time ON traces (experiment_id, request_time)",
         "CREATE INDEX ix_traces_model ON traces (model_id, request_time)",
@@ -75,6 +76,15 @@ MIGRATIONS: dict[int, list[str]] = {
             PRIMARY KEY (trace_id, key)
         ) WITHOUT ROWID""",
         "CREATE INDEX ix_trace_metadata_key_value ON trace_metadata (key, value)",
+        # Metadata every trace of a process shares (source, git, user, schema version) is
+        # stored once per distinct set, named by a hash of its content, instead of once per
+        # trace: a third of the rows an ingest writes.
+        """CREATE TABLE metadata_sets (
+            set_id TEXT NOT NULL, key TEXT NOT NULL, value TEXT,
+            PRIMARY KEY (set_id, key)
+        ) WITHOUT ROWID""",
+        "CREATE INDEX ix_metadata_sets_key_value ON metadata_sets (key, value)",
+        "CREATE INDEX ix_traces_metadata_set ON traces (metadata_set)",
         # `content` is the whole span as stored JSON (see _store/_codec.py); the other
         # columns duplicate the fields that filters and tree building need.
         """CREATE TABLE spans (

@@ -136,6 +136,7 @@ class SqliteStore:
     def write_records(self, records: Iterable[dict[str, Any]]) -> int:
         """Upsert a batch of trace records (see ``_codec.trace_to_record``) in one transaction."""
         trace_rows: list[tuple[Any, ...]] = []
+        sets: dict[str, dict[str, str]] = {}
         tag_rows: list[tuple[str, str, str]] = []
         meta_rows: list[tuple[str, str, str]] = []
         span_rows: list[tuple[Any, ...]] = []
@@ -143,14 +144,20 @@ class SqliteStore:
         for r in records:
             count += 1
             tid = r["trace_id"]
+            shared = r.get("metadata_set")
+            if shared:
+                sets[shared[0]] = shared[1]
             trace_rows.append((tid, r["experiment_id"], r["name"], r["request_time"], r["execution_duration"],
                                r["state"], r["client_request_id"], r["model_id"], r["run_id"],
-                               r["request_preview"], r["response_preview"]))
+                               r["request_preview"], r["response_preview"], shared[0] if shared else None))
             tag_rows.extend((tid, k, v) for k, v in r["tags"].items())
             meta_rows.extend((tid, k, v) for k, v in r["metadata"].items())
             span_rows.extend((tid, *s) for s in r["spans"])
         with self._write() as conn:
-            conn.executemany("INSERT OR REPLACE INTO traces VALUES (?,?,?,?,?,?,?,?,?,?,?)", trace_rows)
+            for set_id, values in sets.items():
+                conn.executemany("INSERT OR IGNORE INTO metadata_sets VALUES (?,?,?)",
+                                 [(set_id, k, v) for k, v in values.items()])
+            conn.executemany("INSERT OR REPLACE INTO traces VALUES (?,?,?,?,?,?,?,?,?,?,?,?)", trace_rows)
             conn.executemany("INSERT OR REPLACE INTO trace_tags VALUES (?,?,?)", tag_rows)
             conn.executemany("INSERT OR REPLACE INTO trace_metadata VALUES (?,?,?)", meta_rows)
             conn.executemany("INSERT OR REPLACE INTO spans VALUES (?,?,?,?,?,?,?,?,?)", span_rows)
@@ -176,7 +183,7 @@ class SqliteStore:
         with self._write() as conn:
             for chunk in _chunks(trace_ids):
                 marks = _marks(len(chunk))
-                for table in ("trace_tags", "trace_metadata", "spans", "assessments"):
+                for table in ("trace_tags", "trace_metadata", "spans", "assessments"):  # metadata sets are shared
                     conn.execute(f"DELETE FROM {table} WHERE trace_id IN ({marks})", chunk)
                 deleted += conn.execute(f"DELETE FROM traces WHERE trace_id IN ({marks})", chunk).rowcount
         return deleted
@@ -196,12 +203,17 @@ class SqliteStore:
         meta: dict[str, dict[str, str]] = {}
         spans: dict[str, list[Any]] = {}
         assessments: dict[str, list[Assessment]] = {}
+        shared_sets: dict[str, dict[str, str]] = {}
         for chunk in _chunks(list(trace_ids)):
             marks = _marks(len(chunk))
             for row in conn.execute(
                     "SELECT trace_id, experiment_id, name, request_time, execution_duration, state, client_request_id,"
-                    f" request_preview, response_preview FROM traces WHERE trace_id IN ({marks})", chunk):
+                    f" request_preview, response_preview, metadata_set FROM traces WHERE trace_id IN ({marks})",
+                    chunk):
                 rows[row[0]] = row
+                if row[-1] is not None and row[-1] not in shared_sets:
+                    shared_sets[row[-1]] = dict(conn.execute(
+                        "SELECT key, value FROM metadata_sets WHERE set_id = ?", (row[-1],)).fetchall())
             for tid, k, v in conn.execute(f"SELECT * FROM trace_tags WHERE trace_id IN ({marks})", chunk):
                 tags.setdefault(tid, {})[k] = v
             for tid, k, v in conn.execute(f"SELECT * FROM trace_metadata WHERE trace_id IN ({marks})", chunk):
@@ -213,7 +225,8 @@ class SqliteStore:
                     " metadata, error, create_time_ms, last_update_time_ms FROM assessments"
                     f" WHERE trace_id IN ({marks}) ORDER BY create_time_ms", chunk):
                 assessments.setdefault(row[1], []).append(_assessment_from_row(row))
-        return [trace_from_rows(rows[t], tags.get(t, {}), meta.get(t, {}), spans.get(t, []), assessments.get(t, []))
+        return [trace_from_rows(rows[t], tags.get(t, {}), {**shared_sets.get(rows[t][-1], {}), **meta.get(t, {})},
+                                spans.get(t, []), assessments.get(t, []))
                 for t in trace_ids if t in rows]
 
     def search_trace_ids(self, experiment_ids: Sequence[str] | None, filter_string: str | None,
