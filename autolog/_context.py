@@ -8,7 +8,7 @@ without seeing spans its siblings open later.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextvars import ContextVar
 from typing import TYPE_CHECKING
 
@@ -22,8 +22,33 @@ CURRENT_SPAN: ContextVar[LiveSpan | None] = ContextVar("autolog_current_span", d
 SUPPRESSED: ContextVar[bool] = ContextVar("autolog_suppressed", default=False)
 
 
-def current_span() -> LiveSpan | None:
-    return CURRENT_SPAN.get()
+# Frameworks that keep their own notion of "the running step" (LangChain's runnable
+# config, LlamaIndex's dispatcher) register a resolver here while their integration is
+# on. A resolver receives the best parent found so far and returns it or a deeper span
+# of its framework. This is how a span opened by ``@trace`` or the OpenAI patcher nests
+# under the LangChain/LlamaIndex step that runs it, without any integration ever
+# setting a context variable from a callback (a callback has no matching reset).
+ParentResolver = Callable[["LiveSpan | None"], "LiveSpan | None"]
+PARENT_RESOLVERS: dict[str, ParentResolver] = {}
+
+
+def current_parent(exclude: str | None = None) -> LiveSpan | None:
+    """The span a new span should be a child of: the current span, or a deeper framework step."""
+    span = CURRENT_SPAN.get()
+    if PARENT_RESOLVERS:  # empty unless a framework integration is on: the fluent fast path
+        for name, resolve in list(PARENT_RESOLVERS.items()):
+            if name != exclude:
+                span = resolve(span)
+    return span
+
+
+def later_of(current: LiveSpan | None, candidate: LiveSpan | None) -> LiveSpan | None:
+    """Of two open spans on the same call path, the one started last is the innermost."""
+    if candidate is None or candidate._end_time_ns is not None:
+        return current
+    if current is None or candidate._start_time_ns > current._start_time_ns:
+        return candidate
+    return current
 
 
 @contextlib.contextmanager

@@ -18,7 +18,7 @@ from typing import Any, TypeVar, overload
 
 from autolog import _metadata as keys
 from autolog._client import get_default_client
-from autolog._context import CURRENT_SPAN, SUPPRESSED
+from autolog._context import CURRENT_SPAN, SUPPRESSED, current_parent
 from autolog._errors import report_internal_error
 from autolog._span import LiveSpan, NoOpSpan, SpanType, new_span_id
 
@@ -35,7 +35,7 @@ def _remember_trace(trace_id: str) -> None:
 
 
 def _new_span(name: str, span_type: str, attributes: dict[str, Any] | None) -> LiveSpan:
-    parent = CURRENT_SPAN.get()
+    parent = current_parent()
     if parent is None:
         trace = get_default_client().new_live_trace()
         span = trace.new_span(new_span_id(), None, name, span_type)
@@ -316,8 +316,8 @@ def start_span_no_context(name: str, span_type: str = SpanType.UNKNOWN, parent_s
 
 
 def get_current_active_span() -> LiveSpan | None:
-    """The span current in this thread/task, or None."""
-    return CURRENT_SPAN.get()
+    """The span current in this thread/task (including a LangChain/LlamaIndex step being run), or None."""
+    return current_parent()
 
 
 def get_last_active_trace_id(thread_local: bool = False) -> str | None:
@@ -343,7 +343,7 @@ def update_current_trace(tags: dict[str, Any] | None = None, metadata: dict[str,
     from autolog._client import _check_key
     from autolog._errors import InvalidArgumentError
 
-    span = CURRENT_SPAN.get()
+    span = current_parent()
     if span is None:
         raise InvalidArgumentError("update_current_trace() was called outside of a trace: no span is active "
                                    "(call it inside a function decorated with @autolog.trace or a start_span block)")

@@ -110,7 +110,13 @@ def configure_integration(name: str, module_name: str, install: Callable[[Any, I
         def on_import(module: Any) -> None:
             with state.lock:
                 if state.enabled and not state.patches and not state.undo:
-                    install(module, state)
+                    try:
+                        install(module, state)
+                    except Exception as exc:  # noqa: BLE001  (runs inside the user's import statement)
+                        from autolog._errors import report_internal_error
+
+                        state.unpatch_all()
+                        report_internal_error(f"{name}.install", exc)
 
         # wrapt calls the hook at once if the module is already imported, else on import;
         # the hook stays registered, so a disable/enable cycle re-installs through it.

@@ -52,6 +52,8 @@ class SpanType:
     GUARDRAIL = "GUARDRAIL"
     EVALUATOR = "EVALUATOR"
     UNKNOWN = "UNKNOWN"
+    # autolog's addition: a prompt-template step (LangChain run_type "prompt"); MLflow shows it as a custom type.
+    PROMPT = "PROMPT"
 
 
 class SpanStatusCode:

@@ -62,7 +62,7 @@ def measure(peer: str, quick: bool) -> dict[str, Any]:
     with tempfile.TemporaryDirectory() as workdir:
         setup(peer, workdir)
         client = make_client()
-        call = lambda: client.chat.completions.create(model="gpt-4o-mini", messages=MESSAGES)  # noqa: E731
+        call = lambda: client.chat.completions.create(model="gpt-4o-mini", messages=MESSAGES)
         calls, repeats = (50, 3) if quick or peer == "mlflow" else (500, 7)
         per_call_us(call, 20, 1)  # warm-up: imports, first connection
         us = per_call_us(call, calls, repeats)

@@ -19,7 +19,7 @@ from __future__ import annotations
 import contextvars
 from typing import Any
 
-from autolog._context import CURRENT_SPAN
+from autolog._context import CURRENT_SPAN, current_parent
 from autolog._errors import report_internal_error
 from autolog._fluent import start_span_no_context
 from autolog._patching import IntegrationState, configure_integration, get_state
@@ -108,7 +108,7 @@ def _start(instance: Any, kwargs: dict[str, Any], span_type: str, kind: str) -> 
         attributes["mlflow.llm.model"] = kwargs["model"]
     if kwargs.get("tools"):
         attributes["mlflow.chat.tools"] = kwargs["tools"]
-    span = start_span_no_context(type(instance).__name__, span_type=span_type, parent_span=CURRENT_SPAN.get(),
+    span = start_span_no_context(type(instance).__name__, span_type=span_type, parent_span=current_parent(),
                                  inputs=inputs, attributes=attributes)
     hide_usage_chunk = False
     if (kwargs.get("stream") is True and kind in ("chat", "completion") and _OPTIONS["include_usage"]
