@@ -58,3 +58,72 @@ def table(rows: list[list[Any]], header: list[str]) -> str:
     lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)) for r in cells]
     lines.insert(1, "  ".join("-" * w for w in widths))
     return "\n".join(lines)
+
+
+def overhead_main(doc: str, script: Path, scenario: str, measure: Callable[[str, bool], dict[str, Any]],
+                  peers: tuple[str, ...] = ("plain", "autolog", "openinference", "mlflow"),
+                  unit: str = "call") -> None:
+    """Entry point of a per-call overhead scenario: each peer in its own interpreter, then a table and JSON.
+
+    ``measure(peer, quick)`` returns ``{"peer", "us_per_call", ...}``; this adds ``added_us`` and
+    ``added_pct_of_plain`` per peer and the overhead ratios between peers.
+    """
+    args = main_args(doc)
+    if args.peer:
+        emit(measure(args.peer, args.quick), None)
+        return
+    extra = ["--quick"] if args.quick else []
+    results = {p: run_peer(script, p, *extra) for p in peers}
+    plain = results["plain"]["us_per_call"]
+    rows = []
+    for peer, r in results.items():
+        if "error" in r:
+            rows.append([peer, "-", "-", "-", r["error"][:60]])
+            continue
+        added = r["us_per_call"] - plain
+        r["added_us"] = added
+        r["added_pct_of_plain"] = 100 * added / plain
+        rows.append([peer, f"{r['us_per_call']:.1f}", f"{added:.1f}", f"{100 * added / plain:.1f}%",
+                     f"{r['traces_stored']} traces stored" if "traces_stored" in r else ""])
+    auto, oi, ml = (results.get(p, {}).get("added_us") for p in ("autolog", "openinference", "mlflow"))
+    ratios = {}
+    if auto is not None and oi:
+        ratios["autolog_vs_openinference_overhead"] = auto / oi
+    if auto is not None and ml:
+        ratios["mlflow_vs_autolog_overhead"] = ml / max(auto, 1e-9)
+    print(table(rows, ["peer", f"µs/{unit}", "added µs", "added % of plain", "note"]))
+    for k, v in ratios.items():
+        print(f"{k}: {v:.3f}")
+    emit({"scenario": scenario, "results": results, "ratios": ratios}, args.json)
+
+
+def discarding_otel_provider() -> Any:
+    """An OpenTelemetry SDK TracerProvider with a BatchSpanProcessor whose exporter discards (OpenInference peers)."""
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter, SpanExportResult
+
+    class Discard(SpanExporter):
+        def export(self, spans: Any) -> SpanExportResult:
+            return SpanExportResult.SUCCESS
+
+    provider = TracerProvider()
+    provider.add_span_processor(BatchSpanProcessor(Discard()))
+    return provider
+
+
+def finish_peer(peer: str, result: dict[str, Any]) -> dict[str, Any]:
+    """After timing: count autolog's stored traces; let MLflow's async export finish before its store goes away."""
+    if peer == "autolog":
+        result["traces_stored"] = autolog_stored_traces()
+    elif peer == "mlflow":
+        import mlflow
+
+        mlflow.flush_trace_async_logging(terminate=True)
+    return result
+
+
+def autolog_stored_traces() -> int:
+    import autolog
+
+    autolog.flush()
+    return len(autolog.search_traces(return_type="list", max_results=100_000))

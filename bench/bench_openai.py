@@ -11,7 +11,7 @@ import json
 import tempfile
 from typing import Any
 
-from _common import HERE, emit, main_args, per_call_us, run_peer, table
+from _common import HERE, discarding_otel_provider, finish_peer, overhead_main, per_call_us
 
 BODY = json.dumps({
     "id": "chatcmpl-bench", "object": "chat.completion", "created": 1, "model": "gpt-4o-mini-2024-07-18",
@@ -40,16 +40,8 @@ def setup(peer: str, workdir: str) -> None:
         autolog.openai()
     elif peer == "openinference":
         from openinference.instrumentation.openai import OpenAIInstrumentor
-        from opentelemetry.sdk.trace import TracerProvider
-        from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter, SpanExportResult
 
-        class Discard(SpanExporter):
-            def export(self, spans: Any) -> SpanExportResult:
-                return SpanExportResult.SUCCESS
-
-        provider = TracerProvider()
-        provider.add_span_processor(BatchSpanProcessor(Discard()))
-        OpenAIInstrumentor().instrument(tracer_provider=provider)
+        OpenAIInstrumentor().instrument(tracer_provider=discarding_otel_provider())
     elif peer == "mlflow":
         import mlflow
 
@@ -66,43 +58,11 @@ def measure(peer: str, quick: bool) -> dict[str, Any]:
         calls, repeats = (50, 3) if quick or peer == "mlflow" else (500, 7)
         per_call_us(call, 20, 1)  # warm-up: imports, first connection
         us = per_call_us(call, calls, repeats)
-        if peer == "autolog":
-            import autolog
-
-            autolog.flush()
-            stored = len(autolog.search_traces(return_type="list"))
-            return {"peer": peer, "us_per_call": us, "traces_stored": stored}
-        return {"peer": peer, "us_per_call": us}
+        return finish_peer(peer, {"peer": peer, "us_per_call": us})
 
 
 def main() -> None:
-    args = main_args(__doc__ or "")
-    if args.peer:
-        emit(measure(args.peer, args.quick), None)
-        return
-    extra = ["--quick"] if args.quick else []
-    results = {p: run_peer(HERE / "bench_openai.py", p, *extra) for p in ("plain", "autolog", "openinference",
-                                                                         "mlflow")}
-    plain = results["plain"]["us_per_call"]
-    rows = []
-    for peer, r in results.items():
-        if "error" in r:
-            rows.append([peer, "-", "-", "-", r["error"][:60]])
-            continue
-        added = r["us_per_call"] - plain
-        r["added_us"] = added
-        r["added_pct_of_plain"] = 100 * added / plain
-        rows.append([peer, f"{r['us_per_call']:.1f}", f"{added:.1f}", f"{100 * added / plain:.1f}%", ""])
-    auto, oi, ml = (results[p].get("added_us") for p in ("autolog", "openinference", "mlflow"))
-    ratios = {}
-    if auto is not None and oi:
-        ratios["autolog_vs_openinference_overhead"] = auto / oi
-    if auto is not None and ml:
-        ratios["mlflow_vs_autolog_overhead"] = ml / max(auto, 1e-9)
-    print(table(rows, ["peer", "µs/call", "added µs", "added % of plain", "note"]))
-    for k, v in ratios.items():
-        print(f"{k}: {v:.3f}")
-    emit({"scenario": "openai_chat_call", "results": results, "ratios": ratios}, args.json)
+    overhead_main(__doc__ or "", HERE / "bench_openai.py", "openai_chat_call", measure)
 
 
 if __name__ == "__main__":
