@@ -51,6 +51,9 @@ class _Spans:
     def __init__(self) -> None:
         self.open: dict[str, LiveSpan] = {}
         self.streaming: dict[str, int] = {}  # span id → streamed-token events recorded (span kept open)
+        # Bare generators returned by streaming spans: while one runs (the caller pulls an item),
+        # its span is where the work inside (an OpenAI SDK call) belongs.
+        self.stream_generators: dict[str, weakref.ref[Any]] = {}
         self.lock = threading.Lock()
         self.state = get_state(_NAME)
 
@@ -59,11 +62,9 @@ class _Spans:
         if not self.state.recording:
             return
         parent_span = self.open.get(parent_id) if parent_id else None
-        if parent_span is not None:
-            # An @trace function inside a LlamaIndex step that calls LlamaIndex again: it is deeper.
-            parent = later_of(parent_span, CURRENT_SPAN.get())
-        else:
-            parent = current_parent(exclude=_NAME)
+        # An @trace function inside a LlamaIndex step that calls LlamaIndex again is deeper than the step.
+        parent = (later_of(parent_span, CURRENT_SPAN.get()) if parent_span is not None
+                  else current_parent(exclude=_NAME))
         name = id_.partition("-")[0]  # "<Class>.<method>-<uuid>"
         method = name.rpartition(".")[2]
         span_type = span_type_of(instance, method, is_workflow_step=bool(tags) and _STEP_TAG in tags)
@@ -105,6 +106,8 @@ class _Spans:
             # A bare generator (an LLM's stream_chat): LlamaIndex's end/exception events end the
             # span; if the caller drops it before iterating, no event comes, so GC ends it.
             weakref.finalize(result, self.end_stream, id_, None, None, "garbage_collected")
+            with self.lock:
+                self.stream_generators[id_] = weakref.ref(result)
             return
         # A response object holding the generator (StreamingResponse): wrap the generator in place,
         # yielding exactly the same items, to learn when it is exhausted, closed or dropped.
@@ -113,14 +116,16 @@ class _Spans:
             self.end_stream(id_, readable(result, span.span_type), None, "completed")
             return
         is_async = hasattr(original, "__anext__")
-        setattr(result, stream_attr, (_watch_async if is_async else _watch)(iter(original) if not is_async else original,
-                                                                           self, id_, result, span))
+        watched = _watch_async(original, self, id_, result, span) if is_async else _watch(
+            iter(original), self, id_, result, span)
+        setattr(result, stream_attr, watched)
 
     def end_stream(self, id_: str, outputs: Any, error: BaseException | None, reason: str,
                    attributes: dict[str, Any] | None = None) -> None:
         with self.lock:
             span = self.open.pop(id_, None) if id_ in self.streaming else None
             self.streaming.pop(id_, None)
+            self.stream_generators.pop(id_, None)
         if span is None:
             return
         if reason != "completed":
@@ -140,8 +145,13 @@ class _Spans:
             model = (getattr(event, "model_dict", None) or {}).get("model")
             if model:
                 span.set_attribute("mlflow.llm.model", str(model))
+            # The start event names the arguments the LLM really got (its methods take *args).
+            extra = getattr(event, "additional_kwargs", None) or {}
             if kind == "LLMChatStartEvent":
                 span.set_attribute("mlflow.message.format", "llama_index")
+                span.set_inputs({"messages": [readable(m, span.span_type) for m in event.messages], **extra})
+            else:
+                span.set_inputs({"prompt": event.prompt, **extra})
         elif kind in ("LLMChatEndEvent", "LLMCompletionEndEvent"):
             response = getattr(event, "response", None)
             attributes = llm_attributes(response)
@@ -171,17 +181,26 @@ class _Spans:
             return current
         active = _active_span_var()
         span_id = active.get() if active is not None else None
-        return later_of(current, self.open.get(span_id)) if span_id else current
+        if span_id:
+            current = later_of(current, self.open.get(span_id))
+        if self.stream_generators:
+            for stream_id, ref in list(self.stream_generators.items()):
+                generator = ref()
+                if generator is not None and (getattr(generator, "gi_running", False)
+                                              or getattr(generator, "ag_running", False)):
+                    current = later_of(current, self.open.get(stream_id))
+        return current
 
 
 def _stream_attribute(result: Any) -> str | None:
     """"" for a bare generator, the attribute holding the generator for a streaming response, else None."""
     if inspect.isgenerator(result) or inspect.isasyncgen(result):
         return ""
+    if not type(result).__name__.startswith(("Streaming", "AsyncStreaming")):
+        return None
     for attr in ("response_gen", "async_response_gen"):
-        if type(result).__name__.startswith("Streaming") or type(result).__name__.startswith("AsyncStreaming"):
-            if getattr(result, attr, None) is not None:
-                return attr
+        if getattr(result, attr, None) is not None:
+            return attr
     return None
 
 

@@ -21,7 +21,7 @@ from langchain_core.vectorstores import InMemoryVectorStore
 from langchain_openai import ChatOpenAI, OpenAIEmbeddings
 
 import autolog
-from tests.integrations.test_openai_cassettes import _scrub_response, _SECRET_HEADERS, events
+from tests.integrations.test_openai_cassettes import _SECRET_HEADERS, _scrub_response, events
 from tests.trees import span_tree
 
 CASSETTES = Path(__file__).resolve().parents[2] / "cassettes" / "langchain"

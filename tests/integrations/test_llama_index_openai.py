@@ -1,0 +1,95 @@
+"""llama-index-llms-openai's OpenAI LLM over the real SDK, replaying cassettes/llama_index/.
+
+With ``autolog.openai()`` on as well, the OpenAI SDK span nests under the LlamaIndex LLM
+span and the trace counts the call's tokens once. Expected values come from the cassettes.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from llama_index.core.llms import ChatMessage
+from llama_index.llms.openai import OpenAI
+
+import autolog
+from tests.integrations.test_openai_cassettes import _SECRET_HEADERS, _scrub_response, events
+from tests.trees import span_tree
+
+CASSETTES = Path(__file__).resolve().parents[2] / "cassettes" / "llama_index"
+
+
+@pytest.fixture(scope="module")
+def vcr_config() -> dict[str, Any]:
+    return {"filter_headers": list(_SECRET_HEADERS), "before_record_response": _scrub_response,
+            "match_on": ["method", "scheme", "host", "port", "path"], "decode_compressed_response": True}
+
+
+@pytest.fixture(scope="module")
+def vcr_cassette_dir() -> str:
+    return str(CASSETTES)
+
+
+@pytest.fixture(autouse=True)
+def patched(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    import os
+
+    if not os.environ.get("AUTOLOG_RECORD"):
+        monkeypatch.setenv("OPENAI_API_KEY", "sk-replay")
+    autolog.openai()
+    autolog.llama_index()
+    yield
+    autolog.llama_index(disable=True)
+    autolog.openai(disable=True)
+
+
+def recorded(name: str) -> tuple[dict[str, Any], str]:
+    interaction = yaml.safe_load((CASSETTES / f"{name}.yaml").read_text())["interactions"][0]
+    return json.loads(interaction["request"]["body"]), interaction["response"]["body"]["string"]
+
+
+def expected_usage(usage: dict[str, Any]) -> dict[str, int]:
+    return {"input_tokens": usage["prompt_tokens"], "output_tokens": usage["completion_tokens"],
+            "total_tokens": usage["total_tokens"],
+            "cache_read_input_tokens": usage["prompt_tokens_details"]["cached_tokens"],
+            "reasoning_tokens": usage["completion_tokens_details"]["reasoning_tokens"]}
+
+
+@pytest.mark.vcr
+def test_openai_llm_chat_nests_the_sdk_span_and_counts_usage_once() -> None:
+    request, body = recorded("test_openai_llm_chat_nests_the_sdk_span_and_counts_usage_once")
+    response = json.loads(body)
+    llm = OpenAI(model="gpt-4o-mini", temperature=0.1, max_retries=0)
+    reply = llm.chat([ChatMessage(role="user", content=request["messages"][0]["content"])])
+    assert reply.message.content == response["choices"][0]["message"]["content"]
+    [trace] = autolog.search_traces(return_type="list")
+    usage = expected_usage(response["usage"])
+    assert span_tree(trace, ("name", "span_type", "usage", "model")) == [
+        ("OpenAI.chat", "CHAT_MODEL", usage, response["model"], [
+            ("Completions", "CHAT_MODEL", usage, response["model"], [])])]
+    assert trace.info.token_usage == usage  # the same call, seen by both integrations, counted once
+    outer = trace.data.spans[0]
+    assert outer.inputs == {"messages": [{"role": "user", "content": request["messages"][0]["content"]}]}
+    assert outer.outputs == {"role": "assistant", "content": reply.message.content}
+
+
+@pytest.mark.vcr
+def test_openai_llm_stream_chat_counts_usage_once() -> None:
+    request, body = recorded("test_openai_llm_stream_chat_counts_usage_once")
+    llm = OpenAI(model="gpt-4o-mini", temperature=0.1, max_retries=0)
+    deltas = [r.delta for r in llm.stream_chat([ChatMessage(role="user",
+                                                            content=request["messages"][0]["content"])])]
+    text = "".join(e["choices"][0]["delta"].get("content") or "" for e in events(body) if e["choices"])
+    assert "".join(d or "" for d in deltas) == text
+    [trace] = autolog.search_traces(return_type="list")
+    assert span_tree(trace) == [("OpenAI.stream_chat", "CHAT_MODEL", [("Completions", "CHAT_MODEL", [])])]
+    outer, inner = sorted(trace.data.spans, key=lambda s: s.start_time_ns)
+    usage = expected_usage(events(body)[-1]["usage"])
+    assert inner.attributes["mlflow.chat.tokenUsage"] == usage
+    assert trace.info.token_usage == usage
+    assert outer.outputs == {"role": "assistant", "content": text}
+    assert outer.end_time_ns >= inner.end_time_ns  # the LlamaIndex span lasted as long as the stream
