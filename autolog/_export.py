@@ -257,8 +257,7 @@ class Exporter:
             self._wake.wait(self.schedule_delay_millis / 1000)
             self._wake.clear()
             while True:
-                with self._cond:
-                    batch = [self._queue.popleft() for _ in range(min(self.max_batch_size, len(self._queue)))]
+                batch = self._take_batch()
                 if not batch:
                     break
                 self._export(batch)
@@ -270,6 +269,18 @@ class Exporter:
                 self._cond.notify_all()
                 if self._stopping and not self._queue:
                     return
+
+    def _take_batch(self) -> list[LiveTrace]:
+        # deque.popleft is atomic: taking items needs no lock, so application threads
+        # appending under the lock never wait for the worker.
+        batch: list[LiveTrace] = []
+        popleft = self._queue.popleft
+        try:
+            while len(batch) < self.max_batch_size:
+                batch.append(popleft())
+        except IndexError:
+            pass
+        return batch
 
     def _write(self, records: list[dict[str, Any]]) -> None:
         writer = retry(stop=stop_after_delay(self.retry_timeout_millis / 1000),
@@ -338,9 +349,10 @@ class Exporter:
                 # Python 3.12+ refuses to start a thread during interpreter shutdown: if the
                 # worker never started, export on this thread instead.
                 self._export_on_this_thread(time.monotonic() + timeout)
+        leftover: list[LiveTrace] = []
+        while batch := self._take_batch():  # atomic pops: a trace the worker takes meanwhile is not taken twice
+            leftover.extend(batch)
         with self._cond:
-            leftover = list(self._queue)
-            self._queue.clear()
             self._handled += len(leftover)
             self._stopping = True
         if leftover:
@@ -349,9 +361,7 @@ class Exporter:
 
     def _export_on_this_thread(self, deadline: float) -> None:
         while self._queue and time.monotonic() < deadline:
-            with self._cond:
-                batch = [self._queue.popleft() for _ in range(min(self.max_batch_size, len(self._queue)))]
-            self._export(batch)
+            self._export(self._take_batch())
         if self.spool.pending and time.monotonic() < deadline:
             self._replay(orphans=False)
 

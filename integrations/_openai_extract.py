@@ -18,6 +18,14 @@ def _get(obj: Any, name: str) -> Any:
         return None
     if isinstance(obj, dict):
         return obj.get(name)
+    fields = getattr(type(obj), "__pydantic_fields__", None)
+    if fields is not None:
+        # An SDK model: read its field storage directly. getattr() of an absent name goes
+        # through pydantic's __getattr__ and an AttributeError, ~1 µs each, on every call.
+        value = obj.__dict__.get(name)
+        if value is None and name not in fields:
+            value = (obj.__pydantic_extra__ or {}).get(name)
+        return value
     return getattr(obj, name, None)
 
 

@@ -127,15 +127,22 @@ def _finish(span: LiveSpan, result: Any, kwargs: dict[str, Any], kind: str, hide
         # would consume what the caller is about to read, so only parse plain raw responses.
         if raw_kind in ("true", "raw") and kwargs.get("stream") is not True and hasattr(result, "parse"):
             parsed = result.parse()  # cached by the SDK: the caller's own parse() gets the same object
-            span.end(outputs=_output(parsed, kind), attributes=response_attributes(parsed))
+            _defer_response_attributes(span, parsed)
+            span.end(outputs=_output(parsed, kind))
         else:
             span.end(attributes={"autolog.openai.unparsed_response": raw_kind})
         return result
     if kwargs.get("stream") is True:
         recorder = StreamRecorder(span, kind, hide_usage_chunk)
         return TracedAsyncStream(result, recorder) if is_async else TracedStream(result, recorder)
-    span.end(outputs=_output(result, kind), attributes=response_attributes(result))
+    _defer_response_attributes(span, result)
+    span.end(outputs=_output(result, kind))
     return result
+
+
+def _defer_response_attributes(span: LiveSpan, response: Any) -> None:
+    """Model and token usage are read off the response on the export worker, not in the caller's thread."""
+    span._deferred = lambda ended: ended._attributes.update(response_attributes(response))
 
 
 def _output(result: Any, kind: str) -> Any:
