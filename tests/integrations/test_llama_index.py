@@ -260,3 +260,15 @@ def test_handlers_are_added_once_and_removed_by_disable() -> None:
     autolog.llama_index()
     MockLLM().complete("on")
     assert span_tree(only_trace()) == [("MockLLM.complete", "LLM", [])]
+
+
+def test_a_node_postprocessor_is_a_reranker_span() -> None:
+    from llama_index.core.postprocessor import SimilarityPostprocessor
+
+    engine = INDEX.as_query_engine(similarity_top_k=2,  # noqa: F821
+                                   node_postprocessors=[SimilarityPostprocessor(similarity_cutoff=0.0)])
+    engine.query("cats?")
+    trace = only_trace()
+    [rerank] = [s for s in trace.data.spans if s.span_type == "RERANKER"]
+    assert rerank.name == "SimilarityPostprocessor._postprocess_nodes"
+    assert [n["text"] for n in rerank.outputs] == [n["text"] for n in rerank.inputs["nodes"]]
