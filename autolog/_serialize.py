@@ -97,8 +97,32 @@ def _readable(obj: Any) -> str:
     return text
 
 
+class JsonText(str):
+    """Text that already is the JSON of a value, stored as is.
+
+    Integrations turn an SDK response into its JSON on the application thread (pydantic's
+    compiled encoder: a few µs) instead of keeping the response object alive until the
+    export worker runs: a kept object graph survives into the garbage collector's oldest
+    generation and makes the whole process pay for full collections.
+    """
+
+    __slots__ = ()
+
+
+def json_of_model(obj: Any) -> Any:
+    """A pydantic model as ``JsonText``; anything else (or a model that fails to encode) unchanged."""
+    if hasattr(obj, "__pydantic_serializer__") and not isinstance(obj, type):
+        try:
+            return JsonText(obj.model_dump_json(warnings=False))
+        except Exception:  # noqa: BLE001 - the worker's general path will manage
+            return obj
+    return obj
+
+
 def to_jsonable(obj: Any) -> Any:
     """Return a structure of dict/list/str/int/float/bool/None equivalent to ``obj``. Never raises."""
+    if type(obj) is JsonText:
+        return json.loads(obj)
     if obj is None or isinstance(obj, (str, bool, int)):
         return obj
     try:
@@ -151,6 +175,8 @@ def truncate(text: str, max_chars: int | None) -> str:
 
 def dumps(obj: Any, max_chars: int | None = None) -> str:
     """JSON text of ``obj`` (see ``to_jsonable``), truncated to ``max_chars`` with a marker. Never raises."""
+    if type(obj) is JsonText:
+        return truncate(str(obj), max_chars)
     if hasattr(obj, "__pydantic_serializer__") and not isinstance(obj, type):
         # SDK responses are pydantic models: pydantic's own (compiled) JSON encoder is several
         # times faster than dumping to Python objects and encoding those.

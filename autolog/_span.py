@@ -11,7 +11,6 @@ from __future__ import annotations
 import random
 import time
 import traceback
-from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -192,16 +191,13 @@ class LiveSpan(Span):
     has ended, so a late write can never corrupt an exported trace.
     """
 
-    __slots__ = ("_deferred", "_trace")
+    __slots__ = ("_trace",)
 
     def __init__(self, trace: LiveTrace, span_id: str, parent_id: str | None, name: str, span_type: str,
                  start_time_ns: int | None = None) -> None:
         Span.__init__(self, trace.trace_id, span_id, parent_id, name, span_type,
                       _time_ns() if start_time_ns is None else start_time_ns)
         self._trace = trace
-        # Work an integration moved off the application thread: called with the span on the
-        # export worker, before the trace is serialized (e.g. reading usage off a response).
-        self._deferred: Callable[[LiveSpan], None] | None = None
 
     @property
     def is_ended(self) -> bool:

@@ -23,6 +23,7 @@ from autolog._context import CURRENT_SPAN, current_parent
 from autolog._errors import report_internal_error
 from autolog._fluent import start_span_no_context
 from autolog._patching import IntegrationState, configure_integration, get_state
+from autolog._serialize import json_of_model
 from autolog._span import LiveSpan, SpanType
 
 from ._openai_extract import TRANSPORT_KWARGS, response_attributes, summarize_embeddings
@@ -127,22 +128,22 @@ def _finish(span: LiveSpan, result: Any, kwargs: dict[str, Any], kind: str, hide
         # would consume what the caller is about to read, so only parse plain raw responses.
         if raw_kind in ("true", "raw") and kwargs.get("stream") is not True and hasattr(result, "parse"):
             parsed = result.parse()  # cached by the SDK: the caller's own parse() gets the same object
-            _defer_response_attributes(span, parsed)
-            span.end(outputs=_output(parsed, kind))
+            span.end(outputs=json_of_model(_output(parsed, kind)), attributes=response_attributes(parsed))
         else:
             span.end(attributes={"autolog.openai.unparsed_response": raw_kind})
         return result
     if kwargs.get("stream") is True:
         recorder = StreamRecorder(span, kind, hide_usage_chunk)
         return TracedAsyncStream(result, recorder) if is_async else TracedStream(result, recorder)
-    _defer_response_attributes(span, result)
-    span.end(outputs=_output(result, kind))
+    # Stored as JSON now, so the trace does not keep the response object alive (see JsonText).
+    outputs = json_of_model(_output(result, kind))
+    try:
+        attributes = response_attributes(result)
+    except Exception as exc:  # noqa: BLE001 - keep the span's output even if usage cannot be read
+        report_internal_error("openai.response_attributes", exc)
+        attributes = None
+    span.end(outputs=outputs, attributes=attributes)
     return result
-
-
-def _defer_response_attributes(span: LiveSpan, response: Any) -> None:
-    """Model and token usage are read off the response on the export worker, not in the caller's thread."""
-    span._deferred = lambda ended: ended._attributes.update(response_attributes(response))
 
 
 def _output(result: Any, kind: str) -> Any:

@@ -111,3 +111,19 @@ def test_objects_that_defeat_json_never_break_the_call() -> None:
 def test_plain_json_values_round_trip(value: Any) -> None:
     assert to_jsonable(value) == value
     assert json.loads(dumps(value)) == value
+
+
+def test_json_of_a_pydantic_model_is_stored_as_is_and_reads_back_equal() -> None:
+    import pydantic
+
+    from autolog._serialize import JsonText, json_of_model, to_jsonable
+
+    class Reply(pydantic.BaseModel):
+        text: str
+        tokens: list[int]
+
+    frozen = json_of_model(Reply(text="hi", tokens=[1, 2]))
+    assert type(frozen) is JsonText
+    assert dumps(frozen) == '{"text":"hi","tokens":[1,2]}'
+    assert to_jsonable(frozen) == {"text": "hi", "tokens": [1, 2]}
+    assert json_of_model({"not": "a model"}) == {"not": "a model"}  # anything else is left alone

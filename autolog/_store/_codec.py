@@ -13,7 +13,6 @@ import json
 from typing import Any
 
 from autolog import _metadata as keys
-from autolog._errors import report_internal_error
 from autolog._live import LiveTrace
 from autolog._serialize import dumps, truncate
 from autolog._span import Span, SpanEvent, SpanStatus, SpanStatusCode, SpanType
@@ -103,14 +102,6 @@ def trace_to_record(trace: LiveTrace, process_metadata: dict[str, str], max_char
     its keys (then everything is stored with the trace so filters see one value per key).
     """
     spans = list(trace.spans)
-    for span in spans:
-        deferred = getattr(span, "_deferred", None)
-        if deferred is not None:
-            span._deferred = None
-            try:
-                deferred(span)
-            except Exception as exc:  # noqa: BLE001
-                report_internal_error("export.deferred", exc)
     root = trace.root
     use_set = shared_set_id is not None and not any(k in process_metadata for k in trace.metadata)
     metadata = {} if use_set else dict(process_metadata)
