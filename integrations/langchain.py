@@ -63,12 +63,12 @@ def autolog(log_traces: bool = True, disable: bool = False, silent: bool = False
 
 
 class _Run:
-    __slots__ = ("is_root", "owner", "span", "token_events")
+    __slots__ = ("owner", "root_id", "span", "token_events")
 
-    def __init__(self, span: LiveSpan, owner: tuple[int, int] | None, is_root: bool) -> None:
+    def __init__(self, span: LiveSpan, owner: tuple[int, int] | None, root_id: UUID) -> None:
         self.span = span
         self.owner = owner  # (thread, task) for runs whose body runs without a LangChain child config
-        self.is_root = is_root
+        self.root_id = root_id  # the outermost LangChain run this one belongs to
         self.token_events = 0
 
 
@@ -109,7 +109,7 @@ class _HandlerCore:
             _trace_metadata_from_config(span, metadata)
         owner = _owner() if leaf else None
         with self._lock:
-            self._runs[run_id] = _Run(span, owner, is_root=parent_run is None)
+            self._runs[run_id] = _Run(span, owner, parent_run.root_id if parent_run is not None else run_id)
             if owner is not None:
                 self._leaves.setdefault(owner, []).append(span)
 
@@ -125,10 +125,10 @@ class _HandlerCore:
             if run.owner is not None:
                 self._forget_leaf(run.owner, run.span)
         span = run.span
-        if run.is_root and span._trace.open_spans > 1:
+        if run.root_id == run_id and span._trace.open_spans > 1:
             # LangChain closes an abandoned stream's outer run before (or without) its inner
-            # ones: end what is still open now, so the trace is complete when it is exported.
-            self._end_open_runs_of(span._trace, failed=error is not None and not isinstance(error, GeneratorExit))
+            # ones: end what is still open under it now, so the trace is complete when exported.
+            self._end_open_runs_under(run_id, failed=error is not None and not isinstance(error, GeneratorExit))
         if inputs is not None:
             span.set_inputs(inputs)
         if isinstance(error, GeneratorExit):
@@ -148,9 +148,10 @@ class _HandlerCore:
             if not stack:
                 del self._leaves[owner]
 
-    def _end_open_runs_of(self, trace: Any, failed: bool) -> None:
+    def _end_open_runs_under(self, root_id: UUID, failed: bool) -> None:
         with self._lock:
-            open_runs = [run_id for run_id, run in self._runs.items() if run.span._trace is trace]
+            # Only this root's runs: another chain running concurrently in the same trace keeps its own.
+            open_runs = [run_id for run_id, run in self._runs.items() if run.root_id == root_id]
             runs = [self._runs.pop(run_id) for run_id in open_runs]
             for run in runs:
                 if run.owner is not None:

@@ -445,3 +445,23 @@ def test_callbacks_from_another_thread_parent_by_run_id() -> None:
 
     assert RunnableLambda(on_worker, name="outer").invoke(1) == 2
     assert span_tree(only_trace()) == [("outer", "CHAIN", [("worker_step", "CHAIN", [])])]
+
+
+def test_two_chains_running_concurrently_in_one_trace_keep_their_own_spans() -> None:
+    async def slow(x: str) -> str:
+        await asyncio.sleep(0.05 if x == "slow" else 0)
+        return x
+
+    chain = RunnableLambda(slow, name="step") | StrOutputParser()
+
+    @autolog.trace(name="fan_out")
+    async def fan_out() -> list[str]:
+        return list(await asyncio.gather(chain.ainvoke("slow"), chain.ainvoke("fast")))
+
+    assert asyncio.run(fan_out()) == ["slow", "fast"]
+    trace = only_trace()
+    branch = ("RunnableSequence", "OK", [("step", "OK", []), ("StrOutputParser", "OK", [])])
+    assert span_tree(trace, ("name", "status")) == [("fan_out", "OK", [branch, branch])]
+    assert all("autolog.ended_by" not in s.attributes for s in trace.data.spans)  # the fast one ended nothing
+    slow_root = next(s for s in trace.data.spans if s.name == "RunnableSequence" and s.inputs == "slow")
+    assert slow_root.outputs == "slow" and slow_root.end_time_ns - slow_root.start_time_ns >= 50_000_000
