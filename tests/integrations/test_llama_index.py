@@ -181,7 +181,7 @@ def test_errors_drop_spans_as_error_and_propagate_unchanged() -> None:
     assert failing.events[0].attributes["exception.type"].endswith("LookupError")
 
 
-def test_trace_function_around_a_query_and_inside_a_tool() -> None:
+def test_trace_function_around_a_query_contains_it() -> None:
     @autolog.trace(name="handle")
     def handle(question: str) -> str:
         return str(INDEX.as_query_engine(similarity_top_k=1).query(question))  # noqa: F821
@@ -272,3 +272,16 @@ def test_a_node_postprocessor_is_a_reranker_span() -> None:
     [rerank] = [s for s in trace.data.spans if s.span_type == "RERANKER"]
     assert rerank.name == "SimilarityPostprocessor._postprocess_nodes"
     assert [n["text"] for n in rerank.outputs] == [n["text"] for n in rerank.inputs["nodes"]]
+
+
+def test_queries_on_threads_never_mix() -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    engine = INDEX.as_query_engine(similarity_top_k=1)  # noqa: F821
+    with ThreadPoolExecutor(6) as pool:
+        list(pool.map(lambda i: engine.query(f"thread question {i}"), range(24)))
+    found = traces()
+    assert len(found) == 24
+    assert {t.data.spans[0].inputs["str_or_query_bundle"] for t in found} == {f"thread question {i}" for i in range(24)}
+    for trace in found:
+        assert span_tree(trace) == QUERY_TREE
