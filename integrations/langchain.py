@@ -173,8 +173,10 @@ class _HandlerCore:
                     current = later_of(current, run.span)
             if self._leaves:
                 stack = self._leaves.get(_owner())
-                if stack:
-                    current = later_of(current, stack[-1])
+                try:
+                    current = later_of(current, stack[-1]) if stack else current
+                except IndexError:  # emptied by another thread ending this run's root meanwhile
+                    pass
         except Exception as exc:  # noqa: BLE001
             report_internal_error("langchain.resolve_parent", exc)
         return current
