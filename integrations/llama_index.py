@@ -102,6 +102,13 @@ class _Spans:
     def _keep_open_for_stream(self, id_: str, span: LiveSpan, result: Any, stream_attr: str) -> None:
         with self.lock:
             self.streaming[id_] = 0
+        try:
+            self._watch_stream(id_, span, result, stream_attr)
+        except Exception:
+            self.end_stream(id_, None, None, "completed")  # never leave the span open
+            raise
+
+    def _watch_stream(self, id_: str, span: LiveSpan, result: Any, stream_attr: str) -> None:
         if stream_attr == "":
             # A bare generator (an LLM's stream_chat): LlamaIndex's end/exception events end the
             # span; if the caller drops it before iterating, no event comes, so GC ends it.
@@ -111,10 +118,7 @@ class _Spans:
             return
         # A response object holding the generator (StreamingResponse): wrap the generator in place,
         # yielding exactly the same items, to learn when it is exhausted, closed or dropped.
-        original = getattr(result, stream_attr)
-        if original is None:
-            self.end_stream(id_, readable(result, span.span_type), None, "completed")
-            return
+        original = result.__dict__[stream_attr]
         is_async = hasattr(original, "__anext__")
         watched = _watch_async(original, self, id_, result, span) if is_async else _watch(
             iter(original), self, id_, result, span)
@@ -193,14 +197,17 @@ class _Spans:
 
 
 def _stream_attribute(result: Any) -> str | None:
-    """"" for a bare generator, the attribute holding the generator for a streaming response, else None."""
+    """"" for a bare generator; "response_gen" for a streaming response holding one; else None.
+
+    Only a generator stored on the instance itself is watched (``StreamingResponse``,
+    ``AsyncStreamingResponse``); a property (``StreamingAgentChatResponse.response_gen``)
+    cannot be replaced, so such a result ends its span at once.
+    """
     if inspect.isgenerator(result) or inspect.isasyncgen(result):
         return ""
-    if not type(result).__name__.startswith(("Streaming", "AsyncStreaming")):
-        return None
-    for attr in ("response_gen", "async_response_gen"):
-        if getattr(result, attr, None) is not None:
-            return attr
+    value = getattr(result, "__dict__", {}).get("response_gen")
+    if value is not None and (hasattr(value, "__next__") or hasattr(value, "__anext__")):
+        return "response_gen"
     return None
 
 

@@ -285,3 +285,34 @@ def test_queries_on_threads_never_mix() -> None:
     assert {t.data.spans[0].inputs["str_or_query_bundle"] for t in found} == {f"thread question {i}" for i in range(24)}
     for trace in found:
         assert span_tree(trace) == QUERY_TREE
+
+
+def test_async_streaming_query_ends_when_the_caller_has_read_the_stream() -> None:
+    engine = INDEX.as_query_engine(streaming=True, similarity_top_k=1)  # noqa: F821
+
+    async def run() -> list[str]:
+        response = await engine.aquery("async stream")
+        return [token async for token in response.async_response_gen()]
+
+    tokens = asyncio.run(run())
+    trace = only_trace()
+    root = trace.data.spans[0]
+    assert root.name == "RetrieverQueryEngine.aquery"
+    assert root.outputs["response"] == "".join(tokens) and tokens
+    assert all(s.end_time_ns is not None for s in trace.data.spans)
+    assert root.end_time_ns == max(s.end_time_ns for s in trace.data.spans)
+
+
+# LlamaIndex's chat memory opens an aiosqlite connection it never closes; not ours.
+@pytest.mark.filterwarnings("ignore::ResourceWarning", "ignore::pytest.PytestUnraisableExceptionWarning")
+def test_a_chat_engine_stream_is_recorded_and_unchanged() -> None:
+    from llama_index.core.chat_engine import SimpleChatEngine
+
+    with autolog.suppress_tracing():
+        expected = list(SimpleChatEngine.from_defaults(llm=MockLLM(max_tokens=3)).stream_chat("hi").response_gen)
+    response = SimpleChatEngine.from_defaults(llm=MockLLM(max_tokens=3)).stream_chat("hi")
+    assert list(response.response_gen) == expected
+    gc.collect()
+    found = traces()
+    assert found and all(s.end_time_ns is not None for t in found for s in t.data.spans)
+    assert found[0].data.spans[0].name == "SimpleChatEngine.stream_chat"
