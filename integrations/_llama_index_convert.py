@@ -114,6 +114,8 @@ def readable(value: Any, span_type: str, depth: int = 0) -> Any:
     if isinstance(value, dict):
         return {k: readable(v, span_type, depth + 1) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
+        if value and isinstance(value[0], (str, int, float)):
+            return value  # a vector or a list of strings: nothing to convert, and walking it would cost O(n)
         return [readable(v, span_type, depth + 1) for v in value]
     return value
 
