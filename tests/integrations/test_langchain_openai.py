@@ -9,11 +9,9 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 from langchain_core.output_parsers import StrOutputParser
 from langchain_core.prompts import ChatPromptTemplate
 from langchain_core.runnables import RunnableLambda, RunnablePassthrough
@@ -21,17 +19,16 @@ from langchain_core.vectorstores import InMemoryVectorStore
 from langchain_openai import ChatOpenAI, OpenAIEmbeddings
 
 import autolog
-from tests.integrations.test_openai_cassettes import _SECRET_HEADERS, _scrub_response, events
+from tests.integrations import cassette_replay
+from tests.integrations.cassette_replay import events, span_usage
 from tests.trees import span_tree
 
-CASSETTES = Path(__file__).resolve().parents[2] / "cassettes" / "langchain"
+CASSETTES = cassette_replay.CASSETTES / "langchain"
 
 
 @pytest.fixture(scope="module")
 def vcr_config() -> dict[str, Any]:
-    return {"filter_headers": list(_SECRET_HEADERS), "before_record_response": _scrub_response,
-            "match_on": ["method", "scheme", "host", "port", "path"], "decode_compressed_response": True,
-            "allow_playback_repeats": False}
+    return cassette_replay.vcr_settings()
 
 
 @pytest.fixture(scope="module")
@@ -41,10 +38,7 @@ def vcr_cassette_dir() -> str:
 
 @pytest.fixture(autouse=True)
 def patched(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    import os
-
-    if not os.environ.get("AUTOLOG_RECORD"):
-        monkeypatch.setenv("OPENAI_API_KEY", "sk-replay")
+    cassette_replay.use_replay_key(monkeypatch)
     autolog.openai()
     autolog.langchain()
     yield
@@ -53,14 +47,7 @@ def patched(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
 
 
 def interactions(name: str) -> list[dict[str, Any]]:
-    return yaml.safe_load((CASSETTES / f"{name}.yaml").read_text())["interactions"]
-
-
-def usage_of(openai_usage: dict[str, Any]) -> dict[str, int]:
-    return {"input_tokens": openai_usage["prompt_tokens"], "output_tokens": openai_usage["completion_tokens"],
-            "total_tokens": openai_usage["total_tokens"],
-            "cache_read_input_tokens": openai_usage["prompt_tokens_details"]["cached_tokens"],
-            "reasoning_tokens": openai_usage["completion_tokens_details"]["reasoning_tokens"]}
+    return cassette_replay.interactions(CASSETTES, name)
 
 
 @pytest.mark.vcr
@@ -98,7 +85,7 @@ def test_rag_chain_with_openai_nests_sdk_spans_and_counts_usage_once() -> None:
         ])],
     ]
     trace = traces[1]
-    expected = usage_of(chat_response["usage"])
+    expected = span_usage(chat_response["usage"])
     chat_spans = {s.name: s for s in trace.data.spans if s.span_type == "CHAT_MODEL"}
     assert chat_spans["ChatOpenAI"].attributes["mlflow.chat.tokenUsage"] == expected
     assert chat_spans["Completions"].attributes["mlflow.chat.tokenUsage"] == expected
@@ -122,7 +109,7 @@ def test_streamed_chat_openai_counts_the_usage_chunk_once() -> None:
     assert "".join(chunks) == text
     [trace] = autolog.search_traces(return_type="list")
     assert span_tree(trace) == [("ChatOpenAI", "CHAT_MODEL", [("Completions", "CHAT_MODEL", [])])]
-    expected = usage_of(body_events[-1]["usage"])
+    expected = span_usage(body_events[-1]["usage"])
     outer, inner = sorted(trace.data.spans, key=lambda s: s.start_time_ns)
     assert outer.attributes["mlflow.chat.tokenUsage"] == expected
     assert inner.attributes["mlflow.chat.tokenUsage"] == expected

@@ -8,25 +8,23 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 from llama_index.core.llms import ChatMessage
 from llama_index.llms.openai import OpenAI
 
 import autolog
-from tests.integrations.test_openai_cassettes import _SECRET_HEADERS, _scrub_response, events
+from tests.integrations import cassette_replay
+from tests.integrations.cassette_replay import events, span_usage
 from tests.trees import span_tree
 
-CASSETTES = Path(__file__).resolve().parents[2] / "cassettes" / "llama_index"
+CASSETTES = cassette_replay.CASSETTES / "llama_index"
 
 
 @pytest.fixture(scope="module")
 def vcr_config() -> dict[str, Any]:
-    return {"filter_headers": list(_SECRET_HEADERS), "before_record_response": _scrub_response,
-            "match_on": ["method", "scheme", "host", "port", "path"], "decode_compressed_response": True}
+    return cassette_replay.vcr_settings()
 
 
 @pytest.fixture(scope="module")
@@ -36,10 +34,7 @@ def vcr_cassette_dir() -> str:
 
 @pytest.fixture(autouse=True)
 def patched(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    import os
-
-    if not os.environ.get("AUTOLOG_RECORD"):
-        monkeypatch.setenv("OPENAI_API_KEY", "sk-replay")
+    cassette_replay.use_replay_key(monkeypatch)
     autolog.openai()
     autolog.llama_index()
     yield
@@ -48,15 +43,7 @@ def patched(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
 
 
 def recorded(name: str) -> tuple[dict[str, Any], str]:
-    interaction = yaml.safe_load((CASSETTES / f"{name}.yaml").read_text())["interactions"][0]
-    return json.loads(interaction["request"]["body"]), interaction["response"]["body"]["string"]
-
-
-def expected_usage(usage: dict[str, Any]) -> dict[str, int]:
-    return {"input_tokens": usage["prompt_tokens"], "output_tokens": usage["completion_tokens"],
-            "total_tokens": usage["total_tokens"],
-            "cache_read_input_tokens": usage["prompt_tokens_details"]["cached_tokens"],
-            "reasoning_tokens": usage["completion_tokens_details"]["reasoning_tokens"]}
+    return cassette_replay.recorded(CASSETTES, name)
 
 
 @pytest.mark.vcr
@@ -67,7 +54,7 @@ def test_openai_llm_chat_nests_the_sdk_span_and_counts_usage_once() -> None:
     reply = llm.chat([ChatMessage(role="user", content=request["messages"][0]["content"])])
     assert reply.message.content == response["choices"][0]["message"]["content"]
     [trace] = autolog.search_traces(return_type="list")
-    usage = expected_usage(response["usage"])
+    usage = span_usage(response["usage"])
     assert span_tree(trace, ("name", "span_type", "usage", "model")) == [
         ("OpenAI.chat", "CHAT_MODEL", usage, response["model"], [
             ("Completions", "CHAT_MODEL", usage, response["model"], [])])]
@@ -90,7 +77,7 @@ def test_openai_llm_stream_chat_counts_usage_once() -> None:
     [trace] = autolog.search_traces(return_type="list")
     assert span_tree(trace) == [("OpenAI.stream_chat", "CHAT_MODEL", [("Completions", "CHAT_MODEL", [])])]
     outer, inner = sorted(trace.data.spans, key=lambda s: s.start_time_ns)
-    usage = expected_usage(events(body)[-1]["usage"])
+    usage = span_usage(events(body)[-1]["usage"])
     assert outer.attributes["mlflow.chat.tokenUsage"] == usage  # from LlamaIndex's last streamed response
     assert inner.attributes["mlflow.chat.tokenUsage"] == usage
     assert trace.info.token_usage == usage  # seen twice, counted once

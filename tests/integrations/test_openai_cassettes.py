@@ -8,33 +8,22 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import openai
 import pytest
-import yaml
 
 import autolog
+from tests.integrations import cassette_replay
+from tests.integrations.cassette_replay import events, span_usage
 from tests.trees import span_tree
 
-CASSETTES = Path(__file__).resolve().parents[2] / "cassettes" / "openai"
-_SECRET_HEADERS = ("authorization", "openai-organization", "openai-project", "cookie", "set-cookie", "x-request-id",
-                   "request-id", "cf-ray")
-
-
-def _scrub_response(response: dict[str, Any]) -> dict[str, Any]:
-    headers = response.get("headers", {})
-    for key in list(headers):
-        if key.lower() in _SECRET_HEADERS:
-            del headers[key]
-    return response
+CASSETTES = cassette_replay.CASSETTES / "openai"
 
 
 @pytest.fixture(scope="module")
 def vcr_config() -> dict[str, Any]:
-    return {"filter_headers": list(_SECRET_HEADERS), "before_record_response": _scrub_response,
-            "match_on": ["method", "scheme", "host", "port", "path"], "decode_compressed_response": True}
+    return cassette_replay.vcr_settings()
 
 
 @pytest.fixture(scope="module")
@@ -44,23 +33,14 @@ def vcr_cassette_dir() -> str:
 
 @pytest.fixture(autouse=True)
 def patched(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    import os
-
-    if not os.environ.get("AUTOLOG_RECORD"):
-        monkeypatch.setenv("OPENAI_API_KEY", "sk-replay")
+    cassette_replay.use_replay_key(monkeypatch)
     autolog.openai()
     yield
     autolog.openai(disable=True)
 
 
 def recorded(name: str) -> tuple[dict[str, Any], str]:
-    interaction = yaml.safe_load((CASSETTES / f"{name}.yaml").read_text())["interactions"][0]
-    return json.loads(interaction["request"]["body"]), interaction["response"]["body"]["string"]
-
-
-def events(body: str) -> list[dict[str, Any]]:
-    return [json.loads(line[5:]) for line in body.splitlines()
-            if line.startswith("data:") and line[5:].strip() != "[DONE]"]
+    return cassette_replay.recorded(CASSETTES, name)
 
 
 @pytest.mark.vcr
@@ -70,12 +50,7 @@ def test_chat_reports_cached_and_reasoning_tokens() -> None:
     usage = json.loads(body)["usage"]
     (trace,) = autolog.search_traces(return_type="list")
     assert span_tree(trace, ("name", "span_type", "usage", "model")) == [
-        ("Completions", "CHAT_MODEL", {"input_tokens": usage["prompt_tokens"],
-                                       "output_tokens": usage["completion_tokens"],
-                                       "total_tokens": usage["total_tokens"],
-                                       "cache_read_input_tokens": usage["prompt_tokens_details"]["cached_tokens"],
-                                       "reasoning_tokens": usage["completion_tokens_details"]["reasoning_tokens"]},
-         json.loads(body)["model"], []),
+        ("Completions", "CHAT_MODEL", span_usage(usage), json.loads(body)["model"], []),
     ]
     assert trace.data.spans[0].outputs["choices"][0]["message"]["content"] == reply.choices[0].message.content
 
