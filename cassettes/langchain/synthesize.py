@@ -14,11 +14,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 HERE = Path(__file__).parent
 sys.path.insert(0, str(HERE.parent / "openai"))
-from synthesize import _interaction, _sse  # noqa: E402
+from synthesize import _interaction, _sse, write_cassettes  # noqa: E402
 
 MODEL = "gpt-4o-mini-2024-07-18"
 
@@ -86,6 +84,4 @@ CASSETTES = {
 }
 
 if __name__ == "__main__":
-    for name, build in CASSETTES.items():
-        (HERE / f"{name}.yaml").write_text(yaml.safe_dump(build(), sort_keys=False, width=120), encoding="utf-8")
-        print("wrote", name)
+    write_cassettes(HERE, CASSETTES)

@@ -12,6 +12,7 @@ Run: ``python cassettes/openai/synthesize.py``.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -123,7 +124,12 @@ CASSETTES = {
     "test_legacy_completion_stream": legacy_completion_stream,
 }
 
-if __name__ == "__main__":
-    for name, build in CASSETTES.items():
-        (HERE / f"{name}.yaml").write_text(yaml.safe_dump(build(), sort_keys=False, width=120), encoding="utf-8")
+def write_cassettes(folder: Path, cassettes: dict[str, Callable[[], dict[str, Any]]]) -> None:
+    """Write ``<name>.yaml`` in ``folder`` for each builder (used by the other folders' scripts too)."""
+    for name, build in cassettes.items():
+        (folder / f"{name}.yaml").write_text(yaml.safe_dump(build(), sort_keys=False, width=120), encoding="utf-8")
         print("wrote", name)
+
+
+if __name__ == "__main__":
+    write_cassettes(HERE, CASSETTES)
