@@ -8,6 +8,7 @@ import os
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -109,6 +110,39 @@ def discarding_otel_provider() -> Any:
     provider = TracerProvider()
     provider.add_span_processor(BatchSpanProcessor(Discard()))
     return provider
+
+
+def measure_per_call(peer: str, quick: bool, library: str, openinference: Callable[[], Any],
+                     make_call: Callable[[], Callable[[], Any]], sizes: tuple[int, int] = (500, 7),
+                     quick_sizes: tuple[int, int] = (50, 3), warmup: int = 20) -> dict[str, Any]:
+    """One peer's µs per call of ``make_call()`` (median of ``repeats`` runs of ``calls`` calls).
+
+    ``library`` names the integration (``autolog.<library>()``, ``mlflow.<library>.autolog()``);
+    ``openinference()`` returns that library's OpenInference instrumentor. MLflow always runs the
+    quick sizes: it is too slow for the full ones.
+    """
+    with tempfile.TemporaryDirectory() as workdir:
+        _instrument(peer, workdir, library, openinference)
+        call = make_call()
+        calls, repeats = quick_sizes if quick or peer == "mlflow" else sizes
+        per_call_us(call, warmup, 1)  # imports, caches, first connection
+        return finish_peer(peer, {"peer": peer, "us_per_call": per_call_us(call, calls, repeats)})
+
+
+def _instrument(peer: str, workdir: str, library: str, openinference: Callable[[], Any]) -> None:
+    if peer == "autolog":
+        import autolog
+
+        autolog.configure(f"sqlite:///{workdir}/autolog.db")
+        getattr(autolog, library)()
+    elif peer == "openinference":
+        openinference().instrument(tracer_provider=discarding_otel_provider())
+    elif peer == "mlflow":
+        import mlflow
+
+        mlflow.set_tracking_uri(f"sqlite:///{workdir}/mlflow.db")
+        mlflow.set_experiment("bench")
+        getattr(mlflow, library).autolog()
 
 
 def finish_peer(peer: str, result: dict[str, Any]) -> dict[str, Any]:

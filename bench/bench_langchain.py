@@ -9,10 +9,9 @@ repeated runs) and the added µs against plain.
 from __future__ import annotations
 
 import itertools
-import tempfile
 from typing import Any
 
-from _common import HERE, discarding_otel_provider, finish_peer, overhead_main, per_call_us
+from _common import HERE, measure_per_call, overhead_main
 
 
 def make_chain() -> Any:
@@ -28,33 +27,19 @@ def make_chain() -> Any:
     return prompt | model | StrOutputParser()
 
 
-def setup(peer: str, workdir: str) -> None:
-    if peer == "autolog":
-        import autolog
+def openinference() -> Any:
+    from openinference.instrumentation.langchain import LangChainInstrumentor
 
-        autolog.configure(f"sqlite:///{workdir}/autolog.db")
-        autolog.langchain()
-    elif peer == "openinference":
-        from openinference.instrumentation.langchain import LangChainInstrumentor
+    return LangChainInstrumentor()
 
-        LangChainInstrumentor().instrument(tracer_provider=discarding_otel_provider())
-    elif peer == "mlflow":
-        import mlflow
 
-        mlflow.set_tracking_uri(f"sqlite:///{workdir}/mlflow.db")
-        mlflow.set_experiment("bench")
-        mlflow.langchain.autolog()
+def make_call() -> Any:
+    chain = make_chain()
+    return lambda: chain.invoke({"question": "Capital of France?"})
 
 
 def measure(peer: str, quick: bool) -> dict[str, Any]:
-    with tempfile.TemporaryDirectory() as workdir:
-        setup(peer, workdir)
-        chain = make_chain()
-        call = lambda: chain.invoke({"question": "Capital of France?"})
-        calls, repeats = (30, 3) if quick or peer == "mlflow" else (300, 7)
-        per_call_us(call, 20, 1)  # warm-up
-        us = per_call_us(call, calls, repeats)
-        return finish_peer(peer, {"peer": peer, "us_per_call": us})
+    return measure_per_call(peer, quick, "langchain", openinference, make_call, sizes=(300, 7), quick_sizes=(30, 3))
 
 
 def main() -> None:

@@ -8,10 +8,9 @@ repeated runs) and the added µs against plain. A query here is ~20 LlamaIndex s
 
 from __future__ import annotations
 
-import tempfile
 from typing import Any
 
-from _common import HERE, discarding_otel_provider, finish_peer, overhead_main, per_call_us
+from _common import HERE, measure_per_call, overhead_main
 
 
 def make_query_engine() -> Any:
@@ -25,33 +24,20 @@ def make_query_engine() -> Any:
     return VectorStoreIndex.from_documents(docs).as_query_engine(similarity_top_k=2)
 
 
-def setup(peer: str, workdir: str) -> None:
-    if peer == "autolog":
-        import autolog
+def openinference() -> Any:
+    from openinference.instrumentation.llama_index import LlamaIndexInstrumentor
 
-        autolog.configure(f"sqlite:///{workdir}/autolog.db")
-        autolog.llama_index()
-    elif peer == "openinference":
-        from openinference.instrumentation.llama_index import LlamaIndexInstrumentor
+    return LlamaIndexInstrumentor()
 
-        LlamaIndexInstrumentor().instrument(tracer_provider=discarding_otel_provider())
-    elif peer == "mlflow":
-        import mlflow
 
-        mlflow.set_tracking_uri(f"sqlite:///{workdir}/mlflow.db")
-        mlflow.set_experiment("bench")
-        mlflow.llama_index.autolog()
+def make_call() -> Any:
+    engine = make_query_engine()
+    return lambda: engine.query("What is the capital of country 7?")
 
 
 def measure(peer: str, quick: bool) -> dict[str, Any]:
-    with tempfile.TemporaryDirectory() as workdir:
-        setup(peer, workdir)
-        engine = make_query_engine()
-        call = lambda: engine.query("What is the capital of country 7?")
-        calls, repeats = (20, 3) if quick or peer == "mlflow" else (100, 7)
-        per_call_us(call, 10, 1)  # warm-up
-        us = per_call_us(call, calls, repeats)
-        return finish_peer(peer, {"peer": peer, "us_per_call": us})
+    return measure_per_call(peer, quick, "llama_index", openinference, make_call, sizes=(100, 7),
+                            quick_sizes=(20, 3), warmup=10)
 
 
 def main() -> None:

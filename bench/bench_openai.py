@@ -8,10 +8,9 @@ tracking store). Reports µs per call (median of repeated runs) and the added µ
 from __future__ import annotations
 
 import json
-import tempfile
 from typing import Any
 
-from _common import HERE, discarding_otel_provider, finish_peer, overhead_main, per_call_us
+from _common import HERE, measure_per_call, overhead_main
 
 BODY = json.dumps({
     "id": "chatcmpl-bench", "object": "chat.completion", "created": 1, "model": "gpt-4o-mini-2024-07-18",
@@ -32,33 +31,19 @@ def make_client() -> Any:
     return openai.OpenAI(api_key="sk-bench", max_retries=0, http_client=httpx.Client(transport=Canned()))
 
 
-def setup(peer: str, workdir: str) -> None:
-    if peer == "autolog":
-        import autolog
+def openinference() -> Any:
+    from openinference.instrumentation.openai import OpenAIInstrumentor
 
-        autolog.configure(f"sqlite:///{workdir}/autolog.db")
-        autolog.openai()
-    elif peer == "openinference":
-        from openinference.instrumentation.openai import OpenAIInstrumentor
+    return OpenAIInstrumentor()
 
-        OpenAIInstrumentor().instrument(tracer_provider=discarding_otel_provider())
-    elif peer == "mlflow":
-        import mlflow
 
-        mlflow.set_tracking_uri(f"sqlite:///{workdir}/mlflow.db")
-        mlflow.set_experiment("bench")
-        mlflow.openai.autolog()
+def make_call() -> Any:
+    client = make_client()
+    return lambda: client.chat.completions.create(model="gpt-4o-mini", messages=MESSAGES)
 
 
 def measure(peer: str, quick: bool) -> dict[str, Any]:
-    with tempfile.TemporaryDirectory() as workdir:
-        setup(peer, workdir)
-        client = make_client()
-        call = lambda: client.chat.completions.create(model="gpt-4o-mini", messages=MESSAGES)
-        calls, repeats = (50, 3) if quick or peer == "mlflow" else (500, 7)
-        per_call_us(call, 20, 1)  # warm-up: imports, first connection
-        us = per_call_us(call, calls, repeats)
-        return finish_peer(peer, {"peer": peer, "us_per_call": us})
+    return measure_per_call(peer, quick, "openai", openinference, make_call, sizes=(500, 7), quick_sizes=(50, 3))
 
 
 def main() -> None:
