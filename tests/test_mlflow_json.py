@@ -31,6 +31,7 @@ import pytest
 import autolog
 from autolog import SpanType
 from autolog._trace import _duration_to_ms, _ms_to_rfc3339, _rfc3339_to_ms
+from tests.data.mlflow_traces.sample_app import record_sample_traces
 from tests.trees import span_tree
 
 DATA = Path(__file__).parent / "data" / "mlflow_traces"
@@ -200,55 +201,8 @@ def test_generator_and_manual_spans_structure() -> None:
 
 # -- autolog → JSON → autolog ---------------------------------------------------------------------------
 
-def _record_autolog_traces() -> list[autolog.Trace]:
-    model = autolog.create_external_model(name="agent-v1", params={"temperature": "0.2"})
-    autolog.set_active_model(model_id=model.model_id)
-
-    @autolog.trace(span_type=SpanType.TOOL)
-    def tool(x: int) -> int:
-        raise ValueError("boom é")
-
-    @autolog.trace(span_type=SpanType.CHAT_MODEL, attributes={"mlflow.llm.model": "gpt-4o"})
-    def llm(messages: list[dict[str, str]]) -> dict[str, Any]:
-        span = autolog.get_current_active_span()
-        assert span is not None
-        span.set_attribute("mlflow.chat.tokenUsage", {"input_tokens": 3, "output_tokens": 4, "total_tokens": 7})
-        return {"choices": [{"message": {"role": "assistant", "content": "hi ✓"}}]}
-
-    @autolog.trace(name="agent", span_type=SpanType.AGENT)
-    def agent(q: str, k: int = 2) -> dict[str, Any]:
-        autolog.update_current_trace(tags={"env": "test"}, metadata={"app_version": "1.0"}, session_id="s1",
-                                     user="u1", client_request_id="req-1")
-        with autolog.start_span("retrieve", span_type=SpanType.RETRIEVER) as span:
-            span.set_inputs({"q": q})
-            span.set_outputs([{"page_content": "doc", "metadata": {"score": 0.5}}])
-            span.add_event(autolog.SpanEvent("custom", attributes={"a": 1, "b": "x", "l": [1, 2]}))
-        try:
-            tool(1)
-        except ValueError:
-            pass
-        return llm([{"role": "user", "content": q}])
-
-    @autolog.trace
-    def failing() -> None:
-        raise KeyError("nope")
-
-    agent("hello")
-    ok_id = autolog.get_last_active_trace_id()
-    with pytest.raises(KeyError):
-        failing()
-    error_id = autolog.get_last_active_trace_id()
-    assert ok_id and error_id
-    autolog.log_feedback(ok_id, "quality", 0.5, source=autolog.AssessmentSource("LLM_JUDGE", "judge-1"),
-                         rationale="ok")
-    autolog.log_feedback(ok_id, "helpful", True, metadata={"k": "v"})
-    autolog.log_expectation(ok_id, "expected", {"answer": 6, "l": [1, 2]})
-    autolog.log_expectation(ok_id, "expected_text", "six")
-    return [autolog.get_trace(ok_id), autolog.get_trace(error_id)]
-
-
 def test_autolog_traces_round_trip() -> None:
-    ok, error = _record_autolog_traces()
+    ok, error = record_sample_traces()
     assert len(ok.data.spans) == 4 and len(ok.info.assessments) == 4 and error.info.state == "ERROR"
     for trace in (ok, error):
         text = trace.to_json()
@@ -260,7 +214,7 @@ def test_autolog_traces_round_trip() -> None:
 
 def test_autolog_json_has_mlflow_shape() -> None:
     """The form mlflow.entities.Trace.from_json needs (make.py checks the real thing with mlflow installed)."""
-    ok, _ = _record_autolog_traces()
+    ok, _ = record_sample_traces()
     doc = json.loads(ok.to_json())
     info = doc["info"]
     assert set(info) == {"trace_id", "trace_location", "request_time", "state", "trace_metadata", "tags",

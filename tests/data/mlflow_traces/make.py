@@ -29,6 +29,7 @@ os.environ["AUTOLOG_RAISE_INTERNAL_ERRORS"] = "1"
 import mlflow  # noqa: E402
 from mlflow.entities import AssessmentError, AssessmentSource, SpanEvent, SpanType  # noqa: E402
 from mlflow.entities import Trace as MlflowTrace  # noqa: E402
+from sample_app import record_sample_traces  # noqa: E402  (this folder, on sys.path when run as a script)
 
 import autolog  # noqa: E402
 
@@ -160,50 +161,7 @@ def check_mlflow_files() -> list[str]:
 
 def _autolog_traces(workdir: Path) -> list[autolog.Trace]:
     autolog.configure(f"sqlite:///{workdir / 'autolog.db'}", schedule_delay_millis=10)
-    model = autolog.create_external_model(name="agent-v1", params={"temperature": "0.2"})
-    autolog.set_active_model(model_id=model.model_id)
-
-    @autolog.trace(span_type=autolog.SpanType.TOOL)
-    def tool(x: int) -> int:
-        raise ValueError("boom é")
-
-    @autolog.trace(span_type=autolog.SpanType.CHAT_MODEL, attributes={"mlflow.llm.model": "gpt-4o"})
-    def llm(messages: list[dict[str, str]]) -> dict[str, Any]:
-        autolog.get_current_active_span().set_attribute(
-            "mlflow.chat.tokenUsage", {"input_tokens": 3, "output_tokens": 4, "total_tokens": 7})
-        return {"choices": [{"message": {"role": "assistant", "content": "hi ✓"}}]}
-
-    @autolog.trace(name="agent", span_type=autolog.SpanType.AGENT)
-    def agent(q: str, k: int = 2) -> dict[str, Any]:
-        autolog.update_current_trace(tags={"env": "test"}, metadata={"app_version": "1.0"}, session_id="s1",
-                                     user="u1", client_request_id="req-1")
-        with autolog.start_span("retrieve", span_type=autolog.SpanType.RETRIEVER) as span:
-            span.set_inputs({"q": q})
-            span.set_outputs([{"page_content": "doc", "metadata": {"score": 0.5}}])
-            span.add_event(autolog.SpanEvent("custom", attributes={"a": 1, "b": "x", "l": [1, 2]}))
-        try:
-            tool(1)
-        except ValueError:
-            pass
-        return llm([{"role": "user", "content": q}])
-
-    @autolog.trace
-    def failing() -> None:
-        raise KeyError("nope")
-
-    agent("hello")
-    ok_id = autolog.get_last_active_trace_id()
-    try:
-        failing()
-    except KeyError:
-        pass
-    error_id = autolog.get_last_active_trace_id()
-    autolog.flush()
-    autolog.log_feedback(ok_id, "quality", 0.5, source=autolog.AssessmentSource("LLM_JUDGE", "judge-1"), rationale="ok")
-    autolog.log_feedback(ok_id, "helpful", True, metadata={"k": "v"})
-    autolog.log_expectation(ok_id, "expected", {"answer": 6, "l": [1, 2]})
-    autolog.log_expectation(ok_id, "expected_text", "six")
-    return [autolog.get_trace(ok_id), autolog.get_trace(error_id)]
+    return list(record_sample_traces())
 
 
 def check_autolog_to_mlflow(workdir: Path) -> list[str]:
