@@ -175,15 +175,11 @@ def truncate(text: str, max_chars: int | None) -> str:
 
 def dumps(obj: Any, max_chars: int | None = None) -> str:
     """JSON text of ``obj`` (see ``to_jsonable``), truncated to ``max_chars`` with a marker. Never raises."""
+    # SDK responses are pydantic models: pydantic's own (compiled) JSON encoder is several
+    # times faster than dumping to Python objects and encoding those.
+    obj = json_of_model(obj)
     if type(obj) is JsonText:
         return truncate(str(obj), max_chars)
-    if hasattr(obj, "__pydantic_serializer__") and not isinstance(obj, type):
-        # SDK responses are pydantic models: pydantic's own (compiled) JSON encoder is several
-        # times faster than dumping to Python objects and encoding those.
-        try:
-            return truncate(obj.model_dump_json(warnings=False), max_chars)
-        except Exception:  # noqa: BLE001 - fall back to the general path
-            pass
     try:
         text = json.dumps(obj, default=_default, allow_nan=False, ensure_ascii=False)
     except Exception:  # noqa: BLE001
