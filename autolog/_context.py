@@ -42,6 +42,19 @@ def current_parent(exclude: str | None = None) -> LiveSpan | None:
     return span
 
 
+def parent_of_framework_span(framework_parent: LiveSpan | None, framework: str) -> LiveSpan | None:
+    """The parent of a span a framework reports, given the span of the parent it names (if any).
+
+    Its named parent, unless a span of ours started later on this call path (an ``@trace``
+    function inside a step that calls the framework again is deeper than the step); a span
+    the framework reports without a parent nests under whatever is current, the framework's
+    own resolver excluded (it would only find the framework's spans).
+    """
+    if framework_parent is not None:
+        return later_of(framework_parent, CURRENT_SPAN.get())
+    return current_parent(exclude=framework)
+
+
 def later_of(current: LiveSpan | None, candidate: LiveSpan | None) -> LiveSpan | None:
     """Of two open spans on the same call path, the one started last is the innermost."""
     if candidate is None or candidate._end_time_ns is not None:

@@ -39,7 +39,7 @@ from typing import Any
 from uuid import UUID
 
 from autolog import _metadata as keys
-from autolog._context import CURRENT_SPAN, PARENT_RESOLVERS, current_parent, later_of
+from autolog._context import PARENT_RESOLVERS, later_of, parent_of_framework_span
 from autolog._errors import report_internal_error
 from autolog._fluent import start_span_no_context
 from autolog._patching import IntegrationState, configure_integration, get_state
@@ -47,7 +47,7 @@ from autolog._span import LiveSpan, SpanEvent, SpanType
 
 from ._langchain_convert import chat_output, llm_model_name, llm_usage, message_dicts, readable
 
-__all__ = ["AutologCallbackHandler", "autolog", "get_handler"]
+__all__ = ["autolog", "get_handler"]
 
 _NAME = "langchain"
 _MAX_TOKEN_EVENTS = 10_000  # streamed-token events kept per span; the assembled output is always complete
@@ -99,11 +99,7 @@ class _HandlerCore:
         if not self._state.recording:
             return
         parent_run = self._runs.get(parent_run_id) if parent_run_id is not None else None
-        if parent_run is not None:
-            # An @trace function inside a step that calls another chain: the function is deeper.
-            parent = later_of(parent_run.span, CURRENT_SPAN.get())
-        else:
-            parent = current_parent(exclude=_NAME)
+        parent = parent_of_framework_span(parent_run.span if parent_run is not None else None, _NAME)
         span = start_span_no_context(name, span_type, parent_span=parent, inputs=inputs, attributes=attributes)
         if parent_run is None and metadata:
             _trace_metadata_from_config(span, metadata)
@@ -419,9 +415,6 @@ def _make_handler_class() -> type:
     return AutologCallbackHandler
 
 
-AutologCallbackHandler = None  # the class, once built by get_handler(); for isinstance checks
-
-
 def _model_attributes(invocation_params: dict[str, Any] | None, metadata: dict[str, Any] | None) -> dict[str, Any]:
     attributes: dict[str, Any] = {}
     params = invocation_params or {}
@@ -439,11 +432,8 @@ def _model_attributes(invocation_params: dict[str, Any] | None, metadata: dict[s
 def _install(module: Any, state: IntegrationState) -> None:
     # Runs inside the import of langchain_core.callbacks.base: import nothing else of
     # langchain_core here (its modules import each other in cycles).
-    global AutologCallbackHandler
     BaseCallbackManager = module.BaseCallbackManager
-
     handler = get_handler()
-    AutologCallbackHandler = type(handler)
 
     def init_wrapper(wrapped: Any, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
         wrapped(*args, **kwargs)

@@ -25,7 +25,7 @@ import threading
 import weakref
 from typing import Any
 
-from autolog._context import CURRENT_SPAN, PARENT_RESOLVERS, current_parent, later_of
+from autolog._context import CURRENT_SPAN, PARENT_RESOLVERS, later_of, parent_of_framework_span
 from autolog._errors import report_internal_error
 from autolog._fluent import start_span_no_context
 from autolog._patching import IntegrationState, configure_integration, get_state
@@ -61,10 +61,7 @@ class _Spans:
               tags: dict[str, Any] | None) -> None:
         if not self.state.recording:
             return
-        parent_span = self.open.get(parent_id) if parent_id else None
-        # An @trace function inside a LlamaIndex step that calls LlamaIndex again is deeper than the step.
-        parent = (later_of(parent_span, CURRENT_SPAN.get()) if parent_span is not None
-                  else current_parent(exclude=_NAME))
+        parent = parent_of_framework_span(self.open.get(parent_id) if parent_id else None, _NAME)
         name = id_.partition("-")[0]  # "<Class>.<method>-<uuid>"
         method = name.rpartition(".")[2]
         span_type = span_type_of(instance, method, is_workflow_step=bool(tags) and _STEP_TAG in tags)
