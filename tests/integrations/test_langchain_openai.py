@@ -26,16 +26,6 @@ from tests.trees import span_tree
 CASSETTES = cassette_replay.CASSETTES / "langchain"
 
 
-@pytest.fixture(scope="module")
-def vcr_config() -> dict[str, Any]:
-    return cassette_replay.vcr_settings()
-
-
-@pytest.fixture(scope="module")
-def vcr_cassette_dir() -> str:
-    return str(CASSETTES)
-
-
 @pytest.fixture(autouse=True)
 def patched(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     cassette_replay.use_replay_key(monkeypatch)
