@@ -1,9 +1,13 @@
 """The export pipeline: bounded queue → worker thread → store, with a disk spool for overflow.
 
-The application thread only appends a finished trace to a deque (a few hundred ns).
-A daemon worker, woken by an Event when a batch is ready or after a short delay,
-serializes the traces and writes each batch in one transaction. Nothing is dropped
-silently:
+The application thread appends a finished trace to a deque. A trace whose content is
+JSON already (what integrations record) is encoded into its store record first, on the
+application thread, in a few µs: the queue then holds only an immutable tuple of text,
+which the garbage collector stops scanning after one pass, instead of a graph of live
+objects it would scan on every collection until the worker stores it. Any other trace
+(``@trace`` arguments are the user's objects) is encoded by the worker. A daemon worker,
+woken by an Event when a batch is ready or after a short delay, writes each batch in one
+transaction. Nothing is dropped silently:
 
 * queue full            → the trace is serialized and appended to this process's spool file;
 * store write fails     → transient errors are retried (tenacity, exponential backoff
@@ -41,7 +45,7 @@ from autolog._errors import report_internal_error
 from autolog._live import LiveTrace, OpenTraces
 from autolog._metadata import process_metadata
 from autolog._stats import STATS
-from autolog._store._codec import metadata_set_id, trace_to_record
+from autolog._store._codec import SET_FIELD, Record, metadata_set_id, record_from_json, record_to_json, trace_to_record
 from autolog._store._sqlite import SqliteStore
 
 _logger = logging.getLogger("autolog")
@@ -67,7 +71,7 @@ class Spool:
         return self._file
 
     def append(self, records: list[dict[str, Any]]) -> None:
-        """Append records durably enough to survive the process being killed (written to the OS)."""
+        """Append records (as ``record_to_json`` objects) durably enough to survive the process being killed."""
         text = "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records)
         with self._lock:
             f = self._open()
@@ -128,6 +132,22 @@ def _read_spool(path: Path) -> list[dict[str, Any]]:
     return records
 
 
+def _records_from_spool(lines: list[dict[str, Any]]) -> tuple[list[Record], dict[str, dict[str, str]]]:
+    """Spooled lines as records, and the content of the metadata sets they name."""
+    records: list[Record] = []
+    sets: dict[str, dict[str, str]] = {}
+    for line in lines:
+        try:
+            record, set_values = record_from_json(line)
+        except (KeyError, TypeError, ValueError):
+            STATS.incr("dropped")  # not a record this autolog can read: counted, not silently skipped
+            continue
+        records.append(record)
+        if record[SET_FIELD] is not None and set_values is not None:
+            sets[record[SET_FIELD]] = set_values
+    return records, sets
+
+
 def shared_metadata_set_id() -> str:
     """The id of this process's metadata set (computed once; process metadata never changes)."""
     global _SET_ID
@@ -164,7 +184,7 @@ class Exporter:
         _EXPORTERS.add(self)
 
     def _init_state(self) -> None:
-        self._queue: collections.deque[LiveTrace] = collections.deque()
+        self._queue: collections.deque[LiveTrace | Record] = collections.deque()
         self._cond = threading.Condition(threading.Lock())
         self._wake = threading.Event()
         self._submitted = 0  # traces put in the queue
@@ -180,35 +200,58 @@ class Exporter:
         """Hand a finished trace over. Never blocks on I/O unless the queue is full (then: spool)."""
         if self._worker is None or self._stopping:  # first use, after fork, or after shutdown
             self._start_worker()
+        try:
+            if trace.encode(self._encode, only_if_json=True, then=self._put) is not None:
+                return
+        except Exception as exc:  # noqa: BLE001 - the worker encodes it instead (and counts a loss there)
+            report_internal_error("export.encode", exc)
+        self._put(trace)
+
+    def _encode(self, trace: LiveTrace) -> Record:
+        return trace_to_record(trace, process_metadata(), self.max_content_chars, shared_metadata_set_id())
+
+    def _put(self, item: LiveTrace | Record) -> None:
         with self._cond:
             full = len(self._queue) >= self.max_queue_size
             if not full:
-                self._queue.append(trace)
+                self._queue.append(item)
                 self._submitted += 1
                 size = len(self._queue)
         STATS.incr("queued")
         if full:
-            self._spill([trace])
+            self._spill([item])
         elif size == self.max_batch_size:  # wake once per batch, not on every trace above it
             self._wake.set()
 
-    def _spill(self, traces: list[LiveTrace]) -> None:
+    def _records_of(self, items: list[LiveTrace | Record]) -> list[Record]:
+        """Records of queue items, encoding the live traces among them (a failure is a counted loss)."""
         records = []
-        for trace in traces:
-            trace.queued = False
+        for item in items:
+            if type(item) is tuple:
+                records.append(item)
+                continue
             try:
-                records.append(trace_to_record(trace, process_metadata(), self.max_content_chars,
-                                               shared_metadata_set_id()))
+                records.append(item.encode(self._encode))  # type: ignore[union-attr, arg-type]
             except Exception as exc:  # noqa: BLE001
                 STATS.incr("dropped")
                 report_internal_error("export.serialize", exc)
-        self._spool_records(records)
+        return records
 
-    def _spool_records(self, records: list[dict[str, Any]]) -> None:
+    def _spill(self, items: list[LiveTrace | Record]) -> None:
+        self._spool_records(self._records_of(items))
+
+    def _metadata_sets(self, records: list[Record]) -> dict[str, dict[str, str]]:
+        """The content of this process's metadata set, if the records name it (written once per batch)."""
+        set_id = shared_metadata_set_id()
+        return {set_id: process_metadata()} if any(r[SET_FIELD] == set_id for r in records) else {}
+
+    def _spool_records(self, records: list[Record], sets: dict[str, dict[str, str]] | None = None) -> None:
         if not records:
             return
+        if sets is None:
+            sets = self._metadata_sets(records)
         try:
-            self.spool.append(records)
+            self.spool.append([record_to_json(r, sets.get(r[SET_FIELD])) for r in records])
             STATS.incr("spooled", len(records))
         except Exception as exc:  # noqa: BLE001 - the last line of defence: count every loss
             STATS.incr("dropped", len(records))
@@ -270,10 +313,10 @@ class Exporter:
                 if self._stopping and not self._queue:
                     return
 
-    def _take_batch(self) -> list[LiveTrace]:
+    def _take_batch(self) -> list[LiveTrace | Record]:
         # deque.popleft is atomic: taking items needs no lock, so application threads
         # appending under the lock never wait for the worker.
-        batch: list[LiveTrace] = []
+        batch: list[LiveTrace | Record] = []
         popleft = self._queue.popleft
         try:
             while len(batch) < self.max_batch_size:
@@ -282,25 +325,17 @@ class Exporter:
             pass
         return batch
 
-    def _write(self, records: list[dict[str, Any]]) -> None:
+    def _write(self, records: list[Record], sets: dict[str, dict[str, str]]) -> None:
         writer = retry(stop=stop_after_delay(self.retry_timeout_millis / 1000),
                        wait=wait_random_exponential(multiplier=0.02, max=1.0),
                        retry=retry_if_exception_type(sqlite3.OperationalError),
                        before_sleep=_count_retry, reraise=True)(self.store.write_records)
-        writer(records)
+        writer(records, sets)
 
-    def _export(self, batch: list[LiveTrace]) -> None:
-        records = []
-        meta = process_metadata()
-        for trace in batch:
-            trace.queued = False  # from here on, a late span end re-queues the trace
-            try:
-                records.append(trace_to_record(trace, meta, self.max_content_chars, shared_metadata_set_id()))
-            except Exception as exc:  # noqa: BLE001
-                STATS.incr("dropped")
-                report_internal_error("export.serialize", exc)
+    def _export(self, batch: list[LiveTrace | Record]) -> None:
+        records = self._records_of(batch)
         try:
-            self._write(records)
+            self._write(records, self._metadata_sets(records))
             STATS.incr("exported", len(records))
         except Exception as exc:  # noqa: BLE001 - keep the data: spool it for a later replay
             _logger.warning("autolog could not write %d traces to %s (%r); spooling them", len(records),
@@ -317,9 +352,10 @@ class Exporter:
             with self._cond:
                 if orphans:
                     self._last_orphan_scan = time.monotonic()
-                    records = self.spool.take_orphans()
+                    lines = self.spool.take_orphans()
                 else:
-                    records = self.spool.take_own()
+                    lines = self.spool.take_own()
+                records, sets = _records_from_spool(lines)
                 self._replaying += len(records)
         except Exception as exc:  # noqa: BLE001
             report_internal_error("export.replay", exc)
@@ -327,10 +363,10 @@ class Exporter:
         for i in range(0, len(records), self.max_batch_size):
             chunk = records[i:i + self.max_batch_size]
             try:
-                self._write(chunk)
+                self._write(chunk, sets)
                 STATS.incr("replayed", len(chunk))
             except Exception:  # noqa: BLE001 - still failing: back to the spool, counted there
-                self._spool_records(chunk)
+                self._spool_records(chunk, sets)
                 time.sleep(0.5)
             finally:
                 with self._cond:
@@ -349,7 +385,7 @@ class Exporter:
                 # Python 3.12+ refuses to start a thread during interpreter shutdown: if the
                 # worker never started, export on this thread instead.
                 self._export_on_this_thread(time.monotonic() + timeout)
-        leftover: list[LiveTrace] = []
+        leftover: list[LiveTrace | Record] = []
         while batch := self._take_batch():  # atomic pops: a trace the worker takes meanwhile is not taken twice
             leftover.extend(batch)
         with self._cond:

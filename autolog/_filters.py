@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from autolog._errors import InvalidFilterError
+from autolog._store._codec import METADATA_COLUMNS, TAG_COLUMNS
 
 __all__ = ["Comparison", "compile_logged_model_filter", "compile_logged_model_order_by", "compile_trace_filter",
            "compile_trace_order_by", "parse_filter"]
@@ -361,6 +362,10 @@ def compile_trace_filter(filter_string: str | None, alias: str = "t") -> tuple[s
                 parts.append(_compare(f"{alias}.{_TRACE_NUMERIC_COLUMNS[c.key]}", c, params, numeric=True))
             else:
                 parts.append(_compare(f"{alias}.{_TRACE_STRING_COLUMNS[c.key]}", c, params))
+        elif c.key_type == "tag" and c.key in TAG_COLUMNS:
+            parts.append(_compare(f"{alias}.{TAG_COLUMNS[c.key]}", c, params))
+        elif c.key_type == "metadata" and c.key in METADATA_COLUMNS:
+            parts.append(_compare(f"{alias}.{METADATA_COLUMNS[c.key]}", c, params))
         elif c.key_type == "tag":
             parts.append(_key_value_clause("trace_tags", "trace_id", f"{alias}.trace_id", c, params))
         elif c.key_type == "metadata":

@@ -4,6 +4,11 @@ When the root span ends the trace is handed to its exporter. A span that ends af
 that (a thread or generator that outlived its parent) hands the trace over again: the
 store's writes are idempotent by trace id, so the stored trace simply gains the span.
 Nothing that was recorded is left behind.
+
+Once a trace is encoded with no span open, it lets go of its span objects and keeps
+their encoded rows instead (``release``). Spans point to their trace and the trace to
+its spans: without that release every trace would be a reference cycle that only the
+garbage collector can free, and each one left for it makes collections come sooner.
 """
 
 from __future__ import annotations
@@ -13,6 +18,7 @@ from collections.abc import Callable
 from typing import Any
 
 from autolog._span import LiveSpan
+from autolog._store._codec import SPANS_FIELD, Record
 
 __all__ = ["LiveTrace", "OpenTraces"]
 
@@ -21,8 +27,8 @@ class LiveTrace:
     """The spans and trace-level fields of one trace being recorded."""
 
     __slots__ = ("_lock", "_open", "_registry", "_sink", "client_request_id", "experiment_id", "metadata",
-                 "queued", "request_preview", "request_time_ms", "response_preview", "root", "spans", "state",
-                 "tags", "trace_id")
+                 "queued", "request_preview", "request_time_ms", "response_preview", "root", "root_ended", "spans",
+                 "state", "stored_spans", "tags", "trace_id")
 
     def __init__(self, trace_id: str, experiment_id: str, metadata: dict[str, str],
                  sink: Callable[[LiveTrace], None], registry: OpenTraces | None) -> None:
@@ -32,13 +38,15 @@ class LiveTrace:
         self.tags: dict[str, str] = {}
         self.spans: list[LiveSpan] = []
         self.root: LiveSpan | None = None
+        self.root_ended = False
+        self.stored_spans: tuple[tuple[Any, ...], ...] = ()  # rows of the spans released after an encoding
         self.client_request_id: str | None = None
         self.request_preview: str | None = None
         self.response_preview: str | None = None
         self.state: str | None = None  # set by update_current_trace(state=...); else derived from the root
         self.request_time_ms = 0  # set from the root span's start
-        # True while this trace sits in the export queue; the worker clears it before it
-        # serializes, so a late span end re-queues exactly once.
+        # True from a hand-over until the trace is encoded: a span that ends after the
+        # encoding hands the trace over again, exactly once.
         self.queued = False
         self._open = 0
         self._lock = threading.Lock()
@@ -53,7 +61,7 @@ class LiveTrace:
         with self._lock:
             self._open += 1
             self.spans.append(span)
-            if parent_id is None and self.root is None:
+            if parent_id is None and self.root is None and not self.root_ended:
                 self.root = span
                 self.request_time_ms = span.start_time_ns // 1_000_000
         return span
@@ -61,14 +69,45 @@ class LiveTrace:
     def span_ended(self, span: LiveSpan) -> None:
         with self._lock:
             self._open -= 1
-            root = self.root
-            hand_over = root is not None and root.end_time_ns is not None and not self.queued
+            is_root = span is self.root
+            if is_root:
+                self.root_ended = True
+            hand_over = self.root_ended and not self.queued
             if hand_over:
                 self.queued = True
         if hand_over:
-            if span is root and self._registry is not None:
+            if is_root and self._registry is not None:
                 self._registry.remove(self.trace_id)
             self._sink(self)
+
+    def encode(self, encoder: Callable[[LiveTrace], Record], only_if_json: bool = False,
+               then: Callable[[Record], None] | None = None) -> Record | None:
+        """The trace as a store record, made under the trace's lock; releases the spans if none is open.
+
+        Args:
+            encoder: makes the record (``_codec.trace_to_record`` with the exporter's settings).
+            only_if_json: encode only a trace whose spans have all ended and hold JSON already
+                (what integrations record): cheap enough for the application thread. Returns
+                None for any other trace.
+            then: called with the record under the same lock, so that two hand-overs of one
+                trace reach the export queue in the order they were encoded.
+        """
+        with self._lock:
+            if only_if_json and (self._open or not all(s.content_is_json() for s in self.spans)):
+                return None
+            self.queued = False
+            record = encoder(self)
+            if not self._open:
+                self.release(record[SPANS_FIELD])
+            if then is not None:
+                then(record)
+        return record
+
+    def release(self, rows: tuple[tuple[Any, ...], ...]) -> None:
+        """Drop the (ended) span objects, keeping their encoded rows for a later re-send."""
+        self.stored_spans = rows
+        self.spans = []
+        self.root = None
 
     def export_now(self) -> None:
         """Hand over the trace as it is (used at exit for traces whose root never ended)."""

@@ -17,7 +17,8 @@ import json
 import math
 import pathlib
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from json.encoder import c_make_encoder, encode_basestring  # type: ignore[attr-defined]
 from typing import Any
 
 __all__ = ["TRUNCATION_MARKER", "dumps", "to_jsonable", "truncate"]
@@ -111,9 +112,11 @@ class JsonText(str):
 
 def json_of_model(obj: Any) -> Any:
     """A pydantic model as ``JsonText``; anything else (or a model that fails to encode) unchanged."""
-    if hasattr(obj, "__pydantic_serializer__") and not isinstance(obj, type):
+    serializer = getattr(obj, "__pydantic_serializer__", None)
+    if serializer is not None and not isinstance(obj, type):
         try:
-            return JsonText(obj.model_dump_json(warnings=False))
+            # What model_dump_json() does, without its Python-level argument handling (0.5 µs).
+            return JsonText(serializer.to_json(obj, warnings=False).decode())
         except Exception:  # noqa: BLE001 - the worker's general path will manage
             return obj
     return obj
@@ -126,7 +129,7 @@ def to_jsonable(obj: Any) -> Any:
     if obj is None or isinstance(obj, (str, bool, int)):
         return obj
     try:
-        return json.loads(json.dumps(obj, default=_default, allow_nan=False))
+        return json.loads(_encode(obj))
     except Exception:  # noqa: BLE001 - cycles, NaN, str-unfriendly keys: take the careful walk
         return _walk(obj, 0, set())
 
@@ -173,6 +176,23 @@ def truncate(text: str, max_chars: int | None) -> str:
     return text[:keep] + TRUNCATION_MARKER.format(omitted=len(text) - keep, total=len(text))
 
 
+def _make_encoder() -> Callable[[Any], str]:
+    """JSON with ``_default`` (``json.dumps`` layout), from one C encoder built once.
+
+    ``json.dumps(obj, default=...)`` builds a new encoder on every call (2 µs of its 3 µs on
+    a chat request). The encoder is built without the cycle check (``markers=None``): a
+    cyclic structure raises RecursionError, and ``dumps`` then takes the careful walk.
+    """
+    if c_make_encoder is None:  # an interpreter without the C accelerator
+        encoder = json.JSONEncoder(default=_default, allow_nan=False, ensure_ascii=False, separators=(", ", ": "))
+        return encoder.encode
+    chunks = c_make_encoder(None, _default, encode_basestring, None, ": ", ", ", False, False, False)
+    return lambda obj: "".join(chunks(obj, 0))
+
+
+_encode = _make_encoder()
+
+
 def dumps(obj: Any, max_chars: int | None = None) -> str:
     """JSON text of ``obj`` (see ``to_jsonable``), truncated to ``max_chars`` with a marker. Never raises."""
     # SDK responses are pydantic models: pydantic's own (compiled) JSON encoder is several
@@ -181,7 +201,7 @@ def dumps(obj: Any, max_chars: int | None = None) -> str:
     if type(obj) is JsonText:
         return truncate(str(obj), max_chars)
     try:
-        text = json.dumps(obj, default=_default, allow_nan=False, ensure_ascii=False)
+        text = _encode(obj)
     except Exception:  # noqa: BLE001
         text = json.dumps(_walk(obj, 0, set()), ensure_ascii=False)
     return truncate(text, max_chars)

@@ -13,6 +13,8 @@ import time
 import traceback
 from typing import TYPE_CHECKING, Any
 
+from autolog._serialize import JsonText
+
 if TYPE_CHECKING:
     from autolog._live import LiveTrace
 
@@ -20,6 +22,8 @@ __all__ = ["LiveSpan", "NoOpSpan", "Span", "SpanEvent", "SpanStatus", "SpanStatu
 
 _getrandbits = random.getrandbits
 _time_ns = time.time_ns
+# Types of inputs/outputs whose JSON is known without walking an object graph.
+_JSON_READY = frozenset((type(None), JsonText, str, int, float, bool))
 
 
 def new_span_id() -> str:
@@ -202,6 +206,11 @@ class LiveSpan(Span):
     @property
     def is_ended(self) -> bool:
         return self._end_time_ns is not None
+
+    def content_is_json(self) -> bool:
+        """Ended, with inputs and outputs already JSON (or scalars): encoding it walks no user object."""
+        return (self._end_time_ns is not None and type(self._inputs) in _JSON_READY
+                and type(self._outputs) in _JSON_READY)
 
     def set_inputs(self, inputs: Any) -> None:
         if self._end_time_ns is None:

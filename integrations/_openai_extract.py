@@ -29,16 +29,28 @@ def _get(obj: Any, name: str) -> Any:
     return getattr(obj, name, None)
 
 
+def _fields(obj: Any) -> dict[str, Any]:
+    """An object's fields as one dict: a dict itself, an SDK model's declared and extra fields, else ``__dict__``."""
+    if obj is None:
+        return {}
+    if isinstance(obj, dict):
+        return obj
+    values = getattr(obj, "__dict__", None) or {}
+    extra = getattr(obj, "__pydantic_extra__", None)
+    return {**values, **extra} if extra else values
+
+
 def token_usage(usage: Any) -> dict[str, int] | None:
     """MLflow's ``mlflow.chat.tokenUsage`` from a Chat Completions, Responses or Embeddings usage object."""
     if usage is None:
         return None
-    prompt = _get(usage, "prompt_tokens")
-    completion = _get(usage, "completion_tokens")
+    fields = _fields(usage)
+    prompt = fields.get("prompt_tokens")
+    completion = fields.get("completion_tokens")
     if prompt is None:  # Responses API names
-        prompt = _get(usage, "input_tokens")
-        completion = _get(usage, "output_tokens")
-    total = _get(usage, "total_tokens")
+        prompt = fields.get("input_tokens")
+        completion = fields.get("output_tokens")
+    total = fields.get("total_tokens")
     if prompt is None and total is None:
         return None
     out: dict[str, int] = {}
@@ -48,24 +60,27 @@ def token_usage(usage: Any) -> dict[str, int] | None:
         out["output_tokens"] = int(completion)
     out["total_tokens"] = int(total) if total is not None else out.get("input_tokens", 0) + out.get(
         "output_tokens", 0)
-    input_details = _get(usage, "prompt_tokens_details") or _get(usage, "input_tokens_details")
-    cached = _get(input_details, "cached_tokens")
-    if cached is not None:
-        out["cache_read_input_tokens"] = int(cached)
-    output_details = _get(usage, "completion_tokens_details") or _get(usage, "output_tokens_details")
-    reasoning = _get(output_details, "reasoning_tokens")
-    if reasoning is not None:
-        out["reasoning_tokens"] = int(reasoning)
+    input_details = fields.get("prompt_tokens_details") or fields.get("input_tokens_details")
+    if input_details is not None:
+        cached = _fields(input_details).get("cached_tokens")
+        if cached is not None:
+            out["cache_read_input_tokens"] = int(cached)
+    output_details = fields.get("completion_tokens_details") or fields.get("output_tokens_details")
+    if output_details is not None:
+        reasoning = _fields(output_details).get("reasoning_tokens")
+        if reasoning is not None:
+            out["reasoning_tokens"] = int(reasoning)
     return out
 
 
 def response_attributes(response: Any) -> dict[str, Any]:
     """Span attributes from a complete (non-streamed) response."""
+    fields = _fields(response)
     attributes: dict[str, Any] = {}
-    model = _get(response, "model")
+    model = fields.get("model")
     if model:
         attributes["mlflow.llm.model"] = model
-    usage = token_usage(_get(response, "usage"))
+    usage = token_usage(fields.get("usage"))
     if usage:
         attributes["mlflow.chat.tokenUsage"] = usage
     return attributes

@@ -23,7 +23,7 @@ from autolog._context import CURRENT_SPAN, current_parent
 from autolog._errors import report_internal_error
 from autolog._fluent import start_span_no_context
 from autolog._patching import IntegrationState, configure_integration, get_state
-from autolog._serialize import json_of_model
+from autolog._serialize import JsonText, dumps, json_of_model
 from autolog._span import LiveSpan, SpanType
 
 from ._openai_extract import TRANSPORT_KWARGS, response_attributes, summarize_embeddings
@@ -103,7 +103,9 @@ def _request_kind(kwargs: dict[str, Any]) -> str | None:
 
 def _start(instance: Any, kwargs: dict[str, Any], span_type: str, kind: str) -> tuple[LiveSpan, bool] | None:
     """Open the span and, for streams, maybe request usage. Returns (span, hide_usage_chunk)."""
-    inputs = {k: v for k, v in kwargs.items() if k not in TRANSPORT_KWARGS}
+    # The request is recorded as JSON now, as it is sent: a chat loop appends to the same
+    # `messages` list after the call, and a reference read later would record that too.
+    inputs = JsonText(dumps({k: v for k, v in kwargs.items() if k not in TRANSPORT_KWARGS}))
     attributes: dict[str, Any] = {"mlflow.message.format": "openai"}
     if kwargs.get("model"):
         attributes["mlflow.llm.model"] = kwargs["model"]

@@ -2,21 +2,23 @@
 
 This runs on the export worker: serialization of the user's objects, size caps,
 previews and token-usage aggregation all happen here, off the application thread.
-A record is a plain JSON-able dict, so the same thing is written to the store and,
-on overflow, appended to the spool.
+A record is a flat tuple of text and numbers (see ``RECORD_FIELDS``): the same thing is
+written to the store and, on overflow, appended to the spool as a JSON object.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from autolog import _metadata as keys
-from autolog._live import LiveTrace
-from autolog._serialize import dumps, truncate
+from autolog._serialize import JsonText, dumps, truncate
 from autolog._span import Span, SpanEvent, SpanStatus, SpanStatusCode, SpanType
 from autolog._trace import Trace, TraceData, TraceInfo, TraceState
+
+if TYPE_CHECKING:
+    from autolog._live import LiveTrace
 
 PREVIEW_CHARS = 1000
 _USAGE_SPAN_TYPES = frozenset((SpanType.LLM, SpanType.CHAT_MODEL))
@@ -25,6 +27,8 @@ _USAGE_KEYS = ("input_tokens", "output_tokens", "total_tokens", "cache_read_inpu
 
 
 def _capped_json(value: Any, max_chars: int | None) -> str:
+    if type(value) is JsonText and (max_chars is None or len(value) <= max_chars):
+        return value  # what integrations record: JSON already
     text = dumps(value)
     if max_chars is not None and len(text) > max_chars:
         # The cut text is not valid JSON any more, so store it as a JSON string.
@@ -38,28 +42,37 @@ def aggregate_token_usage(spans: list[Any]) -> dict[str, int] | None:
     A LangChain ChatOpenAI span and the OpenAI SDK span inside it report the same call:
     only the outer one counts.
     """
+    if len(spans) == 1:  # most traces of an integration: one call, nothing to shadow
+        return _sum_usage(spans)
     by_id = {s.span_id: s for s in spans}
     carriers = {s.span_id for s in spans
                 if s.span_type in _USAGE_SPAN_TYPES and isinstance(s._attributes.get(TOKEN_USAGE_ATTRIBUTE), dict)}
     if not carriers:
         return None
-    total: dict[str, int] = {}
+    counted = []
     for span_id in carriers:
         span = by_id[span_id]
         parent = span.parent_id
-        shadowed = False
-        while parent is not None:
-            if parent in carriers:
-                shadowed = True
-                break
+        while parent is not None and parent not in carriers:
             ancestor = by_id.get(parent)
             parent = ancestor.parent_id if ancestor is not None else None
-        if shadowed:
+        if parent is None:  # no ancestor carries usage
+            counted.append(span)
+    return _sum_usage(counted)
+
+
+def _sum_usage(spans: list[Any]) -> dict[str, int] | None:
+    total: dict[str, int] = {}
+    for span in spans:
+        usage = span._attributes.get(TOKEN_USAGE_ATTRIBUTE)
+        if span._span_type not in _USAGE_SPAN_TYPES or not isinstance(usage, dict):
             continue
-        for key, value in span._attributes[TOKEN_USAGE_ATTRIBUTE].items():
+        for key, value in usage.items():
             if key in _USAGE_KEYS and isinstance(value, (int, float)):
                 total[key] = total.get(key, 0) + int(value)
-    if total and "total_tokens" not in total:
+    if not total:
+        return None
+    if "total_tokens" not in total:
         total["total_tokens"] = total.get("input_tokens", 0) + total.get("output_tokens", 0)
     return total
 
@@ -71,7 +84,7 @@ def _preview(value: Any, value_json: str) -> str | None:
     return truncate(value if isinstance(value, str) else value_json, PREVIEW_CHARS)
 
 
-def _span_row(span: Span, max_chars: int | None, io_json: tuple[str, str] | None = None) -> list[Any]:
+def _span_row(span: Span, max_chars: int | None, io_json: tuple[str, str] | None = None) -> tuple[Any, ...]:
     events = [{"name": e.name, "timestamp_ns": e.timestamp_ns, "attributes": e.attributes}
               for e in span._events] if span._events else []
     inputs_json, outputs_json = io_json or (_capped_json(span._inputs, max_chars),
@@ -81,11 +94,11 @@ def _span_row(span: Span, max_chars: int | None, io_json: tuple[str, str] | None
         ',"outputs":', outputs_json,
         ',"attributes":', dumps(span._attributes) if span._attributes else "{}",
         ',"events":', dumps(events) if events else "[]",
-        ',"status_message":', json.dumps(span._status.description),
+        ',"status_message":', json.dumps(span._status.description) if span._status.description else '""',
         "}",
     ))
-    return [span._span_id, span._parent_id, span._name, span._span_type, span._status.status_code,
-            span._start_time_ns, span._end_time_ns, content]
+    return (span._span_id, span._parent_id, span._name, span._span_type, span._status.status_code,
+            span._start_time_ns, span._end_time_ns, content)
 
 
 def metadata_set_id(shared: dict[str, str]) -> str:
@@ -93,28 +106,57 @@ def metadata_set_id(shared: dict[str, str]) -> str:
     return hashlib.sha1(json.dumps(shared, sort_keys=True).encode("utf-8")).hexdigest()[:20]
 
 
+# A record is one trace as the store writes it: a flat tuple of text and numbers, with tags,
+# metadata and span rows as tuples of tuples. Only exact tuples of immutable values are
+# untracked by the garbage collector after one pass, so records waiting in the export queue
+# cost no collection work (dicts and lists would be scanned by every collection until
+# written, and promoted into the generation whose collections are the costly full ones).
+# Fields, in order:
+RECORD_FIELDS = ("trace_id", "experiment_id", "name", "request_time", "execution_duration", "state",
+                 "client_request_id", "model_id", "run_id", "token_usage", "request_preview", "response_preview",
+                 "metadata_set", "tags", "metadata", "spans")
+SET_FIELD, TAGS_FIELD, METADATA_FIELD, SPANS_FIELD = (RECORD_FIELDS.index(f) for f in (
+    "metadata_set", "tags", "metadata", "spans"))  # the fields before TAGS_FIELD are the `traces` row
+Record = tuple[Any, ...]
+
+# Keys every trace carries are columns of `traces`, not key/value rows (two fewer index
+# inserts each); reads and filters treat them as the tag/metadata they are.
+TAG_COLUMNS = {keys.TRACE_NAME_TAG: "name"}
+METADATA_COLUMNS = {keys.MODEL_ID: "model_id", keys.TOKEN_USAGE: "token_usage"}
+
+
 def trace_to_record(trace: LiveTrace, process_metadata: dict[str, str], max_chars: int | None,
-                    shared_set_id: str | None = None) -> dict[str, Any]:
-    """Serialize a live trace into a store record (JSON-able). Runs on the worker.
+                    shared_set_id: str | None = None) -> Record:
+    """Serialize a live trace into a store record. Runs with the trace's lock held.
 
     With ``shared_set_id`` (the id of ``process_metadata`` as a stored metadata set), the
     process metadata is referenced rather than copied, unless the trace overrides one of
     its keys (then everything is stored with the trace so filters see one value per key).
+    Spans an earlier hand-over stored and released (see ``LiveTrace.release``) are read
+    back from their rows, so a span that ends late re-sends the whole trace.
     """
-    spans = list(trace.spans)
-    root = trace.root
-    use_set = shared_set_id is not None and not any(k in process_metadata for k in trace.metadata)
+    spans: list[Span] = list(trace.spans)
+    root: Span | None = trace.root
+    if trace.stored_spans:
+        current = {s._span_id for s in spans}
+        earlier = [span_from_row(trace.trace_id, row) for row in trace.stored_spans if row[0] not in current]
+        spans = earlier + spans
+        if root is None:
+            root = next((s for s in earlier if s._parent_id is None), None)
+    use_set = shared_set_id is not None and process_metadata.keys().isdisjoint(trace.metadata)
     metadata = {} if use_set else dict(process_metadata)
     metadata.update(trace.metadata)
     usage = aggregate_token_usage(spans)
-    if usage:
-        metadata[keys.TOKEN_USAGE] = json.dumps(usage)
+    token_usage = dumps(usage) if usage else metadata.get(keys.TOKEN_USAGE)
+    model_id = metadata.get(keys.MODEL_ID)
+    for key in METADATA_COLUMNS:
+        metadata.pop(key, None)
     tags = dict(trace.tags)
+    name = tags.pop(keys.TRACE_NAME_TAG, None)
     if root is None:
-        state, duration, name = TraceState.IN_PROGRESS, None, None
+        state, duration = TraceState.IN_PROGRESS, None
     else:
-        name = root._name
-        tags.setdefault(keys.TRACE_NAME_TAG, name)
+        name = name or root._name
         if root._end_time_ns is None:
             state, duration = TraceState.IN_PROGRESS, None
         else:
@@ -131,23 +173,46 @@ def trace_to_record(trace: LiveTrace, process_metadata: dict[str, str], max_char
             request_preview = _preview(root._inputs, root_io[0])
         if response_preview is None:
             response_preview = _preview(root._outputs, root_io[1])
-    return {
-        "trace_id": trace.trace_id,
-        "experiment_id": trace.experiment_id,
-        "name": name,
-        "request_time": trace.request_time_ms,
-        "execution_duration": duration,
-        "state": state,
-        "client_request_id": trace.client_request_id,
-        "model_id": metadata.get(keys.MODEL_ID),
-        "run_id": metadata.get(keys.SOURCE_RUN) or (None if not use_set else process_metadata.get(keys.SOURCE_RUN)),
-        "metadata_set": [shared_set_id, process_metadata] if use_set else None,
-        "request_preview": request_preview,
-        "response_preview": response_preview,
-        "tags": tags,
-        "metadata": metadata,
-        "spans": [_span_row(s, max_chars, root_io if s is root else None) for s in spans],
-    }
+    run_id = metadata.get(keys.SOURCE_RUN) or (process_metadata.get(keys.SOURCE_RUN) if use_set else None)
+    return (trace.trace_id, trace.experiment_id, name, trace.request_time_ms, duration, state,
+            trace.client_request_id, model_id, run_id, token_usage, request_preview, response_preview,
+            shared_set_id if use_set else None, tuple(tags.items()), tuple(metadata.items()),
+            tuple([_span_row(s, max_chars, root_io if s is root else None) for s in spans]))
+
+
+def record_to_json(record: Record, set_values: dict[str, str] | None) -> dict[str, Any]:
+    """A record as a JSON object (a spool line), with the content of its metadata set if it names one."""
+    obj = dict(zip(RECORD_FIELDS, record, strict=True))
+    if record[SET_FIELD] is not None:
+        obj["metadata_set_values"] = set_values
+    return obj
+
+
+def record_from_json(obj: dict[str, Any]) -> tuple[Record, dict[str, str] | None]:
+    """A spooled record and the content of the metadata set it names (None if it names none).
+
+    Also reads the first spool format, whose tags and metadata still held the keys that are
+    columns now, and whose ``metadata_set`` was ``[set_id, values]``.
+    """
+    obj = dict(obj)
+    set_values = obj.pop("metadata_set_values", None)
+    if "token_usage" not in obj:
+        metadata, tags = dict(obj["metadata"]), dict(obj["tags"])
+        obj["token_usage"] = metadata.pop(keys.TOKEN_USAGE, None)
+        metadata.pop(keys.MODEL_ID, None)
+        obj["name"] = tags.pop(keys.TRACE_NAME_TAG, obj["name"])
+        obj["metadata"], obj["tags"] = metadata, tags
+        shared = obj.get("metadata_set")
+        obj["metadata_set"], set_values = (shared[0], shared[1]) if shared else (None, None)
+    return tuple(_frozen(obj[name]) for name in RECORD_FIELDS), set_values
+
+
+def _frozen(value: Any) -> Any:
+    if isinstance(value, dict):
+        return tuple(value.items())
+    if isinstance(value, list):
+        return tuple(_frozen(v) for v in value)
+    return value
 
 
 def span_from_row(trace_id: str, row: Any) -> Span:
@@ -161,10 +226,20 @@ def span_from_row(trace_id: str, row: Any) -> Span:
                 events=events)
 
 
+# The columns of `traces` that trace_from_rows reads, in its order.
+TRACE_ROW_COLUMNS = ("trace_id, experiment_id, name, request_time, execution_duration, state, client_request_id, "
+                     "request_preview, response_preview, metadata_set, model_id, token_usage")
+
+
 def trace_from_rows(trace_row: Any, tags: dict[str, str], metadata: dict[str, str], span_rows: list[Any],
                     assessments: list[Any]) -> Trace:
-    (trace_id, experiment_id, _name, request_time, duration, state, client_request_id,
-     request_preview, response_preview, _metadata_set) = trace_row
+    """A Trace from its ``traces`` row (``TRACE_ROW_COLUMNS``) and its other rows; ``tags``/``metadata`` are taken."""
+    (trace_id, experiment_id, name, request_time, duration, state, client_request_id,
+     request_preview, response_preview, _metadata_set, model_id, token_usage) = trace_row
+    for value, key, into in ((name, keys.TRACE_NAME_TAG, tags), (model_id, keys.MODEL_ID, metadata),
+                             (token_usage, keys.TOKEN_USAGE, metadata)):
+        if value is not None:
+            into[key] = value
     spans = sorted((span_from_row(trace_id, r) for r in span_rows), key=lambda s: (s.start_time_ns, s.span_id))
     info = TraceInfo(trace_id=trace_id, experiment_id=experiment_id, request_time=request_time, state=state,
                      execution_duration=duration, request_preview=request_preview, response_preview=response_preview,

@@ -20,7 +20,15 @@ from typing import Any
 
 from autolog._errors import InvalidArgumentError, ResourceDoesNotExist, StoreError
 from autolog._models import Assessment, AssessmentSource, Experiment, LoggedModel, now_ms
-from autolog._store._codec import trace_from_rows
+from autolog._store._codec import (
+    METADATA_FIELD,
+    SPANS_FIELD,
+    TAG_COLUMNS,
+    TAGS_FIELD,
+    TRACE_ROW_COLUMNS,
+    Record,
+    trace_from_rows,
+)
 from autolog._store._schema import MIGRATIONS, SCHEMA_VERSION
 from autolog._trace import Trace
 
@@ -30,6 +38,7 @@ DEFAULT_EXPERIMENT_NAME = "Default"
 # reads in WAL mode never wait for writers.
 _BUSY_TIMEOUT_MS = 2_000
 _IN_CHUNK = 500  # stay far below SQLite's bound-parameter limit
+_SET_COLUMN = TRACE_ROW_COLUMNS.split(", ").index("metadata_set")
 
 
 def path_from_uri(uri: str) -> Path:
@@ -133,35 +142,35 @@ class SqliteStore:
         return int(self._conn().execute("SELECT version FROM schema_version").fetchone()[0])
 
     # -- traces: writes ----------------------------------------------------------------------------
-    def write_records(self, records: Iterable[dict[str, Any]]) -> int:
-        """Upsert a batch of trace records (see ``_codec.trace_to_record``) in one transaction."""
+    def write_records(self, records: Iterable[Record], metadata_sets: dict[str, dict[str, str]] | None = None) -> int:
+        """Upsert a batch of trace records (see ``_codec.RECORD_FIELDS``) in one transaction.
+
+        ``metadata_sets`` holds the content of the shared metadata sets the records name.
+        """
         trace_rows: list[tuple[Any, ...]] = []
-        sets: dict[str, dict[str, str]] = {}
         tag_rows: list[tuple[str, str, str]] = []
         meta_rows: list[tuple[str, str, str]] = []
         span_rows: list[tuple[Any, ...]] = []
-        count = 0
         for r in records:
-            count += 1
-            tid = r["trace_id"]
-            shared = r.get("metadata_set")
-            if shared:
-                sets[shared[0]] = shared[1]
-            trace_rows.append((tid, r["experiment_id"], r["name"], r["request_time"], r["execution_duration"],
-                               r["state"], r["client_request_id"], r["model_id"], r["run_id"],
-                               r["request_preview"], r["response_preview"], shared[0] if shared else None))
-            tag_rows.extend((tid, k, v) for k, v in r["tags"].items())
-            meta_rows.extend((tid, k, v) for k, v in r["metadata"].items())
-            span_rows.extend((tid, *s) for s in r["spans"])
+            tid = r[0]
+            trace_rows.append(r[:TAGS_FIELD])
+            tag_rows.extend((tid, k, v) for k, v in r[TAGS_FIELD])
+            meta_rows.extend((tid, k, v) for k, v in r[METADATA_FIELD])
+            span_rows.extend((tid, *s) for s in r[SPANS_FIELD])
         with self._write() as conn:
-            for set_id, values in sets.items():
+            for set_id, values in (metadata_sets or {}).items():
                 conn.executemany("INSERT OR IGNORE INTO metadata_sets VALUES (?,?,?)",
                                  [(set_id, k, v) for k, v in values.items()])
-            conn.executemany("INSERT OR REPLACE INTO traces VALUES (?,?,?,?,?,?,?,?,?,?,?,?)", trace_rows)
-            conn.executemany("INSERT OR REPLACE INTO trace_tags VALUES (?,?,?)", tag_rows)
-            conn.executemany("INSERT OR REPLACE INTO trace_metadata VALUES (?,?,?)", meta_rows)
+            conn.executemany("INSERT OR REPLACE INTO traces (trace_id, experiment_id, name, request_time,"
+                             " execution_duration, state, client_request_id, model_id, run_id, token_usage,"
+                             " request_preview, response_preview, metadata_set) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                             trace_rows)
+            if tag_rows:
+                conn.executemany("INSERT OR REPLACE INTO trace_tags VALUES (?,?,?)", tag_rows)
+            if meta_rows:
+                conn.executemany("INSERT OR REPLACE INTO trace_metadata VALUES (?,?,?)", meta_rows)
             conn.executemany("INSERT OR REPLACE INTO spans VALUES (?,?,?,?,?,?,?,?,?)", span_rows)
-        return count
+        return len(trace_rows)
 
     def _require_trace(self, conn: sqlite3.Connection, trace_id: str) -> None:
         if conn.execute("SELECT 1 FROM traces WHERE trace_id = ?", (trace_id,)).fetchone() is None:
@@ -170,12 +179,22 @@ class SqliteStore:
     def set_trace_tag(self, trace_id: str, key: str, value: str) -> None:
         with self._write() as conn:
             self._require_trace(conn, trace_id)
-            conn.execute("INSERT OR REPLACE INTO trace_tags VALUES (?,?,?)", (trace_id, key, value))
+            if key in TAG_COLUMNS:
+                conn.execute(f"UPDATE traces SET {TAG_COLUMNS[key]} = ? WHERE trace_id = ?", (value, trace_id))
+            else:
+                conn.execute("INSERT OR REPLACE INTO trace_tags VALUES (?,?,?)", (trace_id, key, value))
 
     def delete_trace_tag(self, trace_id: str, key: str) -> None:
         with self._write() as conn:
             self._require_trace(conn, trace_id)
-            if conn.execute("DELETE FROM trace_tags WHERE trace_id = ? AND key = ?", (trace_id, key)).rowcount == 0:
+            if key in TAG_COLUMNS:
+                column = TAG_COLUMNS[key]
+                deleted = conn.execute(f"UPDATE traces SET {column} = NULL WHERE trace_id = ? AND {column} IS NOT NULL",
+                                       (trace_id,)).rowcount
+            else:
+                deleted = conn.execute("DELETE FROM trace_tags WHERE trace_id = ? AND key = ?",
+                                       (trace_id, key)).rowcount
+            if deleted == 0:
                 raise ResourceDoesNotExist(f"trace {trace_id!r} has no tag {key!r}")
 
     def delete_traces(self, trace_ids: Sequence[str]) -> int:
@@ -206,14 +225,12 @@ class SqliteStore:
         shared_sets: dict[str, dict[str, str]] = {}
         for chunk in _chunks(list(trace_ids)):
             marks = _marks(len(chunk))
-            for row in conn.execute(
-                    "SELECT trace_id, experiment_id, name, request_time, execution_duration, state, client_request_id,"
-                    f" request_preview, response_preview, metadata_set FROM traces WHERE trace_id IN ({marks})",
-                    chunk):
+            for row in conn.execute(f"SELECT {TRACE_ROW_COLUMNS} FROM traces WHERE trace_id IN ({marks})", chunk):
                 rows[row[0]] = row
-                if row[-1] is not None and row[-1] not in shared_sets:
-                    shared_sets[row[-1]] = dict(conn.execute(
-                        "SELECT key, value FROM metadata_sets WHERE set_id = ?", (row[-1],)).fetchall())
+                set_id = row[_SET_COLUMN]
+                if set_id is not None and set_id not in shared_sets:
+                    shared_sets[set_id] = dict(conn.execute(
+                        "SELECT key, value FROM metadata_sets WHERE set_id = ?", (set_id,)).fetchall())
             for tid, k, v in conn.execute(f"SELECT * FROM trace_tags WHERE trace_id IN ({marks})", chunk):
                 tags.setdefault(tid, {})[k] = v
             for tid, k, v in conn.execute(f"SELECT * FROM trace_metadata WHERE trace_id IN ({marks})", chunk):
@@ -225,7 +242,8 @@ class SqliteStore:
                     " metadata, error, create_time_ms, last_update_time_ms FROM assessments"
                     f" WHERE trace_id IN ({marks}) ORDER BY create_time_ms", chunk):
                 assessments.setdefault(row[1], []).append(_assessment_from_row(row))
-        return [trace_from_rows(rows[t], tags.get(t, {}), {**shared_sets.get(rows[t][-1], {}), **meta.get(t, {})},
+        return [trace_from_rows(rows[t], tags.get(t, {}),
+                                {**shared_sets.get(rows[t][_SET_COLUMN], {}), **meta.get(t, {})},
                                 spans.get(t, []), assessments.get(t, []))
                 for t in trace_ids if t in rows]
 
