@@ -150,6 +150,70 @@ def test_chat_call_inside_a_traced_function_is_a_child_span(client: openai.OpenA
                                       "cache_read_input_tokens": 8, "reasoning_tokens": 3}
 
 
+def test_request_is_recorded_as_sent_even_if_the_caller_changes_it_afterwards(client: openai.OpenAI) -> None:
+    """A chat loop appends the reply to the same list it sent: the trace keeps what was sent."""
+    messages: list[Any] = [{"role": "user", "content": "Say hello"}]
+    reply = client.chat.completions.create(model="gpt-4o", messages=messages)
+    messages.append(reply.choices[0].message)
+    messages[0]["content"] = "changed"
+    second = client.chat.completions.create(model="gpt-4o", messages=messages)
+    assert second.choices[0].message.content == "Hello!"
+    first_span, second_span = (t.data.spans[0] for t in autolog.search_traces(order_by=["timestamp_ms ASC"],
+                                                                               return_type="list"))
+    assert first_span.inputs == {"model": "gpt-4o", "messages": [{"role": "user", "content": "Say hello"}]}
+    assert [m["role"] for m in second_span.inputs["messages"]] == ["user", "assistant"]
+    assert second_span.inputs["messages"][1]["content"] == "Hello!"
+
+
+def test_a_finished_call_leaves_nothing_for_the_garbage_collector(client: openai.OpenAI) -> None:
+    """Spans and traces are freed by reference counting: no cycle is left for the collector to find."""
+    from autolog._live import LiveTrace
+    from autolog._span import LiveSpan
+
+    client.chat.completions.create(model="gpt-4o", messages=MESSAGES)  # warm-up: imports, worker
+    gc.collect()
+    gc.disable()
+    try:
+        for _ in range(20):
+            client.chat.completions.create(model="gpt-4o", messages=MESSAGES)
+        alive = [o for o in gc.get_objects() if isinstance(o, (LiveTrace, LiveSpan))]
+    finally:
+        gc.enable()
+    assert alive == []
+    assert len(autolog.search_traces(return_type="list")) == 21
+
+
+def test_a_span_started_after_the_call_was_stored_joins_its_trace(client: openai.OpenAI) -> None:
+    """Work that outlives the call (a task spawned inside it) re-sends the trace with its span and usage."""
+    import contextvars
+
+    captured: list[contextvars.Context] = []
+
+    def hook(request: httpx.Request) -> None:
+        captured.append(contextvars.copy_context())  # a context in which the OpenAI span is current
+
+    client._client.event_hooks["request"].append(hook)
+    client.chat.completions.create(model="gpt-4o", messages=MESSAGES)
+    client._client.event_hooks["request"].remove(hook)
+    autolog.flush()
+    (stored,) = autolog.search_traces(return_type="list")
+    assert span_tree(stored) == [("Completions", "CHAT_MODEL", [])]
+
+    def late_work() -> None:
+        with autolog.start_span("late", span_type="TOOL"):
+            pass
+
+    captured[0].run(late_work)
+    trace = only_trace()
+    assert span_tree(trace, ("name", "span_type", "usage")) == [
+        ("Completions", "CHAT_MODEL", {"input_tokens": 12, "output_tokens": 5, "total_tokens": 17,
+                                       "cache_read_input_tokens": 8, "reasoning_tokens": 3},
+         [("late", "TOOL", None, [])]),
+    ]
+    assert trace.info.token_usage == span_tree(trace, ("usage",))[0][0]
+    assert trace.info.request_preview == stored.info.request_preview and trace.info.state == "OK"
+
+
 def test_call_outside_any_span_is_its_own_trace_linked_to_the_active_model(client: openai.OpenAI) -> None:
     model = autolog.set_active_model(name="bot-v1")
     client.chat.completions.create(model="gpt-4o", messages=MESSAGES)
