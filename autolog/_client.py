@@ -85,11 +85,7 @@ class Client:
                     experiment_id: str | None = None, start_time_ns: int | None = None) -> LiveSpan:
         """Start a new trace and return its root span (not made current)."""
         trace = self.new_live_trace(experiment_id)
-        span = trace.new_span(new_span_id(), None, name, span_type, start_time_ns)
-        if inputs is not None:
-            span.set_inputs(inputs)
-        if attributes:
-            span.set_attributes(attributes)
+        span = trace.start_root(name, span_type, start_time_ns, inputs, dict(attributes) if attributes else None)
         if tags:
             for k, v in tags.items():
                 trace.set_tag(k, v)

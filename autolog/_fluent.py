@@ -36,15 +36,12 @@ def _remember_trace(trace_id: str) -> None:
 
 def _new_span(name: str, span_type: str, attributes: dict[str, Any] | None) -> LiveSpan:
     parent = current_parent()
+    own_attributes = dict(attributes) if attributes else None
     if parent is None:
         trace = get_default_client().new_live_trace()
-        span = trace.new_span(new_span_id(), None, name, span_type)
         _remember_trace(trace.trace_id)
-    else:
-        span = parent._trace.new_span(new_span_id(), parent._span_id, name, span_type)
-    if attributes:
-        span._attributes.update(attributes)
-    return span
+        return trace.start_root(name, span_type, attributes=own_attributes)
+    return parent._trace.new_span(new_span_id(), parent._span_id, name, span_type, attributes=own_attributes)
 
 
 def _input_capturer(fn: Callable[..., Any]) -> Callable[[tuple[Any, ...], dict[str, Any]], dict[str, Any]]:
@@ -302,17 +299,13 @@ def start_span_no_context(name: str, span_type: str = SpanType.UNKNOWN, parent_s
                           inputs: Any = None, attributes: dict[str, Any] | None = None,
                           start_time_ns: int | None = None) -> LiveSpan:
     """Start a span without making it current; end it with ``span.end()``. For callback-style code."""
+    own_attributes = dict(attributes) if attributes else None
     if parent_span is None:
         trace_ = get_default_client().new_live_trace()
-        span = trace_.new_span(new_span_id(), None, name, span_type, start_time_ns)
         _remember_trace(trace_.trace_id)
-    else:
-        span = parent_span._trace.new_span(new_span_id(), parent_span._span_id, name, span_type, start_time_ns)
-    if inputs is not None:
-        span.set_inputs(inputs)
-    if attributes:
-        span.set_attributes(attributes)
-    return span
+        return trace_.start_root(name, span_type, start_time_ns, inputs, own_attributes)
+    return parent_span._trace.new_span(new_span_id(), parent_span._span_id, name, span_type, start_time_ns, inputs,
+                                       own_attributes)
 
 
 def get_current_active_span() -> LiveSpan | None:

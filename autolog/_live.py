@@ -17,7 +17,7 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
-from autolog._span import LiveSpan
+from autolog._span import LiveSpan, new_span_id
 from autolog._store._codec import SPANS_FIELD, Record
 
 __all__ = ["LiveTrace", "OpenTraces"]
@@ -26,9 +26,19 @@ __all__ = ["LiveTrace", "OpenTraces"]
 class LiveTrace:
     """The spans and trace-level fields of one trace being recorded."""
 
-    __slots__ = ("_lock", "_open", "_registry", "_sink", "client_request_id", "experiment_id", "metadata",
-                 "queued", "request_preview", "request_time_ms", "response_preview", "root", "root_ended", "spans",
-                 "state", "stored_spans", "tags", "trace_id")
+    # No __slots__: fields most traces never set are class-level defaults, so creating a
+    # trace (once per traced call) stores only what every trace has.
+    client_request_id: str | None = None
+    request_preview: str | None = None
+    response_preview: str | None = None
+    state: str | None = None  # set by update_current_trace(state=...); else derived from the root
+    root: LiveSpan | None = None
+    root_ended = False
+    request_time_ms = 0  # set from the root span's start
+    stored_spans: tuple[tuple[Any, ...], ...] = ()  # rows of the spans released after an encoding
+    # True from a hand-over until the trace is encoded: a span that ends after the
+    # encoding hands the trace over again, exactly once.
+    queued = False
 
     def __init__(self, trace_id: str, experiment_id: str, metadata: dict[str, str],
                  sink: Callable[[LiveTrace], None], registry: OpenTraces | None) -> None:
@@ -37,33 +47,30 @@ class LiveTrace:
         self.metadata = metadata  # per-trace keys; process metadata is merged on export
         self.tags: dict[str, str] = {}
         self.spans: list[LiveSpan] = []
-        self.root: LiveSpan | None = None
-        self.root_ended = False
-        self.stored_spans: tuple[tuple[Any, ...], ...] = ()  # rows of the spans released after an encoding
-        self.client_request_id: str | None = None
-        self.request_preview: str | None = None
-        self.response_preview: str | None = None
-        self.state: str | None = None  # set by update_current_trace(state=...); else derived from the root
-        self.request_time_ms = 0  # set from the root span's start
-        # True from a hand-over until the trace is encoded: a span that ends after the
-        # encoding hands the trace over again, exactly once.
-        self.queued = False
         self._open = 0
         self._lock = threading.Lock()
         self._sink = sink
         self._registry = registry
-        if registry is not None:
-            registry.add(self)
+
+    def start_root(self, name: str, span_type: str, start_time_ns: int | None = None, inputs: Any = None,
+                   attributes: dict[str, Any] | None = None) -> LiveSpan:
+        """Open the root span of this new trace, then make the trace findable by id (no lock: not shared yet)."""
+        root = LiveSpan(self, new_span_id(), None, name, span_type, start_time_ns, inputs, attributes)
+        self._open = 1
+        self.spans.append(root)
+        self.root = root
+        self.request_time_ms = root._start_time_ns // 1_000_000
+        if self._registry is not None:
+            self._registry.add(self)
+        return root
 
     def new_span(self, span_id: str, parent_id: str | None, name: str, span_type: str,
-                 start_time_ns: int | None = None) -> LiveSpan:
-        span = LiveSpan(self, span_id, parent_id, name, span_type, start_time_ns)
+                 start_time_ns: int | None = None, inputs: Any = None,
+                 attributes: dict[str, Any] | None = None) -> LiveSpan:
+        span = LiveSpan(self, span_id, parent_id, name, span_type, start_time_ns, inputs, attributes)
         with self._lock:
             self._open += 1
             self.spans.append(span)
-            if parent_id is None and self.root is None and not self.root_ended:
-                self.root = span
-                self.request_time_ms = span.start_time_ns // 1_000_000
         return span
 
     def span_ended(self, span: LiveSpan) -> None:
@@ -80,27 +87,17 @@ class LiveTrace:
                 self._registry.remove(self.trace_id)
             self._sink(self)
 
-    def encode(self, encoder: Callable[[LiveTrace], Record], only_if_json: bool = False,
-               then: Callable[[Record], None] | None = None) -> Record | None:
-        """The trace as a store record, made under the trace's lock; releases the spans if none is open.
+    def encode(self, encoder: Callable[[LiveTrace], Record]) -> Record:
+        """The trace as a store record (``encoder`` makes it), made under the trace's lock.
 
-        Args:
-            encoder: makes the record (``_codec.trace_to_record`` with the exporter's settings).
-            only_if_json: encode only a trace whose spans have all ended and hold JSON already
-                (what integrations record): cheap enough for the application thread. Returns
-                None for any other trace.
-            then: called with the record under the same lock, so that two hand-overs of one
-                trace reach the export queue in the order they were encoded.
+        A span that ends after this hands the trace over again. If no span is open, the
+        span objects are released (see the module docstring).
         """
         with self._lock:
-            if only_if_json and (self._open or not all(s.content_is_json() for s in self.spans)):
-                return None
             self.queued = False
             record = encoder(self)
             if not self._open:
                 self.release(record[SPANS_FIELD])
-            if then is not None:
-                then(record)
         return record
 
     def release(self, rows: tuple[tuple[Any, ...], ...]) -> None:

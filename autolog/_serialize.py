@@ -191,15 +191,17 @@ def _make_encoder() -> Callable[[Any], str]:
 
 
 _encode = _make_encoder()
+_CONTAINERS = frozenset((dict, list, tuple))
 
 
 def dumps(obj: Any, max_chars: int | None = None) -> str:
     """JSON text of ``obj`` (see ``to_jsonable``), truncated to ``max_chars`` with a marker. Never raises."""
     # SDK responses are pydantic models: pydantic's own (compiled) JSON encoder is several
     # times faster than dumping to Python objects and encoding those.
-    obj = json_of_model(obj)
-    if type(obj) is JsonText:
-        return truncate(str(obj), max_chars)
+    if type(obj) not in _CONTAINERS:
+        obj = json_of_model(obj)
+        if type(obj) is JsonText:
+            return truncate(str(obj), max_chars)
     try:
         text = _encode(obj)
     except Exception:  # noqa: BLE001

@@ -13,21 +13,17 @@ import time
 import traceback
 from typing import TYPE_CHECKING, Any
 
-from autolog._serialize import JsonText
-
 if TYPE_CHECKING:
     from autolog._live import LiveTrace
 
-__all__ = ["LiveSpan", "NoOpSpan", "Span", "SpanEvent", "SpanStatus", "SpanStatusCode", "SpanType"]
+__all__ = ["DeferredOutputs", "LiveSpan", "NoOpSpan", "Span", "SpanEvent", "SpanStatus", "SpanStatusCode", "SpanType"]
 
 _getrandbits = random.getrandbits
 _time_ns = time.time_ns
-# Types of inputs/outputs whose JSON is known without walking an object graph.
-_JSON_READY = frozenset((type(None), JsonText, str, int, float, bool))
 
 
 def new_span_id() -> str:
-    return f"{_getrandbits(64):016x}"
+    return _getrandbits(64).to_bytes(8, "big").hex()  # twice as fast as f"{...:016x}"
 
 
 def new_trace_id() -> str:
@@ -35,7 +31,7 @@ def new_trace_id() -> str:
     # OpenTelemetry trace id, but the store's B-trees receive new ids at their right edge
     # instead of at random pages (fast ingest as the store grows), and traces started in
     # the same millisecond still sort in the order they started.
-    return f"tr-{_time_ns():016x}{_getrandbits(64):016x}"
+    return "tr-" + ((_time_ns() << 64) | _getrandbits(64)).to_bytes(16, "big").hex()
 
 
 class SpanType:
@@ -131,6 +127,22 @@ class SpanEvent:
         return f"SpanEvent({self.name!r}, attributes={self.attributes!r})"
 
 
+class DeferredOutputs:
+    """Outputs an integration leaves for the export worker to convert.
+
+    Work done once per call on the application's thread runs with cold caches, right after
+    the library's own code; the worker runs the same conversion for a whole batch, warm and
+    off that thread. An integration ends a span with ``outputs=<subclass>(raw result)``;
+    before the span is encoded, ``resolve()`` gives the outputs and the attributes to record.
+    Only for results the caller does not change afterwards (an SDK's response objects).
+    """
+
+    __slots__ = ()
+
+    def resolve(self) -> tuple[Any, dict[str, Any] | None]:
+        raise NotImplementedError
+
+
 class Span:
     """One finished (or read-back) span of a trace. Treat it as read-only."""
 
@@ -198,19 +210,26 @@ class LiveSpan(Span):
     __slots__ = ("_trace",)
 
     def __init__(self, trace: LiveTrace, span_id: str, parent_id: str | None, name: str, span_type: str,
-                 start_time_ns: int | None = None) -> None:
-        Span.__init__(self, trace.trace_id, span_id, parent_id, name, span_type,
-                      _time_ns() if start_time_ns is None else start_time_ns)
+                 start_time_ns: int | None = None, inputs: Any = None,
+                 attributes: dict[str, Any] | None = None) -> None:
+        # Every slot set here, not through Span.__init__: one frame less on every traced call.
         self._trace = trace
+        self._trace_id = trace.trace_id
+        self._span_id = span_id
+        self._parent_id = parent_id
+        self._name = name
+        self._span_type = span_type
+        self._start_time_ns = _time_ns() if start_time_ns is None else start_time_ns
+        self._end_time_ns = None
+        self._status = _UNSET_STATUS
+        self._inputs = inputs
+        self._outputs = None
+        self._attributes = {} if attributes is None else attributes  # the caller's dict, owned from here on
+        self._events = []
 
     @property
     def is_ended(self) -> bool:
         return self._end_time_ns is not None
-
-    def content_is_json(self) -> bool:
-        """Ended, with inputs and outputs already JSON (or scalars): encoding it walks no user object."""
-        return (self._end_time_ns is not None and type(self._inputs) in _JSON_READY
-                and type(self._outputs) in _JSON_READY)
 
     def set_inputs(self, inputs: Any) -> None:
         if self._end_time_ns is None:

@@ -63,39 +63,61 @@ def table(rows: list[list[Any]], header: list[str]) -> str:
 
 def overhead_main(doc: str, script: Path, scenario: str, measure: Callable[[str, bool], dict[str, Any]],
                   peers: tuple[str, ...] = ("plain", "autolog", "openinference", "mlflow"),
-                  unit: str = "call") -> None:
+                  unit: str = "call", rounds: int = 5) -> None:
     """Entry point of a per-call overhead scenario: each peer in its own interpreter, then a table and JSON.
 
-    ``measure(peer, quick)`` returns ``{"peer", "us_per_call", ...}``; this adds ``added_us`` and
-    ``added_pct_of_plain`` per peer and the overhead ratios between peers.
+    ``measure(peer, quick)`` returns ``{"peer", "us_per_call", ...}``. The peers run in ``rounds``
+    interleaved rounds (plain, autolog, ..., plain, autolog, ...; MLflow, the slowest, in the
+    first round only), and each peer's added µs is the median over rounds of its time minus
+    plain's time *in the same round*: this machine's speed drifts by tens of percent over
+    minutes, and pairing by round cancels that drift instead of comparing runs minutes apart.
     """
     args = main_args(doc)
     if args.peer:
         emit(measure(args.peer, args.quick), None)
         return
     extra = ["--quick"] if args.quick else []
-    results = {p: run_peer(script, p, *extra) for p in peers}
-    plain = results["plain"]["us_per_call"]
+    n_rounds = 1 if args.quick else rounds
+    runs: dict[str, list[dict[str, Any]]] = {p: [] for p in peers}
+    for r in range(n_rounds):
+        for peer in peers:
+            if peer == "mlflow" and r > 0:
+                continue
+            runs[peer].append(run_peer(script, peer, *extra))
+    results: dict[str, dict[str, Any]] = {}
     rows = []
-    for peer, r in results.items():
-        if "error" in r:
-            rows.append([peer, "-", "-", "-", r["error"][:60]])
+    for peer, peer_runs in runs.items():
+        failed = [x for x in peer_runs if "error" in x]
+        if failed or (peer != "plain" and any("error" in x for x in runs["plain"])):
+            error = (failed or runs["plain"])[0].get("error", "plain failed")
+            results[peer] = {"peer": peer, "error": error}
+            rows.append([peer, "-", "-", "-", error[:60]])
             continue
-        added = r["us_per_call"] - plain
-        r["added_us"] = added
-        r["added_pct_of_plain"] = 100 * added / plain
-        rows.append([peer, f"{r['us_per_call']:.1f}", f"{added:.1f}", f"{100 * added / plain:.1f}%",
-                     f"{r['traces_stored']} traces stored" if "traces_stored" in r else ""])
+        times = [x["us_per_call"] for x in peer_runs]
+        added = [x["us_per_call"] - plain["us_per_call"] for x, plain in zip(peer_runs, runs["plain"], strict=False)]
+        plain_time = statistics.median(p["us_per_call"] for p in runs["plain"][:len(peer_runs)])
+        r = {**peer_runs[-1], "us_per_call": statistics.median(times), "us_per_call_per_round": times}
+        if peer != "plain":
+            r["added_us"] = statistics.median(added)
+            r["added_us_per_round"] = added
+            r["added_pct_of_plain"] = 100 * r["added_us"] / plain_time
+        results[peer] = r
+        note = f"{r['traces_stored']} traces stored" if "traces_stored" in r else ""
+        if peer != "plain" and len(added) > 1:
+            note = f"rounds: {min(added):.1f}..{max(added):.1f} µs added; {note}"
+        rows.append([peer, f"{r['us_per_call']:.1f}", f"{r['added_us']:.1f}" if peer != "plain" else "-",
+                     f"{r['added_pct_of_plain']:.1f}%" if peer != "plain" else "-", note])
     auto, oi, ml = (results.get(p, {}).get("added_us") for p in ("autolog", "openinference", "mlflow"))
     ratios = {}
     if auto is not None and oi:
         ratios["autolog_vs_openinference_overhead"] = auto / oi
     if auto is not None and ml:
         ratios["mlflow_vs_autolog_overhead"] = ml / max(auto, 1e-9)
+    print(f"{n_rounds} interleaved round(s); medians over rounds")
     print(table(rows, ["peer", f"µs/{unit}", "added µs", "added % of plain", "note"]))
     for k, v in ratios.items():
         print(f"{k}: {v:.3f}")
-    emit({"scenario": scenario, "results": results, "ratios": ratios}, args.json)
+    emit({"scenario": scenario, "rounds": n_rounds, "results": results, "ratios": ratios}, args.json)
 
 
 def discarding_otel_provider() -> Any:

@@ -24,7 +24,7 @@ from autolog._errors import report_internal_error
 from autolog._fluent import start_span_no_context
 from autolog._patching import IntegrationState, configure_integration, get_state
 from autolog._serialize import JsonText, dumps, json_of_model
-from autolog._span import LiveSpan, SpanType
+from autolog._span import DeferredOutputs, LiveSpan, SpanType
 
 from ._openai_extract import TRANSPORT_KWARGS, response_attributes, summarize_embeddings
 from ._openai_stream import StreamRecorder, TracedAsyncStream, TracedStream
@@ -130,28 +130,36 @@ def _finish(span: LiveSpan, result: Any, kwargs: dict[str, Any], kind: str, hide
         # would consume what the caller is about to read, so only parse plain raw responses.
         if raw_kind in ("true", "raw") and kwargs.get("stream") is not True and hasattr(result, "parse"):
             parsed = result.parse()  # cached by the SDK: the caller's own parse() gets the same object
-            span.end(outputs=json_of_model(_output(parsed, kind)), attributes=response_attributes(parsed))
+            span.end(outputs=_Response(parsed, kind))
         else:
             span.end(attributes={"autolog.openai.unparsed_response": raw_kind})
         return result
     if kwargs.get("stream") is True:
         recorder = StreamRecorder(span, kind, hide_usage_chunk)
         return TracedAsyncStream(result, recorder) if is_async else TracedStream(result, recorder)
-    # Stored as JSON now, so the trace does not keep the response object alive (see JsonText).
-    outputs = json_of_model(_output(result, kind))
-    try:
-        attributes = response_attributes(result)
-    except Exception as exc:  # noqa: BLE001 - keep the span's output even if usage cannot be read
-        report_internal_error("openai.response_attributes", exc)
-        attributes = None
-    span.end(outputs=outputs, attributes=attributes)
+    span.end(outputs=_Response(result, kind))
     return result
 
 
-def _output(result: Any, kind: str) -> Any:
-    if kind == "embedding" and not _OPTIONS["log_embeddings"]:
-        return summarize_embeddings(result)
-    return result
+class _Response(DeferredOutputs):
+    """A response whose JSON, model and token usage the export worker reads (in its batch, off your thread)."""
+
+    __slots__ = ("kind", "response", "summarize")
+
+    def __init__(self, response: Any, kind: str) -> None:
+        self.response = response
+        self.kind = kind
+        self.summarize = kind == "embedding" and not _OPTIONS["log_embeddings"]
+
+    def resolve(self) -> tuple[Any, dict[str, Any] | None]:
+        response = self.response
+        outputs = json_of_model(summarize_embeddings(response) if self.summarize else response)
+        try:
+            attributes = response_attributes(response)
+        except Exception as exc:  # noqa: BLE001 - keep the span's output even if usage cannot be read
+            report_internal_error("openai.response_attributes", exc)
+            attributes = None
+        return outputs, attributes
 
 
 def _make_wrapper(span_type: str, kind: str, is_async: bool) -> Any:

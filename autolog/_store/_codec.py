@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from autolog import _metadata as keys
 from autolog._serialize import JsonText, dumps, truncate
-from autolog._span import Span, SpanEvent, SpanStatus, SpanStatusCode, SpanType
+from autolog._span import DeferredOutputs, Span, SpanEvent, SpanStatus, SpanStatusCode, SpanType
 from autolog._trace import Trace, TraceData, TraceInfo, TraceState
 
 if TYPE_CHECKING:
@@ -85,16 +85,17 @@ def _preview(value: Any, value_json: str) -> str | None:
 
 
 def _span_row(span: Span, max_chars: int | None, io_json: tuple[str, str] | None = None) -> tuple[Any, ...]:
-    events = [{"name": e.name, "timestamp_ns": e.timestamp_ns, "attributes": e.attributes}
-              for e in span._events] if span._events else []
     inputs_json, outputs_json = io_json or (_capped_json(span._inputs, max_chars),
                                             _capped_json(span._outputs, max_chars))
+    events = span._events
+    description = span._status.description
     content = "".join((
         '{"inputs":', inputs_json,
         ',"outputs":', outputs_json,
         ',"attributes":', dumps(span._attributes) if span._attributes else "{}",
-        ',"events":', dumps(events) if events else "[]",
-        ',"status_message":', json.dumps(span._status.description) if span._status.description else '""',
+        ',"events":', dumps([{"name": e.name, "timestamp_ns": e.timestamp_ns, "attributes": e.attributes}
+                             for e in events]) if events else "[]",
+        ',"status_message":', json.dumps(description) if description else '""',
         "}",
     ))
     return (span._span_id, span._parent_id, span._name, span._span_type, span._status.status_code,
@@ -137,6 +138,12 @@ def trace_to_record(trace: LiveTrace, process_metadata: dict[str, str], max_char
     """
     spans: list[Span] = list(trace.spans)
     root: Span | None = trace.root
+    for span in spans:
+        if isinstance(span._outputs, DeferredOutputs):
+            outputs, attributes = span._outputs.resolve()
+            span._outputs = outputs
+            if attributes:
+                span._attributes.update(attributes)
     if trace.stored_spans:
         current = {s._span_id for s in spans}
         earlier = [span_from_row(trace.trace_id, row) for row in trace.stored_spans if row[0] not in current]

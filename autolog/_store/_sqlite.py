@@ -61,6 +61,29 @@ def _marks(n: int) -> str:
     return ",".join("?" * n)
 
 
+# Rows per multi-row INSERT: powers of two, so a batch of any size takes at most ten
+# statement shapes (each compiled once, then cached by the connection).
+_ROW_CHUNKS = (512, 256, 128, 64, 32, 16, 8, 4, 2, 1)
+
+
+def insert_rows(conn: sqlite3.Connection, statement: str, width: int, rows: list[tuple[Any, ...]]) -> None:
+    """``<statement> VALUES (...),(...)`` for ``rows`` of ``width`` values, a few statements per batch.
+
+    Python's sqlite3 releases the GIL around every step, and ``executemany`` steps once per row.
+    When the application's thread never releases the GIL (a CPU-bound loop), a thread waiting
+    for it gets it back only every switch interval (5 ms): the export worker would store
+    200 rows a second. One statement per chunk of rows needs one step, so a batch is written
+    in a handful of hand-offs instead of one per row.
+    """
+    placeholder = "(" + _marks(width) + ")"
+    start = 0
+    while start < len(rows):
+        size = next(n for n in _ROW_CHUNKS if n <= len(rows) - start)
+        chunk = rows[start:start + size]
+        conn.execute(f"{statement} VALUES {','.join([placeholder] * size)}", [v for row in chunk for v in row])
+        start += size
+
+
 class SqliteStore:
     """Thread-safe, multi-process store. Every method may block on disk I/O."""
 
@@ -157,19 +180,15 @@ class SqliteStore:
             tag_rows.extend((tid, k, v) for k, v in r[TAGS_FIELD])
             meta_rows.extend((tid, k, v) for k, v in r[METADATA_FIELD])
             span_rows.extend((tid, *s) for s in r[SPANS_FIELD])
+        set_rows = [(set_id, k, v) for set_id, values in (metadata_sets or {}).items() for k, v in values.items()]
         with self._write() as conn:
-            for set_id, values in (metadata_sets or {}).items():
-                conn.executemany("INSERT OR IGNORE INTO metadata_sets VALUES (?,?,?)",
-                                 [(set_id, k, v) for k, v in values.items()])
-            conn.executemany("INSERT OR REPLACE INTO traces (trace_id, experiment_id, name, request_time,"
-                             " execution_duration, state, client_request_id, model_id, run_id, token_usage,"
-                             " request_preview, response_preview, metadata_set) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
-                             trace_rows)
-            if tag_rows:
-                conn.executemany("INSERT OR REPLACE INTO trace_tags VALUES (?,?,?)", tag_rows)
-            if meta_rows:
-                conn.executemany("INSERT OR REPLACE INTO trace_metadata VALUES (?,?,?)", meta_rows)
-            conn.executemany("INSERT OR REPLACE INTO spans VALUES (?,?,?,?,?,?,?,?,?)", span_rows)
+            insert_rows(conn, "INSERT OR IGNORE INTO metadata_sets", 3, set_rows)
+            insert_rows(conn, "INSERT OR REPLACE INTO traces (trace_id, experiment_id, name, request_time,"
+                              " execution_duration, state, client_request_id, model_id, run_id, token_usage,"
+                              " request_preview, response_preview, metadata_set)", TAGS_FIELD, trace_rows)
+            insert_rows(conn, "INSERT OR REPLACE INTO trace_tags", 3, tag_rows)
+            insert_rows(conn, "INSERT OR REPLACE INTO trace_metadata", 3, meta_rows)
+            insert_rows(conn, "INSERT OR REPLACE INTO spans", 9, span_rows)
         return len(trace_rows)
 
     def _require_trace(self, conn: sqlite3.Connection, trace_id: str) -> None:

@@ -165,8 +165,8 @@ def test_request_is_recorded_as_sent_even_if_the_caller_changes_it_afterwards(cl
     assert second_span.inputs["messages"][1]["content"] == "Hello!"
 
 
-def test_a_finished_call_leaves_nothing_for_the_garbage_collector(client: openai.OpenAI) -> None:
-    """Spans and traces are freed by reference counting: no cycle is left for the collector to find."""
+def test_a_stored_call_leaves_nothing_for_the_garbage_collector(client: openai.OpenAI) -> None:
+    """Once stored, spans and traces are freed by reference counting: no cycle is left for the collector."""
     from autolog._live import LiveTrace
     from autolog._span import LiveSpan
 
@@ -176,6 +176,7 @@ def test_a_finished_call_leaves_nothing_for_the_garbage_collector(client: openai
     try:
         for _ in range(20):
             client.chat.completions.create(model="gpt-4o", messages=MESSAGES)
+        assert autolog.flush(30)
         alive = [o for o in gc.get_objects() if isinstance(o, (LiveTrace, LiveSpan))]
     finally:
         gc.enable()
@@ -467,6 +468,7 @@ def test_an_internal_failure_never_changes_the_result(client: openai.OpenAI, mon
     assert client.chat.completions.create(model="m", messages=MESSAGES).choices[0].message.content == "Hello!"
     monkeypatch.setattr(integration, "_start", broken)
     assert client.chat.completions.create(model="m", messages=MESSAGES).choices[0].message.content == "Hello!"
+    assert autolog.flush(30)  # usage is read by the export worker
     assert autolog.stats()["internal_errors"] == before + 2
     [trace] = autolog.search_traces(return_type="list")  # the first call is still recorded, without usage
     assert trace.data.spans[0].outputs["choices"][0]["message"]["content"] == "Hello!"
