@@ -212,7 +212,7 @@ class Exporter:
                 self._queue.append(item)
                 self._submitted += 1
                 size = len(self._queue)
-        STATS.incr("queued")
+        STATS.count_queued()
         if full:
             self._spill([item])
         elif size == self.max_batch_size:  # wake once per batch, not on every trace above it

@@ -6,6 +6,7 @@ update under one lock; reading returns a copy.
 
 from __future__ import annotations
 
+import itertools
 import threading
 
 _COUNTERS = ("queued", "exported", "spooled", "replayed", "dropped", "internal_errors", "export_retries")
@@ -15,6 +16,14 @@ class _Stats:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._values = dict.fromkeys(_COUNTERS, 0)
+        self._new_queued_counter()
+
+    def _new_queued_counter(self) -> None:
+        # "queued" moves once per traced call: a counter whose next() is atomic (one C call
+        # under the GIL) instead of a lock. Reading it takes a number too, so the reader keeps
+        # the number the next read would get if nothing had been counted.
+        self.count_queued = itertools.count().__next__
+        self._queued_base = 0
 
     def incr(self, name: str, amount: int = 1) -> None:
         with self._lock:
@@ -22,17 +31,22 @@ class _Stats:
 
     def snapshot(self) -> dict[str, int]:
         with self._lock:
+            taken = self.count_queued()
+            self._values["queued"] += taken - self._queued_base
+            self._queued_base = taken + 1
             return dict(self._values)
 
     def reset(self) -> None:
         with self._lock:
             self._values = dict.fromkeys(_COUNTERS, 0)
+            self._new_queued_counter()
 
     def _after_fork(self) -> None:
         # A lock held by another thread at fork time would stay locked forever in the child;
         # and the child's pipeline starts empty, so its counters start at zero.
         self._lock = threading.Lock()
         self._values = dict.fromkeys(_COUNTERS, 0)
+        self._new_queued_counter()
 
 
 STATS = _Stats()

@@ -101,11 +101,18 @@ def _request_kind(kwargs: dict[str, Any]) -> str | None:
     return None
 
 
-def _start(instance: Any, kwargs: dict[str, Any], span_type: str, kind: str) -> tuple[LiveSpan, bool] | None:
-    """Open the span and, for streams, maybe request usage. Returns (span, hide_usage_chunk)."""
+def _start(instance: Any, kwargs: dict[str, Any], span_type: str,
+           kind: str) -> tuple[LiveSpan, dict[str, Any], bool]:
+    """Open the span and, for streams, maybe request usage.
+
+    Returns (span, the keyword arguments to call with, hide_usage_chunk). ``kwargs`` may be
+    the caller's own dict (``create(**params)``): it is copied before anything is added.
+    """
     # The request is recorded as JSON now, as it is sent: a chat loop appends to the same
     # `messages` list after the call, and a reference read later would record that too.
-    inputs = JsonText(dumps({k: v for k, v in kwargs.items() if k not in TRANSPORT_KWARGS}))
+    request = kwargs if kwargs.keys().isdisjoint(TRANSPORT_KWARGS) else {
+        k: v for k, v in kwargs.items() if k not in TRANSPORT_KWARGS}
+    inputs = JsonText(dumps(request))
     attributes: dict[str, Any] = {"mlflow.message.format": "openai"}
     if kwargs.get("model"):
         attributes["mlflow.llm.model"] = kwargs["model"]
@@ -113,12 +120,10 @@ def _start(instance: Any, kwargs: dict[str, Any], span_type: str, kind: str) -> 
         attributes["mlflow.chat.tools"] = kwargs["tools"]
     span = start_span_no_context(type(instance).__name__, span_type=span_type, parent_span=current_parent(),
                                  inputs=inputs, attributes=attributes)
-    hide_usage_chunk = False
     if (kwargs.get("stream") is True and kind in ("chat", "completion") and _OPTIONS["include_usage"]
             and not kwargs.get("stream_options") and _request_kind(kwargs) is None):  # NOT_GIVEN is falsy
-        kwargs["stream_options"] = {"include_usage": True}
-        hide_usage_chunk = True
-    return span, hide_usage_chunk
+        return span, {**kwargs, "stream_options": {"include_usage": True}}, True
+    return span, kwargs, False
 
 
 def _finish(span: LiveSpan, result: Any, kwargs: dict[str, Any], kind: str, hide_usage_chunk: bool,
@@ -169,8 +174,7 @@ def _make_wrapper(span_type: str, kind: str, is_async: bool) -> Any:
         if not state.recording or _IN_CALL.get():
             return wrapped(*args, **kwargs)
         try:
-            kwargs = dict(kwargs)  # never change the caller's dict
-            span, hide = _start(instance, kwargs, span_type, kind)  # type: ignore[misc]
+            span, kwargs, hide = _start(instance, kwargs, span_type, kind)
         except Exception as exc:  # noqa: BLE001
             report_internal_error("openai.start", exc)
             return wrapped(*args, **kwargs)
@@ -194,8 +198,7 @@ def _make_wrapper(span_type: str, kind: str, is_async: bool) -> Any:
 
     async def async_call(wrapped: Any, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
         try:
-            kwargs = dict(kwargs)
-            span, hide = _start(instance, kwargs, span_type, kind)  # type: ignore[misc]
+            span, kwargs, hide = _start(instance, kwargs, span_type, kind)
         except Exception as exc:  # noqa: BLE001
             report_internal_error("openai.start", exc)
             return await wrapped(*args, **kwargs)
