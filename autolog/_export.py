@@ -1,13 +1,17 @@
 """The export pipeline: bounded queue → worker thread → store, with a disk spool for overflow.
 
-The application thread only appends a finished trace to a deque (about a µs): code run
-once per call on that thread runs with cold caches, right after the library's own code,
-and costs several times what the same code costs in the worker's warm loop over a batch.
-A daemon worker, woken by an Event when a batch is ready or after a short delay, encodes
-the traces into store records (immutable tuples of text, also the spool's format) and
-writes each batch in one transaction, with a few multi-row statements (see
-``_sqlite.insert_rows``: it keeps up even while the application's thread never releases
-the GIL). Nothing is dropped silently:
+A finished trace is appended to a deque. A trace whose content is JSON already or an SDK
+response (what integrations record) is first encoded into its store record on the
+application's thread (a few µs): the queue then holds an immutable tuple of text, which
+the garbage collector stops scanning after one pass. Queued live objects are costly: a
+thread that holds the GIL in a CPU-bound loop can starve the worker for hundreds of ms
+(measured here: CPython re-arms a waiting thread's switch request whenever the running
+thread releases the GIL briefly), and every object still alive when a collection runs is
+promoted, until full collections of the whole heap (100 ms here) come every few thousand
+calls. Any other trace (``@trace`` arguments are the user's objects) is encoded by the
+worker. A daemon worker, woken by an Event when a few traces wait or after a short delay,
+writes each batch in one transaction with a few multi-row statements (see
+``_sqlite.insert_rows``). Nothing is dropped silently:
 
 * queue full            → the trace is serialized and appended to this process's spool file;
 * store write fails     → transient errors are retried (tenacity, exponential backoff
@@ -50,6 +54,7 @@ from autolog._store._sqlite import SqliteStore
 
 _logger = logging.getLogger("autolog")
 _ORPHAN_SCAN_INTERVAL_SECONDS = 30.0
+_WAKE_AT_QUEUED = 16
 
 
 class Spool:
@@ -176,6 +181,11 @@ class Exporter:
         self.open_traces = open_traces
         self.max_queue_size = max_queue_size
         self.max_batch_size = max_batch_size
+        # The worker is woken once this many traces wait (or after schedule_delay_millis).
+        # Early, on purpose: a trace waiting in the queue keeps its objects alive, and every
+        # ~700 objects kept alive make the garbage collector run once more (in this
+        # process's heap, a young collection costs 0.3-0.5 ms). Encoding frees them.
+        self._wake_at = min(_WAKE_AT_QUEUED, max_batch_size)
         self.schedule_delay_millis = schedule_delay_millis
         self.max_content_chars = max_content_chars
         self.retry_timeout_millis = retry_timeout_millis
@@ -200,6 +210,11 @@ class Exporter:
         """Hand a finished trace over. Never blocks on I/O unless the queue is full (then: spool)."""
         if self._worker is None or self._stopping:  # first use, after fork, or after shutdown
             self._start_worker()
+        try:
+            if trace.encode(self._encode, only_if_cheap=True, then=self._put) is not None:
+                return
+        except Exception as exc:  # noqa: BLE001 - the worker encodes it instead (and counts a loss there)
+            report_internal_error("export.encode", exc)
         self._put(trace)
 
     def _encode(self, trace: LiveTrace) -> Record:
@@ -215,18 +230,20 @@ class Exporter:
         STATS.count_queued()
         if full:
             self._spill([item])
-        elif size == self.max_batch_size:  # wake once per batch, not on every trace above it
+        elif size == self._wake_at:  # wake once per burst, not on every trace above it
             self._wake.set()
 
     def _records_of(self, items: list[LiveTrace | Record]) -> list[Record]:
         """Records of queue items, encoding the live traces among them (a failure is a counted loss)."""
-        records = []
+        records: list[Record] = []
         for item in items:
-            if type(item) is tuple:
+            if isinstance(item, tuple):
                 records.append(item)
                 continue
             try:
-                records.append(item.encode(self._encode))  # type: ignore[union-attr]
+                record = item.encode(self._encode)
+                assert record is not None  # only only_if_cheap=True declines
+                records.append(record)
             except Exception as exc:  # noqa: BLE001
                 STATS.incr("dropped")
                 report_internal_error("export.serialize", exc)
@@ -329,6 +346,8 @@ class Exporter:
 
     def _export(self, batch: list[LiveTrace | Record]) -> None:
         records = self._records_of(batch)
+        handled = len(batch)
+        batch.clear()  # the live traces (and what they hold) are freed before the write, not after
         try:
             self._write(records, self._metadata_sets(records))
             STATS.incr("exported", len(records))
@@ -337,7 +356,7 @@ class Exporter:
                             self.store.uri, exc)
             self._spool_records(records)
         with self._cond:
-            self._handled += len(batch)
+            self._handled += handled
             self._cond.notify_all()
 
     def _replay(self, orphans: bool) -> None:

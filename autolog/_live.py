@@ -87,17 +87,29 @@ class LiveTrace:
                 self._registry.remove(self.trace_id)
             self._sink(self)
 
-    def encode(self, encoder: Callable[[LiveTrace], Record]) -> Record:
+    def encode(self, encoder: Callable[[LiveTrace], Record], only_if_cheap: bool = False,
+               then: Callable[[Record], None] | None = None) -> Record | None:
         """The trace as a store record (``encoder`` makes it), made under the trace's lock.
 
         A span that ends after this hands the trace over again. If no span is open, the
         span objects are released (see the module docstring).
+
+        Args:
+            only_if_cheap: encode only a trace whose spans have all ended and whose content is
+                JSON already or an SDK response (what integrations record): cheap enough for
+                the application's thread. Returns None for any other trace.
+            then: called with the record under the same lock, so that two hand-overs of one
+                trace reach the export queue in the order they were encoded.
         """
         with self._lock:
+            if only_if_cheap and (self._open or not all(s.is_cheap_to_encode() for s in self.spans)):
+                return None
             self.queued = False
             record = encoder(self)
             if not self._open:
                 self.release(record[SPANS_FIELD])
+            if then is not None:
+                then(record)
         return record
 
     def release(self, rows: tuple[tuple[Any, ...], ...]) -> None:

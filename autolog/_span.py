@@ -16,12 +16,16 @@ import traceback
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from autolog._serialize import JsonText
+
 if TYPE_CHECKING:
     from autolog._live import LiveTrace
 
 __all__ = ["DeferredOutputs", "LiveSpan", "NoOpSpan", "Span", "SpanEvent", "SpanStatus", "SpanStatusCode", "SpanType"]
 
 _time_ns = time.time_ns
+# Inputs/outputs whose JSON is known without walking an object graph.
+_JSON_READY = frozenset((type(None), JsonText, str, int, float, bool))
 _MASK_64 = (1 << 64) - 1
 _SPREAD = 0x9E3779B97F4A7C15  # odd, so multiplying by it permutes 64-bit values: distinct in, distinct out
 
@@ -145,13 +149,13 @@ class SpanEvent:
 
 
 class DeferredOutputs:
-    """Outputs an integration leaves for the export worker to convert.
+    """Outputs an integration leaves to be converted when the span is encoded.
 
-    Work done once per call on the application's thread runs with cold caches, right after
-    the library's own code; the worker runs the same conversion for a whole batch, warm and
-    off that thread. An integration ends a span with ``outputs=<subclass>(raw result)``;
-    before the span is encoded, ``resolve()`` gives the outputs and the attributes to record.
-    Only for results the caller does not change afterwards (an SDK's response objects).
+    An integration ends a span with ``outputs=<subclass>(raw result)``; when the trace is
+    encoded (see ``_export``), ``resolve()`` gives the outputs and attributes to record. The
+    conversion (an SDK response to JSON, its usage) then runs once, with the rest of the
+    encoding, and never if tracing of the call is abandoned. Only for results the caller
+    does not change afterwards (an SDK's response objects).
     """
 
     __slots__ = ()
@@ -247,6 +251,11 @@ class LiveSpan(Span):
     @property
     def is_ended(self) -> bool:
         return self._end_time_ns is not None
+
+    def is_cheap_to_encode(self) -> bool:
+        """Ended, with inputs that are JSON already and outputs that are JSON or an SDK response."""
+        return (self._end_time_ns is not None and type(self._inputs) in _JSON_READY
+                and (type(self._outputs) in _JSON_READY or isinstance(self._outputs, DeferredOutputs)))
 
     def set_inputs(self, inputs: Any) -> None:
         if self._end_time_ns is None:
