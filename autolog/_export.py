@@ -1,17 +1,21 @@
 """The export pipeline: bounded queue → worker thread → store, with a disk spool for overflow.
 
-A finished trace is appended to a deque. A trace whose content is JSON already or an SDK
-response (what integrations record) is first encoded into its store record on the
-application's thread (a few µs): the queue then holds an immutable tuple of text, which
-the garbage collector stops scanning after one pass. Queued live objects are costly: a
-thread that holds the GIL in a CPU-bound loop can starve the worker for hundreds of ms
-(measured here: CPython re-arms a waiting thread's switch request whenever the running
-thread releases the GIL briefly), and every object still alive when a collection runs is
-promoted, until full collections of the whole heap (100 ms here) come every few thousand
-calls. Any other trace (``@trace`` arguments are the user's objects) is encoded by the
-worker. A daemon worker, woken by an Event when a few traces wait or after a short delay,
-writes each batch in one transaction with a few multi-row statements (see
-``_sqlite.insert_rows``). Nothing is dropped silently:
+The application's thread appends a finished trace to a deque; a daemon worker, woken by
+an Event when a few traces wait or after a short delay, encodes the traces into store
+records (immutable tuples of text, also the spool's format) and writes each batch in one
+transaction with a few multi-row statements (see ``_sqlite.insert_rows``). Encoding is
+the worker's job because code run once per call on the application's thread runs with
+cold caches, right after the library's own code, and costs several times what the same
+code costs in the worker's warm loop over a batch.
+
+Backpressure: a thread that holds the GIL in a CPU-bound loop can starve the worker for
+hundreds of ms (measured here: CPython re-arms a waiting thread's switch request whenever
+the running thread releases the GIL briefly), and every live object still queued when a
+collection runs is promoted, until full collections of the whole heap (100 ms here) come
+every few thousand calls. So once ``_ENCODE_ON_CALLER_AT`` traces wait, a trace whose
+content is JSON already or an SDK response (what integrations record) is encoded on the
+application's thread at hand-over (a few µs): the queue then holds only tuples of text,
+which the garbage collector stops scanning after one pass. Nothing is dropped silently:
 
 * queue full            → the trace is serialized and appended to this process's spool file;
 * store write fails     → transient errors are retried (tenacity, exponential backoff
@@ -55,6 +59,7 @@ from autolog._store._sqlite import SqliteStore
 _logger = logging.getLogger("autolog")
 _ORPHAN_SCAN_INTERVAL_SECONDS = 30.0
 _WAKE_AT_QUEUED = 16
+_ENCODE_ON_CALLER_AT = 128  # queued traces: past this, the worker is not keeping up
 
 
 class Spool:
@@ -211,7 +216,8 @@ class Exporter:
         if self._worker is None or self._stopping:  # first use, after fork, or after shutdown
             self._start_worker()
         try:
-            if trace.encode(self._encode, only_if_cheap=True, then=self._put) is not None:
+            if (len(self._queue) >= _ENCODE_ON_CALLER_AT
+                    and trace.encode(self._encode, only_if_cheap=True, then=self._put) is not None):
                 return
         except Exception as exc:  # noqa: BLE001 - the worker encodes it instead (and counts a loss there)
             report_internal_error("export.encode", exc)

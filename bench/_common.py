@@ -62,62 +62,40 @@ def table(rows: list[list[Any]], header: list[str]) -> str:
 
 
 def overhead_main(doc: str, script: Path, scenario: str, measure: Callable[[str, bool], dict[str, Any]],
-                  peers: tuple[str, ...] = ("plain", "autolog", "openinference", "mlflow"),
-                  unit: str = "call", rounds: int = 5) -> None:
+                  peers: tuple[str, ...] = ("autolog", "openinference", "mlflow"), unit: str = "call") -> None:
     """Entry point of a per-call overhead scenario: each peer in its own interpreter, then a table and JSON.
 
-    ``measure(peer, quick)`` returns ``{"peer", "us_per_call", ...}``. The peers run in ``rounds``
-    interleaved rounds (plain, autolog, ..., plain, autolog, ...; MLflow, the slowest, in the
-    first round only), and each peer's added µs is the median over rounds of its time minus
-    plain's time *in the same round*: this machine's speed drifts by tens of percent over
-    minutes, and pairing by round cancels that drift instead of comparing runs minutes apart.
+    ``measure(peer, quick)`` returns ``measure_per_call``'s result for one peer: its added µs
+    is the median of paired differences between blocks with its instrumentation on and off
+    in the same process (see ``measure_per_call``).
     """
     args = main_args(doc)
     if args.peer:
         emit(measure(args.peer, args.quick), None)
         return
     extra = ["--quick"] if args.quick else []
-    n_rounds = 1 if args.quick else rounds
-    runs: dict[str, list[dict[str, Any]]] = {p: [] for p in peers}
-    for r in range(n_rounds):
-        for peer in peers:
-            if peer == "mlflow" and r > 0:
-                continue
-            runs[peer].append(run_peer(script, peer, *extra))
-    results: dict[str, dict[str, Any]] = {}
+    results = {p: run_peer(script, p, *extra) for p in peers}
     rows = []
-    for peer, peer_runs in runs.items():
-        failed = [x for x in peer_runs if "error" in x]
-        if failed or (peer != "plain" and any("error" in x for x in runs["plain"])):
-            error = (failed or runs["plain"])[0].get("error", "plain failed")
-            results[peer] = {"peer": peer, "error": error}
-            rows.append([peer, "-", "-", "-", error[:60]])
+    for peer, r in results.items():
+        if "error" in r:
+            rows.append([peer, "-", "-", "-", "-", r["error"][:60]])
             continue
-        times = [x["us_per_call"] for x in peer_runs]
-        added = [x["us_per_call"] - plain["us_per_call"] for x, plain in zip(peer_runs, runs["plain"], strict=False)]
-        plain_time = statistics.median(p["us_per_call"] for p in runs["plain"][:len(peer_runs)])
-        r = {**peer_runs[-1], "us_per_call": statistics.median(times), "us_per_call_per_round": times}
-        if peer != "plain":
-            r["added_us"] = statistics.median(added)
-            r["added_us_per_round"] = added
-            r["added_pct_of_plain"] = 100 * r["added_us"] / plain_time
-        results[peer] = r
-        note = f"{r['traces_stored']} traces stored" if "traces_stored" in r else ""
-        if peer != "plain" and len(added) > 1:
-            note = f"rounds: {min(added):.1f}..{max(added):.1f} µs added; {note}"
-        rows.append([peer, f"{r['us_per_call']:.1f}", f"{r['added_us']:.1f}" if peer != "plain" else "-",
-                     f"{r['added_pct_of_plain']:.1f}%" if peer != "plain" else "-", note])
+        r["added_pct_of_plain"] = 100 * r["added_us"] / r["us_per_call_off"]
+        note = f"{r['pairs']} pairs of {r['calls_per_block']}; mean {r['added_us_mean']:.1f}"
+        if "traces_stored" in r:
+            note += f"; {r['traces_stored']} traces stored"
+        rows.append([peer, f"{r['us_per_call_off']:.1f}", f"{r['us_per_call_on']:.1f}", f"{r['added_us']:.1f}",
+                     f"{r['added_pct_of_plain']:.1f}%", note])
     auto, oi, ml = (results.get(p, {}).get("added_us") for p in ("autolog", "openinference", "mlflow"))
     ratios = {}
     if auto is not None and oi:
         ratios["autolog_vs_openinference_overhead"] = auto / oi
     if auto is not None and ml:
         ratios["mlflow_vs_autolog_overhead"] = ml / max(auto, 1e-9)
-    print(f"{n_rounds} interleaved round(s); medians over rounds")
-    print(table(rows, ["peer", f"µs/{unit}", "added µs", "added % of plain", "note"]))
+    print(table(rows, ["peer", f"µs/{unit} off", f"µs/{unit} on", "added µs (median)", "added % of off", "note"]))
     for k, v in ratios.items():
         print(f"{k}: {v:.3f}")
-    emit({"scenario": scenario, "rounds": n_rounds, "results": results, "ratios": ratios}, args.json)
+    emit({"scenario": scenario, "results": results, "ratios": ratios}, args.json)
 
 
 def discarding_otel_provider() -> Any:
@@ -135,36 +113,74 @@ def discarding_otel_provider() -> Any:
 
 
 def measure_per_call(peer: str, quick: bool, library: str, openinference: Callable[[], Any],
-                     make_call: Callable[[], Callable[[], Any]], sizes: tuple[int, int] = (500, 7),
-                     quick_sizes: tuple[int, int] = (50, 3), warmup: int = 20) -> dict[str, Any]:
-    """One peer's µs per call of ``make_call()`` (median of ``repeats`` runs of ``calls`` calls).
+                     make_call: Callable[[], Callable[[], Any]], sizes: tuple[int, int] = (100, 40),
+                     quick_sizes: tuple[int, int] = (20, 4), warmup: int = 20) -> dict[str, Any]:
+    """One peer's added µs per call of ``make_call()``, from blocks with its instrumentation on and off.
 
-    ``library`` names the integration (``autolog.<library>()``, ``mlflow.<library>.autolog()``);
-    ``openinference()`` returns that library's OpenInference instrumentor. MLflow always runs the
-    quick sizes: it is too slow for the full ones.
+    The process alternates blocks of ``calls`` calls with the instrumentation installed and
+    removed (on/off, then off/on, ... for ``pairs`` pairs); each pair gives one difference
+    of µs per call, and the result is their median (``added_us``; their mean too). This
+    machine's speed drifts by tens of percent within minutes, so a peer compared with a
+    plain run in another process, seconds away, measures the drift as much as the peer;
+    pairs a fraction of a second apart cancel it. Whatever the peer leaves to do in the
+    background after an "on" block (autolog's and MLflow's stores, OpenTelemetry's batch
+    processor) is finished untimed before the next block, so it never lands in an "off" block.
+    ``sizes`` is (calls per block, pairs); MLflow always runs the quick sizes (it is slow).
     """
     with tempfile.TemporaryDirectory() as workdir:
-        _instrument(peer, workdir, library, openinference)
+        switch, settle = _instrumentation(peer, workdir, library, openinference)
         call = make_call()
-        calls, repeats = quick_sizes if quick or peer == "mlflow" else sizes
+        calls, pairs = quick_sizes if quick or peer == "mlflow" else sizes
         per_call_us(call, warmup, 1)  # imports, caches, first connection
-        return finish_peer(peer, {"peer": peer, "us_per_call": per_call_us(call, calls, repeats)})
+        switch(False)
+        per_call_us(call, warmup, 1)
+        on: list[float] = []
+        off: list[float] = []
+        for i in range(pairs):
+            for enabled in ((True, False) if i % 2 == 0 else (False, True)):
+                switch(enabled)
+                (on if enabled else off).append(per_call_us(call, calls, 1))
+                if enabled:
+                    settle()
+        added = [a - b for a, b in zip(on, off, strict=True)]
+        result = {"peer": peer, "calls_per_block": calls, "pairs": pairs, "us_per_call_on": statistics.median(on),
+                  "us_per_call_off": statistics.median(off), "added_us": statistics.median(added),
+                  "added_us_mean": statistics.fmean(added), "added_us_quartiles": statistics.quantiles(added, n=4)}
+        switch(True)
+        return finish_peer(peer, result)
 
 
-def _instrument(peer: str, workdir: str, library: str, openinference: Callable[[], Any]) -> None:
+def _instrumentation(peer: str, workdir: str, library: str,
+                     openinference: Callable[[], Any]) -> tuple[Callable[[bool], None], Callable[[], None]]:
+    """Install ``peer``'s instrumentation; return (switch(enabled), settle()) for it."""
     if peer == "autolog":
         import autolog
 
         autolog.configure(f"sqlite:///{workdir}/autolog.db")
-        getattr(autolog, library)()
-    elif peer == "openinference":
-        openinference().instrument(tracer_provider=discarding_otel_provider())
-    elif peer == "mlflow":
+        enable = getattr(autolog, library)
+        enable()
+        return (lambda on: enable(disable=not on)), (lambda: autolog.flush())
+    if peer == "openinference":
+        provider = discarding_otel_provider()
+        instrumentor = openinference()
+
+        def switch_oi(on: bool) -> None:
+            if on and not instrumentor.is_instrumented_by_opentelemetry:
+                instrumentor.instrument(tracer_provider=provider)
+            elif not on and instrumentor.is_instrumented_by_opentelemetry:
+                instrumentor.uninstrument()
+
+        switch_oi(True)
+        return switch_oi, (lambda: provider.force_flush())
+    if peer == "mlflow":
         import mlflow
 
         mlflow.set_tracking_uri(f"sqlite:///{workdir}/mlflow.db")
         mlflow.set_experiment("bench")
-        getattr(mlflow, library).autolog()
+        module = getattr(mlflow, library)
+        module.autolog()
+        return (lambda on: module.autolog(disable=not on)), (lambda: mlflow.flush_trace_async_logging())
+    raise ValueError(f"unknown peer {peer!r}")
 
 
 def finish_peer(peer: str, result: dict[str, Any]) -> dict[str, Any]:

@@ -39,7 +39,7 @@ def make_call() -> Any:
 
 
 def measure(peer: str, quick: bool) -> dict[str, Any]:
-    return measure_per_call(peer, quick, "langchain", openinference, make_call, sizes=(300, 7), quick_sizes=(30, 3))
+    return measure_per_call(peer, quick, "langchain", openinference, make_call, sizes=(200, 40), quick_sizes=(20, 4))
 
 
 def main() -> None:

@@ -36,8 +36,8 @@ def make_call() -> Any:
 
 
 def measure(peer: str, quick: bool) -> dict[str, Any]:
-    return measure_per_call(peer, quick, "llama_index", openinference, make_call, sizes=(100, 7),
-                            quick_sizes=(20, 3), warmup=10)
+    return measure_per_call(peer, quick, "llama_index", openinference, make_call, sizes=(40, 40),
+                            quick_sizes=(10, 4), warmup=10)
 
 
 def main() -> None:

@@ -150,7 +150,8 @@ def test_chat_call_inside_a_traced_function_is_a_child_span(client: openai.OpenA
                                       "cache_read_input_tokens": 8, "reasoning_tokens": 3}
 
 
-def test_request_is_recorded_as_sent_even_if_the_caller_changes_it_afterwards(client: openai.OpenAI) -> None:
+def test_request_is_recorded_as_sent_even_if_the_caller_changes_it_afterwards(client: openai.OpenAI,
+                                                                             encoded_by: str) -> None:
     """A chat loop appends the reply to the same list it sent: the trace keeps what was sent."""
     messages: list[Any] = [{"role": "user", "content": "Say hello"}]
     reply = client.chat.completions.create(model="gpt-4o", messages=messages)
@@ -165,7 +166,15 @@ def test_request_is_recorded_as_sent_even_if_the_caller_changes_it_afterwards(cl
     assert second_span.inputs["messages"][1]["content"] == "Hello!"
 
 
-def test_a_stored_call_leaves_nothing_for_the_garbage_collector(client: openai.OpenAI) -> None:
+@pytest.fixture(params=["worker", "caller"])
+def encoded_by(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Traces are encoded by the export worker, or on the caller's thread when the worker lags behind."""
+    if request.param == "caller":
+        monkeypatch.setattr("autolog._export._ENCODE_ON_CALLER_AT", 0)
+    return str(request.param)
+
+
+def test_a_stored_call_leaves_nothing_for_the_garbage_collector(client: openai.OpenAI, encoded_by: str) -> None:
     """Once stored, spans and traces are freed by reference counting: no cycle is left for the collector."""
     from autolog._live import LiveTrace
     from autolog._span import LiveSpan
@@ -184,7 +193,7 @@ def test_a_stored_call_leaves_nothing_for_the_garbage_collector(client: openai.O
     assert len(autolog.search_traces(return_type="list")) == 21
 
 
-def test_a_span_started_after_the_call_was_stored_joins_its_trace(client: openai.OpenAI) -> None:
+def test_a_span_started_after_the_call_was_stored_joins_its_trace(client: openai.OpenAI, encoded_by: str) -> None:
     """Work that outlives the call (a task spawned inside it) re-sends the trace with its span and usage."""
     import contextvars
 
