@@ -81,7 +81,8 @@ def overhead_main(doc: str, script: Path, scenario: str, measure: Callable[[str,
             rows.append([peer, "-", "-", "-", "-", r["error"][:60]])
             continue
         r["added_pct_of_plain"] = 100 * r["added_us"] / r["us_per_call_off"]
-        note = f"{r['pairs']} pairs of {r['calls_per_block']}; mean {r['added_us_mean']:.1f}"
+        note = (f"{r['pairs']} pairs of {r['calls_per_block']}; mean {r['added_us_mean']:.1f}; "
+                f"background CPU {r['background_cpu_us_per_call']:.1f} µs/call")
         if "traces_stored" in r:
             note += f"; {r['traces_stored']} traces stored"
         rows.append([peer, f"{r['us_per_call_off']:.1f}", f"{r['us_per_call_on']:.1f}", f"{r['added_us']:.1f}",
@@ -136,16 +137,20 @@ def measure_per_call(peer: str, quick: bool, library: str, openinference: Callab
         per_call_us(call, warmup, 1)
         on: list[float] = []
         off: list[float] = []
+        background_cpu = 0.0  # CPU time of the peer's other threads during "on" blocks and their settling
         for i in range(pairs):
             for enabled in ((True, False) if i % 2 == 0 else (False, True)):
                 switch(enabled)
+                cpu, own_cpu = time.process_time(), time.thread_time()
                 (on if enabled else off).append(per_call_us(call, calls, 1))
                 if enabled:
                     settle()
+                    background_cpu += (time.process_time() - cpu) - (time.thread_time() - own_cpu)
         added = [a - b for a, b in zip(on, off, strict=True)]
         result = {"peer": peer, "calls_per_block": calls, "pairs": pairs, "us_per_call_on": statistics.median(on),
                   "us_per_call_off": statistics.median(off), "added_us": statistics.median(added),
-                  "added_us_mean": statistics.fmean(added), "added_us_quartiles": statistics.quantiles(added, n=4)}
+                  "added_us_mean": statistics.fmean(added), "added_us_quartiles": statistics.quantiles(added, n=4),
+                  "background_cpu_us_per_call": background_cpu / (calls * pairs) * 1e6}
         switch(True)
         return finish_peer(peer, result)
 
