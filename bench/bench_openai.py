@@ -43,7 +43,7 @@ def make_call() -> Any:
 
 
 def measure(peer: str, quick: bool) -> dict[str, Any]:
-    return measure_per_call(peer, quick, "openai", openinference, make_call, sizes=(100, 40), quick_sizes=(20, 4))
+    return measure_per_call(peer, quick, "openai", openinference, make_call, sizes=(100, 120), quick_sizes=(20, 4))
 
 
 def main() -> None:
