@@ -9,6 +9,12 @@ under valgrind's callgrind, which counts every instruction of every thread of th
 instructions per call as (large - small) / (large - small calls): start-up, imports and the
 warm-up cancel out, and the peer's background work for every timed call is included.
 
+SQLite's compilation of a statement (``pysqlite_statement_create``) is not counted: it
+happens once per statement shape and connection (autolog's batch INSERTs take at most ten
+row counts per table, compiled in the first seconds of a process), but which shapes a run
+happens to compile first depends on the batch sizes the thread scheduling gave it, which
+made autolog's figure swing by a third between identical runs.
+
 What this does not see: time lost to cache misses, to threads waiting for the GIL or to
 context switches, which the wall-clock scenario measures. MLflow is left out: under
 valgrind its per-call cost would take most of an hour. Needs ``valgrind`` on PATH (skipped
@@ -53,6 +59,9 @@ def child(peer: str, calls: int) -> None:
 def count_instructions(peer: str, calls: int) -> int:
     """Instructions executed by a whole ``child(peer, calls)`` process, all threads."""
     out = subprocess.run(["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null",
+                          # Off inside statement compilation, on everywhere else (the flag alone would
+                          # switch collection off at start; the second one must come after it).
+                          "--toggle-collect=pysqlite_statement_create", "--collect-atstart=yes",
                           sys.executable, str(HERE / "bench_instructions.py"), "--child", peer, "--calls", str(calls)],
                          capture_output=True, text=True, cwd=str(REPO), env={**os.environ, "PYTHONPATH": str(REPO)},
                          timeout=3600)

@@ -83,10 +83,14 @@ def plot(results: dict[str, Any], path: Path) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--only", nargs="+", choices=SCENARIOS, metavar="SCRIPT",
+                        help="run these scenarios only, keeping the others' results from latest.json")
     args = parser.parse_args()
     RESULTS.mkdir(exist_ok=True)
     combined: dict[str, Any] = {"versions": versions(), "quick": args.quick}
-    for script in SCENARIOS:
+    if args.only and (RESULTS / "latest.json").exists():
+        combined = {**json.loads((RESULTS / "latest.json").read_text()), **combined}
+    for script in args.only or SCENARIOS:
         path = HERE / script
         if not path.exists():
             print(f"== {script}: not present, skipped\n")
