@@ -2,8 +2,8 @@
 
 Peers (each in its own interpreter): plain langchain-core, autolog (``autolog.langchain()``),
 OpenInference's LangChain instrumentor (OpenTelemetry SDK, BatchSpanProcessor, discarding exporter),
-MLflow (``mlflow.langchain.autolog()`` with a SQLite tracking store). Reports µs per invoke (median of
-repeated runs) and the added µs against plain.
+MLflow (``mlflow.langchain.autolog()`` with a SQLite tracking store). Reports the added µs per invoke,
+storing included (see ``measure_per_call``), against plain.
 """
 
 from __future__ import annotations

@@ -2,7 +2,7 @@
 
 Peers (each in its own interpreter): plain SDK, autolog, OpenInference (OpenTelemetry SDK with a
 BatchSpanProcessor and an exporter that discards), MLflow (``mlflow.openai.autolog()`` with a SQLite
-tracking store). Reports µs per call (median of repeated runs) and the added µs against plain.
+tracking store). Reports the added µs per call, storing included (see ``measure_per_call``), against plain.
 """
 
 from __future__ import annotations
