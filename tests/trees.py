@@ -28,3 +28,18 @@ def _field(span: Span, name: str) -> Any:
     if name == "model":
         return span.attributes.get("mlflow.llm.model")
     return getattr(span, name)
+
+
+def parallel_branches_sorted(tree: list[Any]) -> list[Any]:
+    """``span_tree`` output with the branches of each LangChain ``RunnableParallel`` sorted.
+
+    Those branches run concurrently (a thread pool), so their start order varies between
+    runs; every other sibling list keeps its start order.
+    """
+    def node(entry: tuple[Any, ...]) -> tuple[Any, ...]:
+        children = [node(child) for child in entry[-1]]
+        if str(entry[0]).startswith("RunnableParallel"):
+            children.sort(key=repr)
+        return (*entry[:-1], children)
+
+    return [node(entry) for entry in tree]

@@ -28,7 +28,7 @@ from langchain_core.vectorstores import InMemoryVectorStore
 
 import autolog
 from autolog.integrations import langchain as lc_integration
-from tests.trees import span_tree
+from tests.trees import parallel_branches_sorted, span_tree
 
 USAGE = {"input_tokens": 11, "output_tokens": 4, "total_tokens": 15,
          "input_token_details": {"cache_read": 6}, "output_token_details": {"reasoning": 1}}
@@ -103,11 +103,6 @@ def by_name(trace: autolog.Trace, name: str) -> autolog.Span:
     return matches[0]
 
 
-def sorted_tree(tree: list[Any]) -> list[Any]:
-    """Siblings that run concurrently (RunnableParallel branches) start in any order."""
-    return sorted(((*node[:-1], sorted_tree(node[-1])) for node in tree), key=repr)
-
-
 def test_retrieval_chain_invoke_records_the_whole_tree_with_readable_values() -> None:
     model_id = autolog.create_external_model(name="rag-v1").model_id
     with autolog.set_active_model(model_id=model_id):
@@ -115,7 +110,7 @@ def test_retrieval_chain_invoke_records_the_whole_tree_with_readable_values() ->
             "What do cats do?", config={"metadata": {"thread_id": "conv-7", "user_id": "u-42"}})
     assert answer == "Cats purr."
     trace = only_trace()
-    assert sorted_tree(span_tree(trace)) == sorted_tree(RETRIEVAL_TREE)
+    assert parallel_branches_sorted(span_tree(trace)) == parallel_branches_sorted(RETRIEVAL_TREE)
     assert trace.info.state == "OK"
     assert trace.info.trace_metadata["mlflow.modelId"] == model_id
     assert trace.info.trace_metadata["mlflow.trace.session"] == "conv-7"
@@ -167,7 +162,7 @@ def test_every_entry_point_produces_complete_traces(mode: str) -> None:
     assert sorted(results) == sorted(["Cats purr.", "Dogs bark."][:len(questions)])
     assert len(traces) == len(questions)
     for trace in traces:
-        assert sorted_tree(span_tree(trace)) == sorted_tree(RETRIEVAL_TREE)
+        assert parallel_branches_sorted(span_tree(trace)) == parallel_branches_sorted(RETRIEVAL_TREE)
         root = trace.data.spans[0]
         assert root.inputs in questions and root.outputs in results  # streamed input and output are assembled
         assert all(s.status.status_code == "OK" for s in trace.data.spans)
