@@ -2,8 +2,11 @@
 
 The application's thread appends a finished trace to a deque; a daemon worker, woken by
 an Event when a few traces wait or after a short delay, encodes the traces into store
-records (immutable tuples of text, also the spool's format) and writes each batch in one
-transaction with a few multi-row statements (see ``_sqlite.insert_rows``). Encoding is
+records (immutable tuples of text, also the spool's format) at once, and writes them in
+one transaction with a few multi-row statements (see ``_sqlite.insert_rows``) once
+``max_batch_size`` are ready, the oldest has waited ``schedule_delay_millis``, or
+``flush()``/shutdown asks: a commit costs as much as tens of traces, so the worker makes
+few of them. Encoding is
 the worker's job because code run once per call on the application's thread runs with
 cold caches, right after the library's own code, and costs several times what the same
 code costs in the worker's warm loop over a batch.
@@ -63,7 +66,13 @@ _ENCODE_ON_CALLER_AT = 128  # queued traces: past this, the worker is not keepin
 
 
 class Spool:
-    """This process's append-only spool file, plus replay of files left by dead processes."""
+    """This process's append-only spool file, plus replay of files left by dead processes.
+
+    Replay *claims* files: their records are read, but a file is deleted only once its
+    records are stored (``release``), and it stays locked until then so no other process
+    claims it too. A process killed mid-replay leaves the file for the next one; records
+    stored twice that way are harmless (writes are idempotent by trace id).
+    """
 
     def __init__(self, directory: Path) -> None:
         self.directory = directory
@@ -89,39 +98,49 @@ class Spool:
             f.flush()
             self.pending += len(records)
 
-    def take_own(self) -> list[dict[str, Any]]:
-        """Remove and return everything this process spooled so far."""
+    def claim_own(self) -> tuple[list[dict[str, Any]], list[tuple[Path, IO[str]]]]:
+        """Everything this process spooled so far, and the claim on its file (later appends start a new file)."""
         with self._lock:
             if self._file is None or self.pending == 0:
-                return []
-            path = self._path
-            assert path is not None
-            self._file.close()
-            self._file = None
+                return [], []
+            assert self._path is not None
+            claim = (self._path, self._file)  # still locked: no other process replays it meanwhile
+            self._file, self._path = None, None
             self.pending = 0
-            records = _read_spool(path)
-            path.unlink(missing_ok=True)
-        return records
+            claim[1].flush()
+        return _read_spool(claim[0]), [claim]
 
-    def take_orphans(self) -> list[dict[str, Any]]:
-        """Return the records of spool files whose owner process is gone, deleting those files."""
+    def claim_orphans(self) -> tuple[list[dict[str, Any]], list[tuple[Path, IO[str]]]]:
+        """The records of spool files whose owner process is gone, and the claims on those files."""
         if not self.directory.is_dir():
-            return []
+            return [], []
         records: list[dict[str, Any]] = []
+        claims: list[tuple[Path, IO[str]]] = []
         for path in sorted(self.directory.glob("*.jsonl")):
             if path == self._path:
                 continue
             try:
-                with open(path, encoding="utf-8") as f:
-                    try:
-                        fcntl.flock(f.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-                    except BlockingIOError:
-                        continue  # its process is alive and will replay it itself
-                    records.extend(_read_spool(path))
-                    path.unlink(missing_ok=True)
+                f = open(path, encoding="utf-8")  # noqa: SIM115 - held until release()
             except FileNotFoundError:
-                continue  # another process took it first
-        return records
+                continue  # another process replayed it meanwhile
+            try:
+                fcntl.flock(f.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                f.close()
+                continue  # its process is alive (it replays the file itself) or another one claimed it
+            if not path.exists():  # released by the process that held it just before we locked it
+                f.close()
+                continue
+            records.extend(_read_spool(path))
+            claims.append((path, f))
+        return records, claims
+
+    @staticmethod
+    def release(claims: list[tuple[Path, IO[str]]]) -> None:
+        """Delete claimed files whose records are stored (or spooled again), then drop their locks."""
+        for path, f in claims:
+            path.unlink(missing_ok=True)
+            f.close()
 
     def after_fork(self) -> None:
         self._lock = threading.Lock()
@@ -205,6 +224,7 @@ class Exporter:
         self._submitted = 0  # traces put in the queue
         self._handled = 0  # traces the worker took care of (stored, spooled or dropped)
         self._replaying = 0  # spooled records read back and being written right now
+        self._flushing = 0  # flush() calls waiting
         self._worker: threading.Thread | None = None
         self._worker_pid = -1
         self._stopping = False
@@ -287,13 +307,16 @@ class Exporter:
         deadline = None if timeout is None else time.monotonic() + timeout
         with self._cond:
             target = self._submitted
-            self._wake.set()
-            while self._handled < target or self.spool.pending or self._replaying:
-                remaining = None if deadline is None else deadline - time.monotonic()
-                if remaining is not None and remaining <= 0:
-                    return False
-                self._wake.set()
-                self._cond.wait(remaining if remaining is None else min(remaining, 0.05))
+            self._flushing += 1  # the worker writes what it holds instead of waiting for a full batch
+            try:
+                while self._handled < target or self.spool.pending or self._replaying:
+                    remaining = None if deadline is None else deadline - time.monotonic()
+                    if remaining is not None and remaining <= 0:
+                        return False
+                    self._wake.set()
+                    self._cond.wait(remaining if remaining is None else min(remaining, 0.05))
+            finally:
+                self._flushing -= 1
         return True
 
     @property
@@ -314,14 +337,29 @@ class Exporter:
     def _run(self) -> None:
         SUPPRESSED.set(True)  # nothing the worker does is traced
         self._replay(orphans=True)
+        delay = self.schedule_delay_millis / 1000
+        pending: list[Record] = []  # encoded, not written yet
+        pending_items = 0  # the queue items they came from (flush() counts items)
+        oldest = 0.0  # when the oldest pending record was taken from the queue
         while True:
-            self._wake.wait(self.schedule_delay_millis / 1000)
+            self._wake.wait(max(0.0, oldest + delay - time.monotonic()) if pending else delay)
             self._wake.clear()
-            while True:
-                batch = self._take_batch()
-                if not batch:
-                    break
-                self._export(batch)
+            # Traces are encoded as soon as the worker wakes (that frees their objects), but
+            # written in big transactions: a commit costs as much as tens of traces (the last
+            # page of every B-tree is rewritten to the WAL each time), so records wait until a
+            # full batch, the schedule delay, a flush() or shutdown asks for them.
+            while batch := self._take_batch():
+                if not pending:
+                    oldest = time.monotonic()
+                pending_items += len(batch)
+                pending.extend(self._records_of(batch))
+                batch.clear()  # the live traces (and what they hold) are freed before the write, not after
+                if len(pending) >= self.max_batch_size:
+                    self._store(pending, pending_items)
+                    pending, pending_items = [], 0
+            if pending_items and (self._flushing or self._stopping or time.monotonic() - oldest >= delay):
+                self._store(pending, pending_items)
+                pending, pending_items = [], 0
             if self.spool.pending:
                 self._replay(orphans=False)
             elif time.monotonic() - self._last_orphan_scan > _ORPHAN_SCAN_INTERVAL_SECONDS:
@@ -353,7 +391,11 @@ class Exporter:
     def _export(self, batch: list[LiveTrace | Record]) -> None:
         records = self._records_of(batch)
         handled = len(batch)
-        batch.clear()  # the live traces (and what they hold) are freed before the write, not after
+        batch.clear()
+        self._store(records, handled)
+
+    def _store(self, records: list[Record], handled: int) -> None:
+        """Write records in one transaction (spool them if that fails); ``handled`` queue items are then done."""
         try:
             self._write(records, self._metadata_sets(records))
             STATS.incr("exported", len(records))
@@ -372,9 +414,9 @@ class Exporter:
             with self._cond:
                 if orphans:
                     self._last_orphan_scan = time.monotonic()
-                    lines = self.spool.take_orphans()
+                    lines, claims = self.spool.claim_orphans()
                 else:
-                    lines = self.spool.take_own()
+                    lines, claims = self.spool.claim_own()
                 records, sets = _records_from_spool(lines)
                 self._replaying += len(records)
         except Exception as exc:  # noqa: BLE001
@@ -392,6 +434,10 @@ class Exporter:
                 with self._cond:
                     self._replaying -= len(chunk)
                     self._cond.notify_all()
+        try:
+            self.spool.release(claims)  # every record is stored or in the current spool file now
+        except OSError as exc:
+            report_internal_error("export.replay", exc)
 
     # -- shutdown and fork -------------------------------------------------------------------------
     def shutdown(self, timeout: float = 10.0) -> None:

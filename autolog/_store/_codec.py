@@ -81,7 +81,9 @@ def _preview(value: Any, value_json: str) -> str | None:
     if value is None:
         return None
     # A str preview is the text itself, not its JSON quoting; anything else reuses the JSON already made.
-    return truncate(value if isinstance(value, str) else value_json, PREVIEW_CHARS)
+    # Always an exact str: sqlite3 binds a str subclass (JsonText) through its adapter
+    # lookup, which fails with two AttributeErrors per value.
+    return str(truncate(value if isinstance(value, str) else value_json, PREVIEW_CHARS))
 
 
 def _span_row(span: Span, max_chars: int | None, io_json: tuple[str, str] | None = None) -> tuple[Any, ...]:

@@ -154,6 +154,48 @@ def test_killed_process_loses_nothing_it_had_spooled(store: autolog.Client) -> N
     survivor.shutdown()
 
 
+def test_traces_are_written_within_the_schedule_delay_without_a_flush(store: autolog.Client) -> None:
+    client = autolog.configure(store.tracking_uri, schedule_delay_millis=100)
+    _make_traces(5)  # far below max_batch_size: only the delay writes them
+    deadline = time.monotonic() + 10
+    while client._store.count_traces() < 5 and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert client._store.count_traces() == 5
+    assert autolog.stats()["exported"] == 5
+
+
+def test_a_full_batch_is_written_without_waiting_for_the_delay(store: autolog.Client) -> None:
+    client = autolog.configure(store.tracking_uri, max_batch_size=50, schedule_delay_millis=60_000)
+    _make_traces(120)
+    deadline = time.monotonic() + 10
+    while client._store.count_traces() < 50 and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert client._store.count_traces() >= 50  # at least one full batch, long before the delay
+    assert client.flush(30)
+    assert client._store.count_traces() == 120
+
+
+def test_a_spool_file_being_replayed_stays_on_disk_and_claimed_until_released(tmp_path: Path) -> None:
+    from autolog._export import Spool
+
+    owner, other = Spool(tmp_path / "spool"), Spool(tmp_path / "spool")
+    owner.append([{"trace_id": "tr-1"}, {"trace_id": "tr-2"}])
+    records, claims = owner.claim_own()
+    assert [r["trace_id"] for r in records] == ["tr-1", "tr-2"]
+    files = list((tmp_path / "spool").glob("*.jsonl"))
+    assert len(files) == 1, "a claimed file is deleted only once its records are stored"
+    assert other.claim_orphans() == ([], []), "a claimed file must not be replayed by anyone else meanwhile"
+    owner.append([{"trace_id": "tr-3"}])  # appends after the claim go to a new file
+    assert len(list((tmp_path / "spool").glob("*.jsonl"))) == 2
+    owner.release(claims)
+    assert not files[0].exists()
+    assert owner.pending == 1
+    records, claims = owner.claim_own()
+    owner.release(claims)
+    assert [r["trace_id"] for r in records] == ["tr-3"]
+    assert not list((tmp_path / "spool").glob("*.jsonl"))
+
+
 def test_several_processes_write_the_same_store(store: autolog.Client) -> None:
     code = """
         import sys, autolog
