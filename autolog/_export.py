@@ -225,6 +225,9 @@ class Exporter:
         self._handled = 0  # traces the worker took care of (stored, spooled or dropped)
         self._replaying = 0  # spooled records read back and being written right now
         self._flushing = 0  # flush() calls waiting
+        # Records the worker has encoded and not stored yet (it writes them once a batch is
+        # full, the delay passed, or a flush asks). Replaced, never emptied in place, once written.
+        self._held: list[Record] = []
         self._worker: threading.Thread | None = None
         self._worker_pid = -1
         self._stopping = False
@@ -338,35 +341,36 @@ class Exporter:
         SUPPRESSED.set(True)  # nothing the worker does is traced
         self._replay(orphans=True)
         delay = self.schedule_delay_millis / 1000
-        pending: list[Record] = []  # encoded, not written yet
-        pending_items = 0  # the queue items they came from (flush() counts items)
-        oldest = 0.0  # when the oldest pending record was taken from the queue
+        pending_items = 0  # the queue items self._held came from (flush() counts items)
+        oldest = 0.0  # when the oldest held record was taken from the queue
         while True:
-            self._wake.wait(max(0.0, oldest + delay - time.monotonic()) if pending else delay)
+            self._wake.wait(max(0.0, oldest + delay - time.monotonic()) if pending_items else delay)
             self._wake.clear()
             # Traces are encoded as soon as the worker wakes (that frees their objects), but
             # written in big transactions: a commit costs as much as tens of traces (the last
             # page of every B-tree is rewritten to the WAL each time), so records wait until a
             # full batch, the schedule delay, a flush() or shutdown asks for them.
             while batch := self._take_batch():
-                if not pending:
+                if not pending_items:
                     oldest = time.monotonic()
                 pending_items += len(batch)
-                pending.extend(self._records_of(batch))
+                self._held.extend(self._records_of(batch))
                 batch.clear()  # the live traces (and what they hold) are freed before the write, not after
-                if len(pending) >= self.max_batch_size:
-                    self._store(pending, pending_items)
-                    pending, pending_items = [], 0
+                if len(self._held) >= self.max_batch_size:
+                    self._store(self._held, pending_items)
+                    self._held, pending_items = [], 0
             if pending_items and (self._flushing or self._stopping or time.monotonic() - oldest >= delay):
-                self._store(pending, pending_items)
-                pending, pending_items = [], 0
+                self._store(self._held, pending_items)
+                self._held, pending_items = [], 0
             if self.spool.pending:
                 self._replay(orphans=False)
             elif time.monotonic() - self._last_orphan_scan > _ORPHAN_SCAN_INTERVAL_SECONDS:
                 self._replay(orphans=True)
             with self._cond:
                 self._cond.notify_all()
-                if self._stopping and not self._queue:
+                # Not while records are pending: stopping may have been asked since the check
+                # above, and the next turn writes them (shutdown sets the wake event).
+                if self._stopping and not self._queue and not pending_items:
                     return
 
     def _take_batch(self) -> list[LiveTrace | Record]:
@@ -444,9 +448,13 @@ class Exporter:
         """Flush with a deadline; spool whatever is left so the next process stores it."""
         for trace in self.open_traces.drain():  # root never ended: store what there is, as IN_PROGRESS
             trace.export_now()
-        if self._queue or self.spool.pending:
+        if self._handled < self._submitted or self.spool.pending:  # queued, or held by the worker
             try:
-                self.flush(timeout)
+                if not self.flush(timeout):
+                    # The worker is stuck (the store stays locked): spool what it holds, so the
+                    # next process stores it. If its write succeeds after all, the copy in the
+                    # spool is written again later, harmlessly (writes are idempotent by trace id).
+                    self._spool_records(list(self._held))
             except RuntimeError:
                 # Python 3.12+ refuses to start a thread during interpreter shutdown: if the
                 # worker never started, export on this thread instead.

@@ -175,6 +175,37 @@ def test_a_full_batch_is_written_without_waiting_for_the_delay(store: autolog.Cl
     assert client._store.count_traces() == 120
 
 
+def test_shutdown_writes_the_records_the_worker_holds(store: autolog.Client) -> None:
+    client = autolog.Client(store.tracking_uri, schedule_delay_millis=60_000)  # no write on its own for a minute
+    for i in range(40):
+        client.start_trace("held", inputs=i).end(outputs=i)
+    time.sleep(0.2)  # the worker wakes at 16 queued and encodes: its records wait for a full batch
+    client.shutdown()
+    assert store._store.count_traces() == 40
+
+
+def test_shutdown_with_the_store_locked_spools_what_the_worker_holds(store: autolog.Client) -> None:
+    client = autolog.Client(store.tracking_uri, schedule_delay_millis=60_000)
+    client.flush()  # the store exists before it is locked
+    for i in range(40):
+        client.start_trace("held", inputs=i).end(outputs=i)
+    time.sleep(0.2)
+    blocker = sqlite3.connect(_db(store), timeout=1, isolation_level=None)
+    blocker.execute("BEGIN EXCLUSIVE")
+    try:
+        client.shutdown(timeout=1)  # the worker's write waits for the lock: the deadline passes
+        spooled = [json.loads(line)["trace_id"] for f in Path(str(_db(store)) + ".spool").glob("*.jsonl")
+                   for line in f.read_text().splitlines()]
+        assert len(set(spooled)) == 40, "every trace the worker held must be on disk before shutdown returns"
+    finally:
+        blocker.execute("ROLLBACK")
+        blocker.close()
+    deadline = time.monotonic() + 30  # the stuck write retries, then the spool is replayed
+    while store._store.count_traces() < 40 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert store._store.count_traces() == 40
+
+
 def test_a_spool_file_being_replayed_stays_on_disk_and_claimed_until_released(tmp_path: Path) -> None:
     from autolog._export import Spool
 
