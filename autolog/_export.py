@@ -4,12 +4,12 @@ The application's thread appends a finished trace to a deque; a daemon worker, w
 an Event when a few traces wait or after a short delay, encodes the traces into store
 records (immutable tuples of text, also the spool's format) at once, and writes them in
 one transaction with a few multi-row statements (see ``_sqlite.insert_rows``) once
-``max_batch_size`` are ready, the oldest has waited ``schedule_delay_millis``, or
-``flush()``/shutdown asks: a commit costs as much as tens of traces, so the worker makes
-few of them. Encoding is
-the worker's job because code run once per call on the application's thread runs with
-cold caches, right after the library's own code, and costs several times what the same
-code costs in the worker's warm loop over a batch.
+``max_batch_size`` of them (or 4 M characters of content) are ready, the oldest has
+waited ``schedule_delay_millis``, or ``flush()``/shutdown asks: a commit costs as much as
+tens of traces, so the worker makes few of them. Encoding is the worker's job because
+code run once per call on the application's thread runs with cold caches, right after
+the library's own code, and costs several times what the same code costs in the
+worker's warm loop over a batch.
 
 Backpressure: a thread that holds the GIL in a CPU-bound loop can starve the worker for
 hundreds of ms (measured here: CPython re-arms a waiting thread's switch request whenever
@@ -56,13 +56,24 @@ from autolog._errors import report_internal_error
 from autolog._live import LiveTrace, OpenTraces
 from autolog._metadata import process_metadata
 from autolog._stats import STATS
-from autolog._store._codec import SET_FIELD, Record, metadata_set_id, record_from_json, record_to_json, trace_to_record
+from autolog._store._codec import (
+    SET_FIELD,
+    SPANS_FIELD,
+    Record,
+    metadata_set_id,
+    record_from_json,
+    record_to_json,
+    trace_to_record,
+)
 from autolog._store._sqlite import SqliteStore
 
 _logger = logging.getLogger("autolog")
 _ORPHAN_SCAN_INTERVAL_SECONDS = 30.0
 _WAKE_AT_QUEUED = 16
 _ENCODE_ON_CALLER_AT = 128  # queued traces: past this, the worker is not keeping up
+# Characters of span content the worker holds before it writes, whatever the batch size:
+# large traces (retrieved documents, long chats) are written before they add up to much memory.
+_WRITE_AT_CHARS = 4_000_000
 
 
 class Spool:
@@ -342,6 +353,7 @@ class Exporter:
         self._replay(orphans=True)
         delay = self.schedule_delay_millis / 1000
         pending_items = 0  # the queue items self._held came from (flush() counts items)
+        held_chars = 0  # span content in self._held
         oldest = 0.0  # when the oldest held record was taken from the queue
         while True:
             self._wake.wait(max(0.0, oldest + delay - time.monotonic()) if pending_items else delay)
@@ -354,14 +366,16 @@ class Exporter:
                 if not pending_items:
                     oldest = time.monotonic()
                 pending_items += len(batch)
-                self._held.extend(self._records_of(batch))
+                records = self._records_of(batch)
                 batch.clear()  # the live traces (and what they hold) are freed before the write, not after
-                if len(self._held) >= self.max_batch_size:
+                self._held.extend(records)
+                held_chars += sum(len(row[-1]) for record in records for row in record[SPANS_FIELD])
+                if len(self._held) >= self.max_batch_size or held_chars >= _WRITE_AT_CHARS:
                     self._store(self._held, pending_items)
-                    self._held, pending_items = [], 0
+                    self._held, pending_items, held_chars = [], 0, 0
             if pending_items and (self._flushing or self._stopping or time.monotonic() - oldest >= delay):
                 self._store(self._held, pending_items)
-                self._held, pending_items = [], 0
+                self._held, pending_items, held_chars = [], 0, 0
             if self.spool.pending:
                 self._replay(orphans=False)
             elif time.monotonic() - self._last_orphan_scan > _ORPHAN_SCAN_INTERVAL_SECONDS:

@@ -175,6 +175,21 @@ def test_a_full_batch_is_written_without_waiting_for_the_delay(store: autolog.Cl
     assert client._store.count_traces() == 120
 
 
+def test_large_traces_are_written_before_a_full_batch(store: autolog.Client) -> None:
+    client = autolog.configure(store.tracking_uri, schedule_delay_millis=60_000)  # max_batch_size: 512
+    big = "x" * 100_000
+    for _ in range(60):  # about 200,000 characters of content each: the worker's 4 M bound comes first
+        with autolog.start_span("large") as span:
+            span.set_inputs(big)
+            span.set_outputs(big)
+    deadline = time.monotonic() + 10
+    while client._store.count_traces() < 16 and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert client._store.count_traces() >= 16
+    assert client.flush(30)
+    assert client._store.count_traces() == 60
+
+
 def test_shutdown_writes_the_records_the_worker_holds(store: autolog.Client) -> None:
     client = autolog.Client(store.tracking_uri, schedule_delay_millis=60_000)  # no write on its own for a minute
     for i in range(40):
