@@ -74,6 +74,9 @@ _ENCODE_ON_CALLER_AT = 128  # queued traces: past this, the worker is not keepin
 # Characters of span content the worker holds before it writes, whatever the batch size:
 # large traces (retrieved documents, long chats) are written before they add up to much memory.
 _WRITE_AT_CHARS = 4_000_000
+# Characters of span content written between two checkpoints of the store's WAL (about
+# SQLite's own default of 1,000 pages), run when no flush() waits (see SqliteStore.checkpoint).
+_CHECKPOINT_AT_CHARS = 4_000_000
 
 
 class Spool:
@@ -354,6 +357,7 @@ class Exporter:
         delay = self.schedule_delay_millis / 1000
         pending_items = 0  # the queue items self._held came from (flush() counts items)
         held_chars = 0  # span content in self._held
+        unchecked_chars = 0  # span content written since the last checkpoint
         oldest = 0.0  # when the oldest held record was taken from the queue
         while True:
             self._wake.wait(max(0.0, oldest + delay - time.monotonic()) if pending_items else delay)
@@ -372,10 +376,15 @@ class Exporter:
                 held_chars += sum(len(row[-1]) for record in records for row in record[SPANS_FIELD])
                 if len(self._held) >= self.max_batch_size or held_chars >= _WRITE_AT_CHARS:
                     self._store(self._held, pending_items)
-                    self._held, pending_items, held_chars = [], 0, 0
+                    self._held, pending_items, unchecked_chars, held_chars = [], 0, unchecked_chars + held_chars, 0
             if pending_items and (self._flushing or self._stopping or time.monotonic() - oldest >= delay):
                 self._store(self._held, pending_items)
-                self._held, pending_items, held_chars = [], 0, 0
+                self._held, pending_items, unchecked_chars, held_chars = [], 0, unchecked_chars + held_chars, 0
+            if unchecked_chars >= _CHECKPOINT_AT_CHARS and not self._flushing:
+                # After the writes, so no flush() waits for it: the copy and its fsyncs run while
+                # the application works (SQLite releases the GIL meanwhile).
+                unchecked_chars = 0
+                self._checkpoint()
             if self.spool.pending:
                 self._replay(orphans=False)
             elif time.monotonic() - self._last_orphan_scan > _ORPHAN_SCAN_INTERVAL_SECONDS:
@@ -386,6 +395,12 @@ class Exporter:
                 # above, and the next turn writes them (shutdown sets the wake event).
                 if self._stopping and not self._queue and not pending_items:
                     return
+
+    def _checkpoint(self) -> None:
+        try:
+            self.store.checkpoint()
+        except Exception as exc:  # noqa: BLE001 - the next one (or SQLite's own bound) catches up
+            report_internal_error("export.checkpoint", exc)
 
     def _take_batch(self) -> list[LiveTrace | Record]:
         # deque.popleft is atomic: taking items needs no lock, so application threads

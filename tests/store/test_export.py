@@ -190,6 +190,23 @@ def test_large_traces_are_written_before_a_full_batch(store: autolog.Client) -> 
     assert client._store.count_traces() == 60
 
 
+def test_the_worker_checkpoints_the_wal_between_writes(store: autolog.Client) -> None:
+    # SQLite's own checkpoint waits for 8,000 pages (32 MB) of WAL; the worker's comes after
+    # 4 M characters written, outside any write.
+    client = autolog.configure(store.tracking_uri)
+    big = "x" * 100_000
+    for _ in range(60):  # about 12 M characters
+        with autolog.start_span("large") as span:
+            span.set_inputs(big)
+            span.set_outputs(big)
+    assert client.flush(30)
+    db = _db(client)
+    deadline = time.monotonic() + 10
+    while db.stat().st_size < 8_000_000 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert db.stat().st_size >= 8_000_000, "the written pages should have been copied from the WAL into the database"
+
+
 def test_shutdown_writes_the_records_the_worker_holds(store: autolog.Client) -> None:
     client = autolog.Client(store.tracking_uri, schedule_delay_millis=60_000)  # no write on its own for a minute
     for i in range(40):
