@@ -366,20 +366,24 @@ class Exporter:
             # written in big transactions: a commit costs as much as tens of traces (the last
             # page of every B-tree is rewritten to the WAL each time), so records wait until a
             # full batch, the schedule delay, a flush() or shutdown asks for them.
-            while batch := self._take_batch():
-                if not pending_items:
-                    oldest = time.monotonic()
-                pending_items += len(batch)
-                records = self._records_of(batch)
-                batch.clear()  # the live traces (and what they hold) are freed before the write, not after
-                self._held.extend(records)
-                held_chars += sum(len(row[-1]) for record in records for row in record[SPANS_FIELD])
-                if len(self._held) >= self.max_batch_size or held_chars >= _WRITE_AT_CHARS:
+            while True:
+                batch = self._take_batch()
+                if batch:
+                    if not pending_items:
+                        oldest = time.monotonic()
+                    pending_items += len(batch)
+                    records = self._records_of(batch)
+                    batch.clear()  # the live traces (and what they hold) are freed before the write, not after
+                    self._held.extend(records)
+                    held_chars += sum(len(row[-1]) for record in records for row in record[SPANS_FIELD])
+                full = len(self._held) >= self.max_batch_size or held_chars >= _WRITE_AT_CHARS
+                asked = not batch and (self._flushing or self._stopping or time.monotonic() - oldest >= delay)
+                if pending_items and (full or asked):
                     self._store(self._held, pending_items)
-                    self._held, pending_items, unchecked_chars, held_chars = [], 0, unchecked_chars + held_chars, 0
-            if pending_items and (self._flushing or self._stopping or time.monotonic() - oldest >= delay):
-                self._store(self._held, pending_items)
-                self._held, pending_items, unchecked_chars, held_chars = [], 0, unchecked_chars + held_chars, 0
+                    unchecked_chars += held_chars
+                    self._held, pending_items, held_chars = [], 0, 0
+                if not batch:
+                    break
             if unchecked_chars >= _CHECKPOINT_AT_CHARS and not self._flushing:
                 # After the writes, so no flush() waits for it: the copy and its fsyncs run while
                 # the application works (SQLite releases the GIL meanwhile).

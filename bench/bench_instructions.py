@@ -14,8 +14,8 @@ happens once per statement shape and connection (autolog's batch INSERTs take at
 row counts per table, compiled in the first seconds of a process), but which shapes a run
 happens to compile first depends on the batch sizes the thread scheduling gave it, which
 made autolog's figure swing by a third between identical runs. Even without it autolog's
-count varies between runs (302 k and 406 k added per call here), with how the scheduling
-cuts its worker's work into batches; plain and OpenInference repeat within 0.5 %.
+count varies between runs (283 k to 411 k added per call on one day; see BENCHMARKS.md),
+while plain and OpenInference repeat within 0.5 %.
 
 What this does not see: time lost to cache misses, to threads waiting for the GIL or to
 context switches, which the wall-clock scenario measures. MLflow is left out: under

@@ -42,6 +42,15 @@ def _make_traces(n: int, spans: int = 1) -> None:
                     pass
 
 
+def _make_large_traces(n: int) -> None:
+    """Traces of one span with 100,000-character inputs and outputs (the default cap per value)."""
+    big = "x" * 100_000
+    for _ in range(n):
+        with autolog.start_span("large") as span:
+            span.set_inputs(big)
+            span.set_outputs(big)
+
+
 def test_burst_of_20000_traces_loses_none_even_when_the_queue_overflows(store: autolog.Client) -> None:
     client = autolog.configure(store.tracking_uri, max_queue_size=2000, schedule_delay_millis=20)
     _make_traces(20_000)
@@ -177,11 +186,7 @@ def test_a_full_batch_is_written_without_waiting_for_the_delay(store: autolog.Cl
 
 def test_large_traces_are_written_before_a_full_batch(store: autolog.Client) -> None:
     client = autolog.configure(store.tracking_uri, schedule_delay_millis=60_000)  # max_batch_size: 512
-    big = "x" * 100_000
-    for _ in range(60):  # about 200,000 characters of content each: the worker's 4 M bound comes first
-        with autolog.start_span("large") as span:
-            span.set_inputs(big)
-            span.set_outputs(big)
+    _make_large_traces(60)  # about 200,000 characters of content each: the worker's 4 M bound comes first
     deadline = time.monotonic() + 10
     while client._store.count_traces() < 16 and time.monotonic() < deadline:
         time.sleep(0.02)
@@ -194,11 +199,7 @@ def test_the_worker_checkpoints_the_wal_between_writes(store: autolog.Client) ->
     # SQLite's own checkpoint waits for 8,000 pages (32 MB) of WAL; the worker's comes after
     # 4 M characters written, outside any write.
     client = autolog.configure(store.tracking_uri)
-    big = "x" * 100_000
-    for _ in range(60):  # about 12 M characters
-        with autolog.start_span("large") as span:
-            span.set_inputs(big)
-            span.set_outputs(big)
+    _make_large_traces(60)  # about 12 M characters
     assert client.flush(30)
     db = _db(client)
     deadline = time.monotonic() + 10
