@@ -47,7 +47,7 @@ import threading
 import time
 import weakref
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, TypeVar
 
 from tenacity import RetryCallState, retry, retry_if_exception_type, stop_after_delay, wait_random_exponential
 
@@ -207,6 +207,7 @@ def _count_retry(state: RetryCallState) -> None:
 
 
 _EXPORTERS: weakref.WeakSet[Exporter] = weakref.WeakSet()
+_Batch = TypeVar("_Batch", list[LiveTrace | Record], collections.deque[LiveTrace | Record])
 
 
 class Exporter:
@@ -242,6 +243,8 @@ class Exporter:
         # Records the worker has encoded and not stored yet (it writes them once a batch is
         # full, the delay passed, or a flush asks). Replaced, never emptied in place, once written.
         self._held: list[Record] = []
+        # Items the worker took from the queue and has not encoded yet (see _encode_into_held).
+        self._unencoded: collections.deque[LiveTrace | Record] = collections.deque()
         self._worker: threading.Thread | None = None
         self._worker_pid = -1
         self._stopping = False
@@ -278,19 +281,40 @@ class Exporter:
 
     def _records_of(self, items: list[LiveTrace | Record]) -> list[Record]:
         """Records of queue items, encoding the live traces among them (a failure is a counted loss)."""
-        records: list[Record] = []
-        for item in items:
-            if isinstance(item, tuple):
-                records.append(item)
-                continue
-            try:
-                record = item.encode(self._encode)
-                assert record is not None  # only only_if_cheap=True declines
-                records.append(record)
-            except Exception as exc:  # noqa: BLE001
-                STATS.incr("dropped")
-                report_internal_error("export.serialize", exc)
-        return records
+        return [record for item in items if (record := self._record_of(item)) is not None]
+
+    def _record_of(self, item: LiveTrace | Record, lock_wait: float = -1) -> Record | None:
+        """The record of one queue item; None (a counted loss) if it cannot be encoded."""
+        if isinstance(item, tuple):
+            return item
+        try:
+            record = item.encode(self._encode, lock_wait=lock_wait)
+        except Exception as exc:  # noqa: BLE001
+            STATS.incr("dropped")
+            report_internal_error("export.serialize", exc)
+            return None
+        if record is None:  # only a bounded lock_wait declines: the worker is stuck encoding this trace
+            STATS.incr("dropped")
+            _logger.error("autolog dropped trace %s: it was still being serialized when the exit deadline passed",
+                          item.trace_id)
+        return record
+
+    def _encode_into_held(self, unencoded: collections.deque[LiveTrace | Record]) -> int:
+        """Encode the items the worker took (``self._unencoded``) into ``self._held``; returns the characters added.
+
+        An item stays in ``self._unencoded`` until its record is held, so a shutdown whose
+        deadline passes meanwhile (a huge trace, a user object slow to serialize) finds every
+        item taken from the queue in one place or the other, and spools it. Each live trace
+        is freed as soon as its record is made.
+        """
+        chars = 0
+        while unencoded:
+            record = self._record_of(unencoded[0])
+            if record is not None:
+                self._held.append(record)
+                chars += sum(len(row[-1]) for row in record[SPANS_FIELD])
+            unencoded.popleft()
+        return chars
 
     def _spill(self, items: list[LiveTrace | Record]) -> None:
         self._spool_records(self._records_of(items))
@@ -367,22 +391,21 @@ class Exporter:
             # page of every B-tree is rewritten to the WAL each time), so records wait until a
             # full batch, the schedule delay, a flush() or shutdown asks for them.
             while True:
-                batch = self._take_batch()
-                if batch:
+                # Taken straight into the deque shutdown looks at: no item is ever only in a local.
+                unencoded = self._unencoded = collections.deque()
+                took = len(self._take_into(unencoded))
+                if took:
                     if not pending_items:
                         oldest = time.monotonic()
-                    pending_items += len(batch)
-                    records = self._records_of(batch)
-                    batch.clear()  # the live traces (and what they hold) are freed before the write, not after
-                    self._held.extend(records)
-                    held_chars += sum(len(row[-1]) for record in records for row in record[SPANS_FIELD])
+                    pending_items += took
+                    held_chars += self._encode_into_held(unencoded)
                 full = len(self._held) >= self.max_batch_size or held_chars >= _WRITE_AT_CHARS
-                asked = not batch and (self._flushing or self._stopping or time.monotonic() - oldest >= delay)
+                asked = not took and (self._flushing or self._stopping or time.monotonic() - oldest >= delay)
                 if pending_items and (full or asked):
                     self._store(self._held, pending_items)
                     unchecked_chars += held_chars
                     self._held, pending_items, held_chars = [], 0, 0
-                if not batch:
+                if not took:
                     break
             if unchecked_chars >= _CHECKPOINT_AT_CHARS and not self._flushing:
                 # After the writes, so no flush() waits for it: the copy and its fsyncs run while
@@ -407,9 +430,12 @@ class Exporter:
             report_internal_error("export.checkpoint", exc)
 
     def _take_batch(self) -> list[LiveTrace | Record]:
+        return self._take_into([])
+
+    def _take_into(self, batch: _Batch) -> _Batch:
+        """Move up to ``max_batch_size`` queued items into ``batch``; returns it."""
         # deque.popleft is atomic: taking items needs no lock, so application threads
         # appending under the lock never wait for the worker.
-        batch: list[LiveTrace | Record] = []
         popleft = self._queue.popleft
         try:
             while len(batch) < self.max_batch_size:
@@ -481,13 +507,10 @@ class Exporter:
         """Flush with a deadline; spool whatever is left so the next process stores it."""
         for trace in self.open_traces.drain():  # root never ended: store what there is, as IN_PROGRESS
             trace.export_now()
+        stuck = False
         if self._handled < self._submitted or self.spool.pending:  # queued, or held by the worker
             try:
-                if not self.flush(timeout):
-                    # The worker is stuck (the store stays locked): spool what it holds, so the
-                    # next process stores it. If its write succeeds after all, the copy in the
-                    # spool is written again later, harmlessly (writes are idempotent by trace id).
-                    self._spool_records(list(self._held))
+                stuck = not self.flush(timeout)
             except RuntimeError:
                 # Python 3.12+ refuses to start a thread during interpreter shutdown: if the
                 # worker never started, export on this thread instead.
@@ -495,6 +518,16 @@ class Exporter:
         leftover: list[LiveTrace | Record] = []
         while batch := self._take_batch():  # atomic pops: a trace the worker takes meanwhile is not taken twice
             leftover.extend(batch)
+        if stuck:
+            # The worker is stuck (the store stays locked, or a trace is slow to serialize): spool
+            # what it has yet to encode and what it holds, so the next process stores them. Read
+            # in this order because an item moves from the first to the second. If the worker's
+            # write succeeds after all, the spooled copy is written again later, harmlessly
+            # (writes are idempotent by trace id).
+            unencoded, held = list(self._unencoded), list(self._held)
+            self._spool_records(held)
+            self._spool_records([record for item in unencoded
+                                 if (record := self._record_of(item, lock_wait=0.1)) is not None])
         with self._cond:
             self._handled += len(leftover)
             self._stopping = True

@@ -88,7 +88,7 @@ class LiveTrace:
             self._sink(self)
 
     def encode(self, encoder: Callable[[LiveTrace], Record], only_if_cheap: bool = False,
-               then: Callable[[Record], None] | None = None) -> Record | None:
+               then: Callable[[Record], None] | None = None, lock_wait: float = -1) -> Record | None:
         """The trace as a store record (``encoder`` makes it), made under the trace's lock.
 
         A span that ends after this hands the trace over again. If no span is open, the
@@ -100,8 +100,12 @@ class LiveTrace:
                 the application's thread. Returns None for any other trace.
             then: called with the record under the same lock, so that two hand-overs of one
                 trace reach the export queue in the order they were encoded.
+            lock_wait: seconds to wait for the trace's lock (-1: as long as it takes); None is
+                returned if another thread still holds it then (the worker, encoding it).
         """
-        with self._lock:
+        if not self._lock.acquire(timeout=lock_wait):
+            return None
+        try:
             if only_if_cheap and (self._open or not all(s.is_cheap_to_encode() for s in self.spans)):
                 return None
             self.queued = False
@@ -110,6 +114,8 @@ class LiveTrace:
                 self.release(record[SPANS_FIELD])
             if then is not None:
                 then(record)
+        finally:
+            self._lock.release()
         return record
 
     def release(self, rows: tuple[tuple[Any, ...], ...]) -> None:

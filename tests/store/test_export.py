@@ -9,6 +9,7 @@ import sqlite3
 import subprocess
 import sys
 import textwrap
+import threading
 import time
 import warnings
 from pathlib import Path
@@ -16,6 +17,7 @@ from pathlib import Path
 import pytest
 
 import autolog
+from autolog._stats import STATS
 from autolog._store._sqlite import SqliteStore
 
 REPO = Path(__file__).resolve().parents[2]
@@ -237,6 +239,43 @@ def test_shutdown_with_the_store_locked_spools_what_the_worker_holds(store: auto
     while store._store.count_traces() < 40 and time.monotonic() < deadline:
         time.sleep(0.05)
     assert store._store.count_traces() == 40
+
+
+def test_shutdown_spools_the_traces_the_worker_took_and_has_not_encoded_yet(store: autolog.Client) -> None:
+    release = threading.Event()
+
+    class SlowToSerialize:
+        def to_dict(self) -> dict[str, bool]:
+            release.wait(30)  # a huge document, or a user object that does I/O when serialized
+            return {"slow": True}
+
+    client = autolog.Client(store.tracking_uri, schedule_delay_millis=60_000)
+    client.flush()
+    stuck = client.start_trace("stuck", inputs=SlowToSerialize())
+    stuck.end()
+    taken = []
+    for i in range(40):
+        span = client.start_trace("taken", inputs=i)
+        span.end(outputs=i)
+        taken.append(span.trace_id)
+    time.sleep(0.3)  # the worker woke at 16 queued, took them, and serializes the first one
+    try:
+        assert len(client._exporter._unencoded) > 1, "the worker should be stuck with traces it took waiting"
+        client.shutdown(timeout=0.5)
+        spooled = {json.loads(line)["trace_id"] for f in Path(str(_db(store)) + ".spool").glob("*.jsonl")
+                   for line in f.read_text().splitlines()}
+        assert spooled == set(taken), "every trace taken from the queue must be on disk when shutdown returns"
+        assert STATS.snapshot()["dropped"] == 1, "the one trace still being serialized is counted as lost"
+    finally:
+        release.set()
+    STATS.reset()  # that loss was the point of this test
+    worker = client._exporter._worker
+    assert worker is not None
+    worker.join(10)  # unstuck, the worker writes what it held and replays the spool (idempotently)
+    assert not worker.is_alive()
+    with sqlite3.connect(_db(store)) as conn:
+        stored = {row[0] for row in conn.execute("SELECT trace_id FROM traces")}
+    assert set(taken) <= stored
 
 
 def test_a_spool_file_being_replayed_stays_on_disk_and_claimed_until_released(tmp_path: Path) -> None:
