@@ -17,10 +17,15 @@ from pathlib import Path
 import pytest
 
 import autolog
+from autolog import _export
 from autolog._stats import STATS
 from autolog._store._sqlite import SqliteStore
 
 REPO = Path(__file__).resolve().parents[2]
+
+
+# Enough traces to wake the worker, too few for the caller to start encoding them itself.
+WAKING = (_export._WAKE_AT_QUEUED + _export._ENCODE_ON_CALLER_AT) // 2
 
 
 def _db(client: autolog.Client) -> Path:
@@ -188,13 +193,13 @@ def test_a_full_batch_is_written_without_waiting_for_the_delay(store: autolog.Cl
 
 def test_large_traces_are_written_before_a_full_batch(store: autolog.Client) -> None:
     client = autolog.configure(store.tracking_uri, schedule_delay_millis=60_000)  # max_batch_size: 512
-    _make_large_traces(60)  # about 200,000 characters of content each: the worker's 4 M bound comes first
+    _make_large_traces(WAKING)  # about 200,000 characters of content each: the worker's 4 M bound comes first
     deadline = time.monotonic() + 10
-    while client._store.count_traces() < 16 and time.monotonic() < deadline:
+    while client._store.count_traces() < 20 and time.monotonic() < deadline:
         time.sleep(0.02)
-    assert client._store.count_traces() >= 16
+    assert client._store.count_traces() >= 20
     assert client.flush(30)
-    assert client._store.count_traces() == 60
+    assert client._store.count_traces() == WAKING
 
 
 def test_the_worker_checkpoints_the_wal_between_writes(store: autolog.Client) -> None:
@@ -212,33 +217,35 @@ def test_the_worker_checkpoints_the_wal_between_writes(store: autolog.Client) ->
 
 def test_shutdown_writes_the_records_the_worker_holds(store: autolog.Client) -> None:
     client = autolog.Client(store.tracking_uri, schedule_delay_millis=60_000)  # no write on its own for a minute
-    for i in range(40):
+    for i in range(WAKING):
         client.start_trace("held", inputs=i).end(outputs=i)
-    time.sleep(0.2)  # the worker wakes at 16 queued and encodes: its records wait for a full batch
+    time.sleep(0.2)  # the worker wakes and encodes: its records wait for a full batch
+    assert client._exporter._held, "the worker should hold records"
     client.shutdown()
-    assert store._store.count_traces() == 40
+    assert store._store.count_traces() == WAKING
 
 
 def test_shutdown_with_the_store_locked_spools_what_the_worker_holds(store: autolog.Client) -> None:
     client = autolog.Client(store.tracking_uri, schedule_delay_millis=60_000)
     client.flush()  # the store exists before it is locked
-    for i in range(40):
+    for i in range(WAKING):
         client.start_trace("held", inputs=i).end(outputs=i)
     time.sleep(0.2)
+    assert client._exporter._held, "the worker should hold records"
     blocker = sqlite3.connect(_db(store), timeout=1, isolation_level=None)
     blocker.execute("BEGIN EXCLUSIVE")
     try:
         client.shutdown(timeout=1)  # the worker's write waits for the lock: the deadline passes
         spooled = [json.loads(line)["trace_id"] for f in Path(str(_db(store)) + ".spool").glob("*.jsonl")
                    for line in f.read_text().splitlines()]
-        assert len(set(spooled)) == 40, "every trace the worker held must be on disk before shutdown returns"
+        assert len(set(spooled)) == WAKING, "every trace the worker held must be on disk before shutdown returns"
     finally:
         blocker.execute("ROLLBACK")
         blocker.close()
     deadline = time.monotonic() + 30  # the stuck write retries, then the spool is replayed
-    while store._store.count_traces() < 40 and time.monotonic() < deadline:
+    while store._store.count_traces() < WAKING and time.monotonic() < deadline:
         time.sleep(0.05)
-    assert store._store.count_traces() == 40
+    assert store._store.count_traces() == WAKING
 
 
 def test_shutdown_spools_the_traces_the_worker_took_and_has_not_encoded_yet(store: autolog.Client) -> None:
@@ -254,11 +261,11 @@ def test_shutdown_spools_the_traces_the_worker_took_and_has_not_encoded_yet(stor
     stuck = client.start_trace("stuck", inputs=SlowToSerialize())
     stuck.end()
     taken = []
-    for i in range(40):
+    for i in range(WAKING):
         span = client.start_trace("taken", inputs=i)
         span.end(outputs=i)
         taken.append(span.trace_id)
-    time.sleep(0.3)  # the worker woke at 16 queued, took them, and serializes the first one
+    time.sleep(0.3)  # the worker woke, took them, and serializes the first one
     try:
         assert len(client._exporter._unencoded) > 1, "the worker should be stuck with traces it took waiting"
         client.shutdown(timeout=0.5)
