@@ -302,22 +302,28 @@ class Exporter:
                           item.trace_id)
         return record
 
-    def _encode_into_held(self, unencoded: collections.deque[LiveTrace | Record]) -> int:
-        """Encode the items the worker took (``self._unencoded``) into ``self._held``; returns the characters added.
+    def _encode_into_held(self, unencoded: collections.deque[LiveTrace | Record], max_chars: int) -> tuple[int, int]:
+        """Encode items the worker took (``self._unencoded``) into ``self._held``, until a write is due.
+
+        Stops once the held records reach ``max_batch_size`` or ``max_chars`` more characters
+        of span content (after one item at least), so a take of large traces is written in
+        parts rather than held whole; the rest waits in ``unencoded`` for the next turn.
+        Returns (items taken care of, characters added).
 
         An item stays in ``self._unencoded`` until its record is held, so a shutdown whose
         deadline passes meanwhile (a huge trace, a user object slow to serialize) finds every
         item taken from the queue in one place or the other, and spools it. Each live trace
         is freed as soon as its record is made.
         """
-        chars = 0
-        while unencoded:
+        items = chars = 0
+        while unencoded and (items == 0 or (chars < max_chars and len(self._held) < self.max_batch_size)):
             record = self._record_of(unencoded[0])
             if record is not None:
                 self._held.append(record)
                 chars += sum(len(row[-1]) for row in record[SPANS_FIELD])
             unencoded.popleft()
-        return chars
+            items += 1
+        return items, chars
 
     def _spill(self, items: list[LiveTrace | Record]) -> None:
         self._spool_records(self._records_of(items))
@@ -394,14 +400,16 @@ class Exporter:
             # page of every B-tree is rewritten to the WAL each time), so records wait until a
             # full batch, the schedule delay, a flush() or shutdown asks for them.
             while True:
-                # Taken straight into the deque shutdown looks at: no item is ever only in a local.
-                unencoded = self._unencoded = collections.deque()
-                took = len(self._take_into(unencoded))
+                if not self._unencoded:
+                    # Taken straight into the deque shutdown looks at: no item is ever only in a local.
+                    self._unencoded = collections.deque()
+                    self._take_into(self._unencoded)
+                took, chars = self._encode_into_held(self._unencoded, _WRITE_AT_CHARS - held_chars)
                 if took:
                     if not pending_items:
                         oldest = time.monotonic()
                     pending_items += took
-                    held_chars += self._encode_into_held(unencoded)
+                    held_chars += chars
                 full = len(self._held) >= self.max_batch_size or held_chars >= _WRITE_AT_CHARS
                 asked = not took and (self._flushing or self._stopping or time.monotonic() - oldest >= delay)
                 if pending_items and (full or asked):

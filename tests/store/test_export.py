@@ -13,12 +13,14 @@ import threading
 import time
 import warnings
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 import autolog
 from autolog import _export
 from autolog._stats import STATS
+from autolog._store._codec import SPANS_FIELD
 from autolog._store._sqlite import SqliteStore
 
 REPO = Path(__file__).resolve().parents[2]
@@ -200,6 +202,43 @@ def test_large_traces_are_written_before_a_full_batch(store: autolog.Client) -> 
     assert client._store.count_traces() >= 20
     assert client.flush(30)
     assert client._store.count_traces() == WAKING
+
+
+def test_traces_taken_at_once_are_written_in_parts_within_the_content_bound(
+        store: autolog.Client, monkeypatch: pytest.MonkeyPatch) -> None:
+    release = threading.Event()
+
+    class SlowToSerialize:
+        def to_dict(self) -> dict[str, bool]:
+            release.wait(30)  # holds the worker while large traces pile up in the queue
+            return {"slow": True}
+
+    client = autolog.Client(store.tracking_uri, schedule_delay_millis=60_000)
+    client.flush()
+    written: list[int] = []  # characters of span content in each write
+    write_records = client._store.write_records
+
+    def counting_write(records: Any, metadata_sets: Any = None) -> int:
+        written.append(sum(len(row[-1]) for record in records for row in record[SPANS_FIELD]))
+        return write_records(records, metadata_sets)
+
+    monkeypatch.setattr(client._store, "write_records", counting_write)  # observed, then written as ever
+    client.start_trace("stuck", inputs=SlowToSerialize()).end()
+    for i in range(_export._WAKE_AT_QUEUED - 1):
+        client.start_trace("small", inputs=i).end(outputs=i)
+    time.sleep(0.3)  # the worker woke, took them, and is stuck serializing the first one
+    big = "x" * 100_000
+    try:
+        for _ in range(100):  # fewer than the caller's encoding threshold: the worker takes them all at once
+            client.start_trace("large", inputs=big).end(outputs=big)
+    finally:
+        release.set()
+    assert client.flush(60)
+    one_trace = 2 * 100_100
+    assert sum(written) > 100 * one_trace * 0.99
+    assert max(written) < _export._WRITE_AT_CHARS + one_trace, f"a write held {max(written):,} characters"
+    assert client._store.count_traces() == _export._WAKE_AT_QUEUED + 100
+    client.shutdown()
 
 
 def test_the_worker_checkpoints_the_wal_between_writes(store: autolog.Client) -> None:
