@@ -58,8 +58,8 @@ from autolog._metadata import process_metadata
 from autolog._stats import STATS
 from autolog._store._codec import (
     SET_FIELD,
-    SPANS_FIELD,
     Record,
+    content_chars,
     metadata_set_id,
     record_from_json,
     record_to_json,
@@ -302,12 +302,12 @@ class Exporter:
                           item.trace_id)
         return record
 
-    def _encode_into_held(self, unencoded: collections.deque[LiveTrace | Record], max_chars: int) -> tuple[int, int]:
+    def _encode_into_held(self, max_chars: int) -> tuple[int, int]:
         """Encode items the worker took (``self._unencoded``) into ``self._held``, until a write is due.
 
         Stops once the held records reach ``max_batch_size`` or ``max_chars`` more characters
         of span content (after one item at least), so a take of large traces is written in
-        parts rather than held whole; the rest waits in ``unencoded`` for the next turn.
+        parts rather than held whole; the rest waits in ``self._unencoded`` for the next turn.
         Returns (items taken care of, characters added).
 
         An item stays in ``self._unencoded`` until its record is held, so a shutdown whose
@@ -315,12 +315,13 @@ class Exporter:
         item taken from the queue in one place or the other, and spools it. Each live trace
         is freed as soon as its record is made.
         """
+        unencoded = self._unencoded
         items = chars = 0
         while unencoded and (items == 0 or (chars < max_chars and len(self._held) < self.max_batch_size)):
             record = self._record_of(unencoded[0])
             if record is not None:
                 self._held.append(record)
-                chars += sum(len(row[-1]) for row in record[SPANS_FIELD])
+                chars += content_chars(record)
             unencoded.popleft()
             items += 1
         return items, chars
@@ -402,9 +403,8 @@ class Exporter:
             while True:
                 if not self._unencoded:
                     # Taken straight into the deque shutdown looks at: no item is ever only in a local.
-                    self._unencoded = collections.deque()
                     self._take_into(self._unencoded)
-                took, chars = self._encode_into_held(self._unencoded, _WRITE_AT_CHARS - held_chars)
+                took, chars = self._encode_into_held(_WRITE_AT_CHARS - held_chars)
                 if took:
                     if not pending_items:
                         oldest = time.monotonic()

@@ -122,6 +122,11 @@ SET_FIELD, TAGS_FIELD, METADATA_FIELD, SPANS_FIELD = (RECORD_FIELDS.index(f) for
     "metadata_set", "tags", "metadata", "spans"))  # the fields before TAGS_FIELD are the `traces` row
 Record = tuple[Any, ...]
 
+def content_chars(record: Record) -> int:
+    """Characters of span content (inputs, outputs, attributes, events) in a record: what write bounds count."""
+    return sum(len(row[-1]) for row in record[SPANS_FIELD])
+
+
 # Keys every trace carries are columns of `traces`, not key/value rows (two fewer index
 # inserts each); reads and filters treat them as the tag/metadata they are.
 TAG_COLUMNS = {keys.TRACE_NAME_TAG: "name"}

@@ -20,7 +20,7 @@ import pytest
 import autolog
 from autolog import _export
 from autolog._stats import STATS
-from autolog._store._codec import SPANS_FIELD
+from autolog._store._codec import content_chars
 from autolog._store._sqlite import SqliteStore
 
 REPO = Path(__file__).resolve().parents[2]
@@ -28,6 +28,17 @@ REPO = Path(__file__).resolve().parents[2]
 
 # Enough traces to wake the worker, too few for the caller to start encoding them itself.
 WAKING = (_export._WAKE_AT_QUEUED + _export._ENCODE_ON_CALLER_AT) // 2
+
+
+class SlowToSerialize:
+    """A user object whose serialization waits for ``release``: a huge document, or one that does I/O."""
+
+    def __init__(self, release: threading.Event) -> None:
+        self.release = release
+
+    def to_dict(self) -> dict[str, bool]:
+        self.release.wait(30)
+        return {"slow": True}
 
 
 def _db(client: autolog.Client) -> Path:
@@ -208,22 +219,17 @@ def test_traces_taken_at_once_are_written_in_parts_within_the_content_bound(
         store: autolog.Client, monkeypatch: pytest.MonkeyPatch) -> None:
     release = threading.Event()
 
-    class SlowToSerialize:
-        def to_dict(self) -> dict[str, bool]:
-            release.wait(30)  # holds the worker while large traces pile up in the queue
-            return {"slow": True}
-
     client = autolog.Client(store.tracking_uri, schedule_delay_millis=60_000)
     client.flush()
     written: list[int] = []  # characters of span content in each write
     write_records = client._store.write_records
 
     def counting_write(records: Any, metadata_sets: Any = None) -> int:
-        written.append(sum(len(row[-1]) for record in records for row in record[SPANS_FIELD]))
+        written.append(sum(content_chars(record) for record in records))
         return write_records(records, metadata_sets)
 
     monkeypatch.setattr(client._store, "write_records", counting_write)  # observed, then written as ever
-    client.start_trace("stuck", inputs=SlowToSerialize()).end()
+    client.start_trace("stuck", inputs=SlowToSerialize(release)).end()  # holds the worker while large traces queue
     for i in range(_export._WAKE_AT_QUEUED - 1):
         client.start_trace("small", inputs=i).end(outputs=i)
     time.sleep(0.3)  # the worker woke, took them, and is stuck serializing the first one
@@ -290,14 +296,9 @@ def test_shutdown_with_the_store_locked_spools_what_the_worker_holds(store: auto
 def test_shutdown_spools_the_traces_the_worker_took_and_has_not_encoded_yet(store: autolog.Client) -> None:
     release = threading.Event()
 
-    class SlowToSerialize:
-        def to_dict(self) -> dict[str, bool]:
-            release.wait(30)  # a huge document, or a user object that does I/O when serialized
-            return {"slow": True}
-
     client = autolog.Client(store.tracking_uri, schedule_delay_millis=60_000)
     client.flush()
-    stuck = client.start_trace("stuck", inputs=SlowToSerialize())
+    stuck = client.start_trace("stuck", inputs=SlowToSerialize(release))
     stuck.end()
     taken = []
     for i in range(WAKING):
