@@ -13,6 +13,7 @@ import json
 import os
 import sqlite3
 import threading
+import time
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -89,6 +90,25 @@ def insert_rows(conn: sqlite3.Connection, statement: str, width: int, rows: list
         start += size
 
 
+def _switch_to_wal(conn: sqlite3.Connection) -> None:
+    """Put the database in WAL mode (a no-op once it is), waiting as long as the busy timeout while it is locked.
+
+    SQLite answers "database is locked" at once, without calling the busy handler, when this
+    connection must upgrade its lock to switch the mode while another one writes: what
+    happens when two clients or processes open a new store together (one creating and
+    migrating it while the other's first read arrives).
+    """
+    deadline = time.monotonic() + _BUSY_TIMEOUT_MS / 1000
+    while True:
+        try:
+            conn.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "database is locked" not in str(exc) or time.monotonic() >= deadline:
+                raise
+        time.sleep(0.005)
+
+
 class SqliteStore:
     """Thread-safe, multi-process store. Every method may block on disk I/O."""
 
@@ -116,7 +136,7 @@ class SqliteStore:
                 raise StoreError(f"cannot open the store at {self.path}: {exc}") from exc
             try:
                 conn.execute(f"PRAGMA busy_timeout={_BUSY_TIMEOUT_MS}")
-                conn.execute("PRAGMA journal_mode=WAL")
+                _switch_to_wal(conn)
                 conn.execute("PRAGMA synchronous=NORMAL")
                 conn.execute(f"PRAGMA wal_autocheckpoint={_AUTOCHECKPOINT_PAGES}")
             except sqlite3.Error:

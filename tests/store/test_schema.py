@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import threading
 import time
 from pathlib import Path
 
@@ -122,3 +123,25 @@ def test_a_v1_spool_file_is_replayed(store: autolog.Client) -> None:
                                          "mlflow.trace.tokenUsage": json.dumps(USAGE)}
     assert [s.name for s in trace.data.spans] == ["old"]
     replayer.shutdown()
+
+
+def test_a_store_opened_while_another_connection_creates_it_waits_instead_of_failing(tmp_path: Path) -> None:
+    # The moment two clients open a new store together: the first has the file, still in
+    # rollback-journal mode, and writes to it; the second must switch it to WAL and gets
+    # "database is locked" at once from SQLite, whatever the busy timeout.
+    path = tmp_path / "new.db"
+    creator = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    creator.execute("CREATE TABLE other (x)")
+    creator.execute("BEGIN IMMEDIATE")
+    creator.execute("INSERT INTO other VALUES (1)")
+    finish = threading.Timer(0.3, creator.execute, ("COMMIT",))
+    finish.start()
+    try:
+        reader = SqliteStore(str(path))
+        assert reader.count_traces() == 0
+        assert reader.schema_version() == SCHEMA_VERSION
+        with sqlite3.connect(path) as check:
+            assert check.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    finally:
+        finish.join()
+        creator.close()
