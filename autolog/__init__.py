@@ -32,34 +32,37 @@ from autolog._api import (
     set_tracking_uri,
 )
 from autolog._client import Client, configure
-from autolog._context import suppress_tracing
 from autolog._errors import AutologError, InvalidArgumentError, InvalidFilterError, ResourceDoesNotExist, StoreError
-from autolog._fluent import (
-    get_current_active_span,
-    get_last_active_trace_id,
-    start_span,
-    start_span_no_context,
-    trace,
-    update_current_trace,
-)
-from autolog._models import (
+from autolog._stats import stats
+from autolog._tracing.context import suppress_tracing
+from autolog._tracing.fluent import get_current_active_span, start_span, trace, update_current_trace
+from autolog._tracing.live import LiveSpan, NoOpSpan
+from autolog._tracing.tracer import get_last_active_trace_id, start_span_no_context
+from autolog._versions import ActiveModel, clear_active_model, get_active_model_id, set_active_model, set_experiment
+from autolog.entities import (
     Assessment,
+    AssessmentError,
     AssessmentSource,
     Expectation,
     Experiment,
     Feedback,
     LoggedModel,
     LoggedModelStatus,
+    Span,
+    SpanEvent,
+    SpanStatus,
+    SpanStatusCode,
+    SpanType,
+    Trace,
+    TraceData,
+    TraceInfo,
+    TraceState,
 )
-from autolog._span import LiveSpan, NoOpSpan, Span, SpanEvent, SpanStatus, SpanStatusCode, SpanType
-from autolog._stats import stats
-from autolog._trace import Trace, TraceData, TraceInfo, TraceState
-from autolog._versions import ActiveModel, clear_active_model, get_active_model_id, set_active_model, set_experiment
 
 __version__ = "0.1.0"
 
 __all__ = [
-    "ActiveModel", "Assessment", "AssessmentSource", "AutologError", "Client", "Expectation", "Experiment",
+    "ActiveModel", "Assessment", "AssessmentError", "AssessmentSource", "AutologError", "Client", "Expectation", "Experiment",
     "Feedback", "InvalidArgumentError", "InvalidFilterError", "LiveSpan", "LoggedModel", "LoggedModelStatus",
     "NoOpSpan", "ResourceDoesNotExist", "Span", "SpanEvent", "SpanStatus", "SpanStatusCode", "SpanType", "StoreError",
     "Trace", "TraceData", "TraceInfo", "TraceState", "__version__", "clear_active_model", "configure",

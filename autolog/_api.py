@@ -5,19 +5,24 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from autolog._client import get_default_client
+from autolog._client import NOT_GIVEN, NotGiven, configure, default_client_options, get_default_client
 from autolog._errors import InvalidArgumentError
-from autolog._models import Assessment, AssessmentSource, Expectation, Feedback, LoggedModel
-from autolog._trace import Trace
+from autolog._tracing.versions import get_active_model_id
+from autolog.entities.assessment import Assessment, AssessmentSource, Expectation, Feedback
+from autolog.entities.logged_model import LoggedModel
+from autolog.entities.trace import Trace
 
 _DATAFRAME_COLUMNS = ["trace_id", "trace", "request_time", "state", "status", "execution_duration",
                       "execution_time_ms", "request", "response", "trace_metadata", "tags", "spans", "assessments",
                       "token_usage"]
 
 
-def flush(timeout: float | None = 30.0) -> bool:
-    """Block until every finished trace is stored; False if ``timeout`` seconds passed first."""
-    return get_default_client().flush(timeout)
+def flush(timeout_seconds: float | None = 30.0, *, timeout: float | None | NotGiven = NOT_GIVEN) -> bool:
+    """Block until every finished trace is stored; False if ``timeout_seconds`` passed first.
+
+    ``timeout`` is the older spelling of ``timeout_seconds``; None waits as long as it takes.
+    """
+    return get_default_client().flush(timeout_seconds, timeout=timeout)
 
 
 def get_trace(trace_id: str) -> Trace:
@@ -134,8 +139,6 @@ def log_model_params(params: dict[str, str], model_id: str | None = None) -> Non
     Raises:
         InvalidArgumentError: no ``model_id`` and no active model.
     """
-    from autolog._versions import get_active_model_id
-
     target = model_id or get_active_model_id()
     if target is None:
         raise InvalidArgumentError("log_model_params needs model_id= or an active model (set_active_model)")
@@ -190,9 +193,7 @@ def set_tracking_uri(uri: str) -> None:
     The same as ``configure(tracking_uri=uri, ...)``: the previous client is flushed (up to
     10 s) and its worker stopped, so it blocks; call it at start-up, not per request.
     """
-    from autolog._client import _client_options, configure
-
-    options = {k: v for k, v in _client_options.items() if k != "tracking_uri"}
+    options = {k: v for k, v in default_client_options().items() if k != "tracking_uri"}
     configure(uri, **options)
 
 

@@ -1,11 +1,14 @@
-"""``autolog.Client``: the one thread-safe API under the fluent functions and every integration.
+"""``autolog.Client``: one store, its export pipeline, and the thread-safe API over both.
 
-Tracing methods (``start_trace``, ``start_span``, ``end_span``, ``end_trace``) take
-explicit ids and never read or change the current context, so callback-style code
-(LangChain handlers, LlamaIndex span handlers) and code spread over threads can build
-a trace without context juggling. They never block on I/O. Reading methods
-(``get_trace``, ``search_traces``) first wait for this process's queued traces, so a
-process always reads its own writes.
+Every trace is made by a client. The fluent API (``@trace``, ``start_span``) and the
+integrations start spans through ``autolog._tracing``, whose trace factory this module
+installs at import: a new trace comes from the default client's ``new_live_trace`` and,
+once it ends, goes to that client's export pipeline. The client's own tracing methods
+(``start_trace``, ``start_span``, ``end_span``, ``end_trace``) take explicit ids and never
+read or change the current context, for code spread over threads or callbacks that
+knows its ids; they never block on I/O. Reading methods (``get_trace``,
+``search_traces``) first wait for this process's queued traces, so a process always
+reads its own writes.
 """
 
 from __future__ import annotations
@@ -16,24 +19,35 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from autolog import _metadata as keys
-from autolog._errors import InvalidArgumentError, ResourceDoesNotExist
-from autolog._export import Exporter
-from autolog._live import LiveTrace, OpenTraces
-from autolog._models import Assessment, Experiment, LoggedModel, LoggedModelStatus, new_model_id, now_ms
-from autolog._span import LiveSpan, SpanStatus, SpanType, new_span_id, new_trace_id
-from autolog._store._sqlite import (
-    SqliteStore,
-    decode_page_token,
-    encode_page_token,
-    path_from_uri,
-)
-from autolog._trace import Trace
-from autolog._versions import current_experiment_id, get_active_model_id
+from autolog._errors import InvalidArgumentError, ResourceDoesNotExist, check_key
+from autolog._export import ExportPipeline, StoreExporter
+from autolog._store.pages import decode_page_token, encode_page_token
+from autolog._store.sqlite import SqliteStore
+from autolog._store.sqlite_io import path_from_uri
+from autolog._tracing import versions
+from autolog._tracing.ids import new_span_id, new_trace_id
+from autolog._tracing.live import LiveSpan, LiveTrace, OpenTraces
+from autolog._tracing.tracer import install_trace_factory
+from autolog.entities import keys
+from autolog.entities.assessment import Assessment
+from autolog.entities.experiment import Experiment
+from autolog.entities.ids import new_model_id, now_ms
+from autolog.entities.logged_model import LoggedModel, LoggedModelStatus
+from autolog.entities.span import SpanStatus, SpanType
+from autolog.entities.trace import Trace
+
+__all__ = ["NOT_GIVEN", "Client", "NotGiven", "PagedList", "configure", "default_client_options", "get_default_client", "resolve_tracking_uri"]
 
 DEFAULT_TRACKING_URI = "sqlite:///autolog.db"
 DEFAULT_MAX_CONTENT_CHARS = 100_000
 _READ_FLUSH_TIMEOUT_SECONDS = 30.0
+
+
+class NotGiven:
+    """The type of an argument that was not given, where None means something (a timeout)."""
+
+
+NOT_GIVEN = NotGiven()
 
 
 def resolve_tracking_uri(tracking_uri: str | None = None) -> str:
@@ -57,28 +71,39 @@ class Client:
         max_content_chars: cap of each span's serialized inputs/outputs; longer content is
             cut and ends with an explicit truncation marker. None disables the cap.
         max_queue_size: traces held in memory before overflow goes to the disk spool.
+        max_batch_size: traces written in one transaction at most.
+        schedule_delay_seconds: the longest a finished trace waits before it is written
+            (``schedule_delay_millis``: the older spelling, in milliseconds).
     """
 
     def __init__(self, tracking_uri: str | None = None, *, max_content_chars: int | None = DEFAULT_MAX_CONTENT_CHARS,
-                 max_queue_size: int = 8192, max_batch_size: int = 512, schedule_delay_millis: int = 200) -> None:
+                 max_queue_size: int = 8192, max_batch_size: int = 512, schedule_delay_seconds: float = 0.2,
+                 schedule_delay_millis: float | None = None) -> None:
+        if schedule_delay_millis is not None:
+            schedule_delay_seconds = schedule_delay_millis / 1000
         self.tracking_uri = resolve_tracking_uri(tracking_uri)
         path = path_from_uri(self.tracking_uri)  # validates the URI now, on the caller's thread
         self._store = SqliteStore(self.tracking_uri)
         self._open_traces = OpenTraces()
-        self._exporter = Exporter(self._store, Path(str(path) + ".spool"), self._open_traces,
-                                  max_queue_size=max_queue_size, max_batch_size=max_batch_size,
-                                  schedule_delay_millis=schedule_delay_millis, max_content_chars=max_content_chars)
-        self._enqueue = self._exporter.enqueue
-        self._lock = threading.Lock()
+        self._pipeline = ExportPipeline(StoreExporter(self._store), Path(str(path) + ".spool"), self._open_traces,
+                                        max_queue_size=max_queue_size, max_batch_size=max_batch_size,
+                                        schedule_delay_seconds=schedule_delay_seconds,
+                                        max_content_chars=max_content_chars)
+        self._enqueue = self._pipeline.enqueue
 
     # -- tracing (never blocks on I/O) -------------------------------------------------------------
-    def new_live_trace(self, experiment_id: str | None = None, model_id: str | None = None) -> LiveTrace:
+    def new_live_trace(self, experiment_id: str | None = None) -> LiveTrace:
+        """A new trace of the active model; once it ends it goes to this client's export pipeline."""
         metadata = {}
-        model = model_id if model_id is not None else get_active_model_id()
+        model = versions.get_active_model_id()
         if model:
             metadata[keys.MODEL_ID] = model
-        return LiveTrace(new_trace_id(), experiment_id or current_experiment_id(self), metadata, self._enqueue,
+        return LiveTrace(new_trace_id(), experiment_id or self.current_experiment_id(), metadata, self._enqueue,
                          self._open_traces)
+
+    def current_experiment_id(self) -> str:
+        """The experiment new traces and models go to (``set_experiment``, else the environment, else ``0``)."""
+        return versions.selected_experiment_id(lambda name: self.set_experiment(name).experiment_id)
 
     def start_trace(self, name: str, span_type: str = SpanType.UNKNOWN, inputs: Any = None,
                     attributes: dict[str, Any] | None = None, tags: dict[str, str] | None = None,
@@ -95,13 +120,8 @@ class Client:
                    inputs: Any = None, attributes: dict[str, Any] | None = None,
                    start_time_ns: int | None = None) -> LiveSpan:
         """Start a child span of ``parent_id`` in the open trace ``trace_id`` (not made current)."""
-        trace = self._live(trace_id)
-        span = trace.new_span(new_span_id(), parent_id, name, span_type, start_time_ns)
-        if inputs is not None:
-            span.set_inputs(inputs)
-        if attributes:
-            span.set_attributes(attributes)
-        return span
+        return self._live(trace_id).new_span(new_span_id(), parent_id, name, span_type, start_time_ns, inputs,
+                                             dict(attributes) if attributes else None)
 
     def end_span(self, trace_id: str, span_id: str, outputs: Any = None, attributes: dict[str, Any] | None = None,
                  status: SpanStatus | str = "OK", end_time_ns: int | None = None) -> None:
@@ -125,18 +145,21 @@ class Client:
         return trace
 
     # -- export control ----------------------------------------------------------------------------
-    def flush(self, timeout: float | None = 30.0) -> bool:
-        """Block until every trace finished so far is stored. False if ``timeout`` (s) passed first."""
-        return self._exporter.flush(timeout)
+    def flush(self, timeout_seconds: float | None = 30.0, *, timeout: float | None | NotGiven = NOT_GIVEN) -> bool:
+        """Block until every trace finished so far is stored. False if ``timeout_seconds`` passed first.
 
-    def shutdown(self, timeout: float = 10.0) -> None:
-        """Flush with a deadline, then stop the export worker (used when re-configuring)."""
-        self._exporter.shutdown(timeout)
+        ``timeout`` is the older spelling of ``timeout_seconds``; None waits as long as it takes.
+        """
+        return self._pipeline.flush(timeout_seconds if isinstance(timeout, NotGiven) else timeout)
+
+    def shutdown(self, timeout_seconds: float = 10.0, *, timeout: float | NotGiven = NOT_GIVEN) -> None:
+        """Flush with a deadline, then stop the export worker (used when re-configuring). ``timeout``: older spelling."""
+        self._pipeline.shutdown(timeout_seconds if isinstance(timeout, NotGiven) else timeout)
 
     # -- traces: reads and edits -------------------------------------------------------------------
     def get_trace(self, trace_id: str) -> Trace:
         """Return the stored trace. Waits for this process's pending exports first."""
-        self._exporter.flush(_READ_FLUSH_TIMEOUT_SECONDS)
+        self._pipeline.flush(_READ_FLUSH_TIMEOUT_SECONDS)
         return self._store.get_trace(trace_id)
 
     def search_traces(self, experiment_ids: Sequence[str] | None = None, filter_string: str | None = None,
@@ -146,7 +169,7 @@ class Client:
         if max_results is None or max_results <= 0:
             raise InvalidArgumentError(f"max_results must be a positive integer, got {max_results!r}")
         offset = decode_page_token(page_token)
-        self._exporter.flush(_READ_FLUSH_TIMEOUT_SECONDS)
+        self._pipeline.flush(_READ_FLUSH_TIMEOUT_SECONDS)
         ids = self._store.search_trace_ids(experiment_ids, filter_string, order_by, max_results + 1, offset,
                                            model_id=model_id)
         page = PagedList(self._store.load_traces(ids[:max_results]))
@@ -154,12 +177,12 @@ class Client:
         return page
 
     def set_trace_tag(self, trace_id: str, key: str, value: str) -> None:
-        _check_key(key, "tag key")
+        check_key(key, "tag key")
         live = self._open_traces.get(trace_id)
         if live is not None:
             live.set_tag(key, value)
             return
-        self._exporter.flush(_READ_FLUSH_TIMEOUT_SECONDS)
+        self._pipeline.flush(_READ_FLUSH_TIMEOUT_SECONDS)
         self._store.set_trace_tag(trace_id, key, str(value))
 
     def delete_trace_tag(self, trace_id: str, key: str) -> None:
@@ -167,17 +190,17 @@ class Client:
         if live is not None and key in live.tags:
             del live.tags[key]
             return
-        self._exporter.flush(_READ_FLUSH_TIMEOUT_SECONDS)
+        self._pipeline.flush(_READ_FLUSH_TIMEOUT_SECONDS)
         self._store.delete_trace_tag(trace_id, key)
 
     def delete_traces(self, trace_ids: Sequence[str]) -> int:
-        self._exporter.flush(_READ_FLUSH_TIMEOUT_SECONDS)
+        self._pipeline.flush(_READ_FLUSH_TIMEOUT_SECONDS)
         return self._store.delete_traces(list(trace_ids))
 
     def log_assessment(self, trace_id: str, assessment: Assessment) -> Assessment:
         """Attach feedback or an expectation to a stored trace."""
         assessment.trace_id = trace_id
-        self._exporter.flush(_READ_FLUSH_TIMEOUT_SECONDS)
+        self._pipeline.flush(_READ_FLUSH_TIMEOUT_SECONDS)
         return self._store.log_assessment(assessment)
 
     # -- experiments and logged models ------------------------------------------------------------
@@ -200,7 +223,7 @@ class Client:
         checked_params = _checked_params(params)
         checked_tags = {}
         for key, value in (tags or {}).items():
-            _check_key(key, "tag key")
+            check_key(key, "tag key")
             checked_tags[key] = value if isinstance(value, str) else str(value)
         if name is not None and (not isinstance(name, str) or not name):
             raise InvalidArgumentError(f"model name must be a non-empty str, got {name!r}")
@@ -208,7 +231,7 @@ class Client:
         created = now_ms()
         model = LoggedModel(model_id=model_id, name=name or f"model-{model_id[2:10]}",
                             experiment_id=str(experiment_id) if experiment_id is not None
-                            else current_experiment_id(self),
+                            else self.current_experiment_id(),
                             creation_timestamp=created, last_updated_timestamp=created, model_type=model_type,
                             source_run_id=source_run_id, status=status, tags=checked_tags,
                             params=checked_params)
@@ -222,7 +245,7 @@ class Client:
 
     def set_logged_model_tags(self, model_id: str, tags: dict[str, Any]) -> None:
         for key in tags:
-            _check_key(key, "tag key")
+            check_key(key, "tag key")
         self._store.set_logged_model_tags(model_id, {k: str(v) for k, v in tags.items()})
 
     def log_model_params(self, model_id: str, params: dict[str, str]) -> None:
@@ -248,17 +271,12 @@ class Client:
 def _checked_params(params: dict[str, Any] | None) -> dict[str, str]:
     checked: dict[str, str] = {}
     for key, value in (params or {}).items():
-        _check_key(key, "param key")
+        check_key(key, "param key")
         if not isinstance(value, str):
             raise TypeError(f"param {key!r} must be a str, got {type(value).__name__} ({value!r}); "
                             "convert it with str() or json.dumps() first")
         checked[key] = value
     return checked
-
-
-def _check_key(key: Any, what: str) -> None:
-    if not isinstance(key, str) or not key:
-        raise InvalidArgumentError(f"{what} must be a non-empty str, got {key!r}")
 
 
 _default_client: Client | None = None
@@ -282,24 +300,41 @@ def _create_default_client() -> Client:
 
 
 def configure(tracking_uri: str | None = None, *, max_content_chars: int | None = DEFAULT_MAX_CONTENT_CHARS,
-              max_queue_size: int = 8192, max_batch_size: int = 512, schedule_delay_millis: int = 200) -> Client:
-    """Point autolog at a store and set export options; returns the new default Client.
+              max_queue_size: int = 8192, max_batch_size: int = 512, schedule_delay_seconds: float = 0.2,
+              schedule_delay_millis: float | None = None) -> Client:
+    """Point autolog at a store and set export options (``Client``'s); returns the new default Client.
 
     The previous default client is flushed (up to 10 s) and its worker stopped, so
     re-configuring never leaks threads. Not meant for hot paths: it may block on I/O.
     """
     global _default_client
-    from autolog._versions import _reset_for_new_store
-
-    options = {"tracking_uri": tracking_uri, "max_content_chars": max_content_chars,
-               "max_queue_size": max_queue_size, "max_batch_size": max_batch_size,
-               "schedule_delay_millis": schedule_delay_millis}
-    new_client = Client(**options)  # type: ignore[arg-type]  # validates before anything is torn down
+    if schedule_delay_millis is not None:
+        schedule_delay_seconds = schedule_delay_millis / 1000
+    options: dict[str, Any] = {"tracking_uri": tracking_uri, "max_content_chars": max_content_chars,
+                               "max_queue_size": max_queue_size, "max_batch_size": max_batch_size,
+                               "schedule_delay_seconds": schedule_delay_seconds}
+    new_client = Client(**options)  # validates before anything is torn down
     with _default_lock:
         old, _default_client = _default_client, new_client
         _client_options.clear()
         _client_options.update(options)
     if old is not None:
         old.shutdown(10.0)
-    _reset_for_new_store()
+    versions.forget_selected_experiment()  # a new store has other experiment ids
     return new_client
+
+
+def default_client_options() -> dict[str, Any]:
+    """The options the default client was configured with (empty until ``configure`` is called)."""
+    with _default_lock:
+        return dict(_client_options)
+
+
+def _new_default_trace() -> LiveTrace:
+    client = _default_client
+    if client is None:
+        client = _create_default_client()
+    return client.new_live_trace()
+
+
+install_trace_factory(_new_default_trace)

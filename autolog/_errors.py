@@ -1,4 +1,4 @@
-"""Exceptions raised by autolog, and the one place that handles autolog's own failures.
+"""Exceptions raised by autolog.
 
 Hierarchy::
 
@@ -11,19 +11,13 @@ Hierarchy::
 ``TypeError`` is raised as-is where Python's own convention calls for it (for example a
 non-str param value in ``create_external_model``).
 
-Internal errors are different: a bug or an unexpected condition inside autolog while it
-observes the user's code must never reach the user's call path. ``report_internal_error``
-counts it (``autolog.stats()["internal_errors"]``), logs it at most once per site per
-minute, and re-raises only under the project's own tests (``AUTOLOG_RAISE_INTERNAL_ERRORS=1``)
-so that bugs are not hidden there.
+Internal errors are different: a failure of autolog's own code while it observes the
+user's code never reaches the user's call path. ``autolog._tracing.guard`` handles those.
 """
 
 from __future__ import annotations
 
-import logging
-import os
-import threading
-import time
+from typing import Any
 
 __all__ = [
     "AutologError",
@@ -31,9 +25,8 @@ __all__ = [
     "InvalidFilterError",
     "ResourceDoesNotExist",
     "StoreError",
+    "check_key",
 ]
-
-_logger = logging.getLogger("autolog")
 
 
 class AutologError(Exception):
@@ -71,32 +64,7 @@ class InvalidArgumentError(AutologError, ValueError):
     """A public function was called with a value it cannot accept."""
 
 
-_RATE_LIMIT_SECONDS = 60.0
-_last_logged: dict[str, float] = {}
-_lock = threading.Lock()
-
-
-def _raise_internal_errors() -> bool:
-    return os.environ.get("AUTOLOG_RAISE_INTERNAL_ERRORS", "") in ("1", "true", "True")
-
-
-def report_internal_error(where: str, exc: BaseException) -> None:
-    """Count and (rate-limited) log a failure of autolog's own code at site ``where``.
-
-    Call it from an ``except`` block that protects the user's call path. Re-raises when
-    ``AUTOLOG_RAISE_INTERNAL_ERRORS=1`` (set by the project's test suite).
-    """
-    from autolog._stats import STATS  # local: _stats imports nothing from here, but keep import graph flat
-
-    STATS.incr("internal_errors")
-    now = time.monotonic()
-    with _lock:
-        last = _last_logged.get(where)
-        should_log = last is None or now - last >= _RATE_LIMIT_SECONDS
-        if should_log:
-            _last_logged[where] = now
-    if should_log:
-        _logger.warning("autolog internal error in %s (further ones here are counted, not logged, for a minute): %r",
-                        where, exc, exc_info=exc)
-    if _raise_internal_errors():
-        raise exc
+def check_key(key: Any, what: str) -> None:
+    """Raise ``InvalidArgumentError`` unless ``key`` is a non-empty str (``what`` names it: "tag key"...)."""
+    if not isinstance(key, str) or not key:
+        raise InvalidArgumentError(f"{what} must be a non-empty str, got {key!r}")

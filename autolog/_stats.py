@@ -41,7 +41,7 @@ class _Stats:
             self._values = dict.fromkeys(_COUNTERS, 0)
             self._new_queued_counter()
 
-    def _after_fork(self) -> None:
+    def after_fork(self) -> None:
         # A lock held by another thread at fork time would stay locked forever in the child;
         # and the child's pipeline starts empty, so its counters start at zero.
         self._lock = threading.Lock()

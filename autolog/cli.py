@@ -10,8 +10,8 @@ from collections.abc import Sequence
 
 import autolog
 from autolog._errors import AutologError
-from autolog._span import Span
-from autolog._trace import Trace
+from autolog.entities.span import Span
+from autolog.entities.trace import Trace
 
 
 def _print_table(traces: list[Trace]) -> None:

@@ -25,7 +25,7 @@ VARIANTS = ("full", "no-write", "app-only")
 
 def switch_off(variant: str) -> None:
     """Patch autolog's exporter in this process so that ``variant`` is what runs."""
-    from autolog import _export
+    from autolog._export.pipeline import ExportPipeline
 
     if variant == "no-write":
         def store_nothing(self: Any, records: list[Any], handled: int) -> None:
@@ -33,7 +33,7 @@ def switch_off(variant: str) -> None:
                 self._handled += handled
                 self._cond.notify_all()
 
-        _export.Exporter._store = store_nothing  # type: ignore[method-assign]
+        ExportPipeline._store = store_nothing  # type: ignore[method-assign]
     elif variant == "app-only":
         def let_go(self: Any, trace: Any) -> None:
             trace.release(())  # as encoding would: the trace and its spans stop referring to each other
@@ -41,7 +41,7 @@ def switch_off(variant: str) -> None:
                 self._submitted += 1
                 self._handled += 1
 
-        _export.Exporter.enqueue = let_go  # type: ignore[method-assign]
+        ExportPipeline.enqueue = let_go  # type: ignore[method-assign]
 
 
 def main() -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from autolog._span import SpanType
+from autolog.entities import SpanType
 
 from ._openai_extract import token_usage
 

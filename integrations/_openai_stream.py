@@ -6,12 +6,12 @@ or garbage collection of a stream the caller abandoned.
 from __future__ import annotations
 
 import weakref
-from typing import Any
+from types import TracebackType
+from typing import TYPE_CHECKING, Any
 
 import wrapt
 
-from autolog._errors import report_internal_error
-from autolog._span import LiveSpan
+from autolog._tracing import LiveSpan, handle_internal_errors
 
 from ._openai_extract import ChatStreamAccumulator, ResponsesStreamAccumulator, token_usage
 
@@ -31,20 +31,18 @@ class StreamRecorder:
 
     def observe(self, item: Any) -> bool:
         """Record a chunk/event; return False if the caller must not see it (our injected usage chunk)."""
-        try:
+        with handle_internal_errors("openai.stream.observe"):
             self.chunks += 1
             self.accumulator.add(item)
             if self.hide_usage_chunk and self.kind != "responses":
                 return not (getattr(item, "usage", None) is not None and not getattr(item, "choices", None))
-        except Exception as exc:  # noqa: BLE001
-            report_internal_error("openai.stream.observe", exc)
         return True
 
     def finish(self, error: BaseException | None = None, reason: str = "completed") -> None:
         if self.done:
             return
         self.done = True
-        try:
+        with handle_internal_errors("openai.stream.finish"):
             span = self.span
             acc = self.accumulator
             output = acc.result() if self.kind == "responses" else acc.result(legacy=self.kind == "completion")
@@ -62,21 +60,41 @@ class StreamRecorder:
             if error is not None:
                 span.record_exception(error)
             span.end(outputs=output, attributes=attributes)
-        except Exception as exc:  # noqa: BLE001
-            report_internal_error("openai.stream.finish", exc)
+
+    # The recorder is the context of each pull from the stream: the stream's end, or an
+    # error raised by it, ends the span (the exception still reaches the caller).
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        if exc is None:
+            return
+        if isinstance(exc, (StopIteration, StopAsyncIteration)):
+            self.finish()
+        else:
+            self.finish(exc, reason="error")
 
 
 def _abandoned(recorder: StreamRecorder) -> None:
     recorder.finish(reason="garbage_collected")
 
 
-class TracedStream(wrapt.ObjectProxy):  # type: ignore[misc]
-    """Wraps ``openai.Stream``; iterating, closing or dropping it ends the span once."""
+if TYPE_CHECKING:
+    _Proxy = wrapt.ObjectProxy[Any]
+else:
+    _Proxy = wrapt.ObjectProxy  # wrapt 1.x proxies are not generic
 
+
+class _TracedProxy(_Proxy):
     def __init__(self, stream: Any, recorder: StreamRecorder) -> None:
         super().__init__(stream)
         self._self_recorder = recorder
         weakref.finalize(self, _abandoned, recorder)
+
+
+class TracedStream(_TracedProxy):
+    """Wraps ``openai.Stream``; iterating, closing or dropping it ends the span once."""
 
     def __iter__(self) -> TracedStream:
         return self
@@ -84,14 +102,8 @@ class TracedStream(wrapt.ObjectProxy):  # type: ignore[misc]
     def __next__(self) -> Any:
         recorder = self._self_recorder
         while True:
-            try:
+            with recorder:
                 item = self.__wrapped__.__next__()
-            except StopIteration:
-                recorder.finish()
-                raise
-            except BaseException as exc:
-                recorder.finish(exc, reason="error")
-                raise
             if recorder.observe(item):
                 return item
 
@@ -112,13 +124,8 @@ class TracedStream(wrapt.ObjectProxy):  # type: ignore[misc]
             self._self_recorder.finish(reason="closed")
 
 
-class TracedAsyncStream(wrapt.ObjectProxy):  # type: ignore[misc]
+class TracedAsyncStream(_TracedProxy):
     """Wraps ``openai.AsyncStream``; the async twin of ``TracedStream``."""
-
-    def __init__(self, stream: Any, recorder: StreamRecorder) -> None:
-        super().__init__(stream)
-        self._self_recorder = recorder
-        weakref.finalize(self, _abandoned, recorder)
 
     def __aiter__(self) -> TracedAsyncStream:
         return self
@@ -126,14 +133,8 @@ class TracedAsyncStream(wrapt.ObjectProxy):  # type: ignore[misc]
     async def __anext__(self) -> Any:
         recorder = self._self_recorder
         while True:
-            try:
+            with recorder:
                 item = await self.__wrapped__.__anext__()
-            except StopAsyncIteration:
-                recorder.finish()
-                raise
-            except BaseException as exc:
-                recorder.finish(exc, reason="error")
-                raise
             if recorder.observe(item):
                 return item
 

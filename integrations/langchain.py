@@ -12,7 +12,7 @@ How spans nest: a run's parent is the span of its ``parent_run_id`` — never a 
 variable set from a callback (callbacks have no guaranteed matching "detach", and
 LangChain may run them on other threads). For code *inside* a step (an ``@trace``
 function in a RunnableLambda or tool, the OpenAI SDK under ChatOpenAI), a parent
-resolver (see ``autolog._context.current_parent``) reads LangChain's own context:
+resolver (see ``autolog._tracing.context.current_parent``) reads LangChain's own context:
 the runnable config it sets around a step's body, and — for chat models, LLMs and
 retrievers, whose bodies run without such a config — the innermost such run started by
 the same thread/task and not yet ended.
@@ -38,12 +38,18 @@ import threading
 from typing import Any
 from uuid import UUID
 
-from autolog import _metadata as keys
-from autolog._context import PARENT_RESOLVERS, later_of, parent_of_framework_span
-from autolog._errors import report_internal_error
-from autolog._fluent import start_span_no_context
-from autolog._patching import IntegrationState, configure_integration, get_state
-from autolog._span import LiveSpan, SpanEvent, SpanType
+from autolog._tracing import (
+    PARENT_RESOLVERS,
+    IntegrationState,
+    LiveSpan,
+    configure_integration,
+    get_state,
+    handle_internal_errors,
+    later_of,
+    parent_of_framework_span,
+    start_span_no_context,
+)
+from autolog.entities import SpanEvent, SpanType, keys
 
 from ._langchain_convert import chat_output, llm_model_name, llm_usage, message_dicts, readable
 
@@ -121,7 +127,7 @@ class _HandlerCore:
             if run.owner is not None:
                 self._forget_leaf(run.owner, run.span)
         span = run.span
-        if run.root_id == run_id and span._trace.open_spans > 1:
+        if run.root_id == run_id and span.live_trace.open_spans > 1:
             # LangChain closes an abandoned stream's outer run before (or without) its inner
             # ones: end what is still open under it now, so the trace is complete when exported.
             self._end_open_runs_under(run_id, failed=error is not None and not isinstance(error, GeneratorExit))
@@ -152,14 +158,22 @@ class _HandlerCore:
             for run in runs:
                 if run.owner is not None:
                     self._forget_leaf(run.owner, run.span)
-        for run in sorted(runs, key=lambda r: r.span._start_time_ns, reverse=True):  # innermost first
+        for run in sorted(runs, key=lambda r: r.span.start_time_ns, reverse=True):  # innermost first
             run.span.end(attributes={"autolog.ended_by": "root_run_ended"}, status="ERROR" if failed else "OK")
+
+    def event(self, run_id: UUID, name: str, attributes: dict[str, Any], span_type: str | None = None) -> None:
+        """Add an event to the span of a running run (and change its type, if given)."""
+        run = self._runs.get(run_id)
+        if run is not None:
+            if span_type is not None:
+                run.span.set_span_type(span_type)
+            run.span.add_event(SpanEvent(name, attributes=attributes))
 
     def resolve_parent(self, current: LiveSpan | None) -> LiveSpan | None:
         """Parent resolver: the LangChain step whose body is running here, if deeper than ``current``."""
         if not self._runs:
             return current
-        try:
+        with handle_internal_errors("langchain.resolve_parent"):
             config_var = _child_config_var or _find_child_config_var()
             config = config_var.get() if config_var is not None else None
             if config:
@@ -173,19 +187,15 @@ class _HandlerCore:
                     current = later_of(current, stack[-1]) if stack else current
                 except IndexError:  # emptied by another thread ending this run's root meanwhile
                     pass
-        except Exception as exc:  # noqa: BLE001
-            report_internal_error("langchain.resolve_parent", exc)
         return current
 
 
 def _trace_metadata_from_config(span: LiveSpan, metadata: dict[str, Any]) -> None:
-    trace_metadata = span._trace.metadata
-    for key in _SESSION_KEYS:
-        if metadata.get(key) is not None and keys.TRACE_SESSION not in trace_metadata:
-            trace_metadata[keys.TRACE_SESSION] = str(metadata[key])
-    for key in _USER_KEYS:
-        if metadata.get(key) is not None and keys.TRACE_USER not in trace_metadata:
-            trace_metadata[keys.TRACE_USER] = str(metadata[key])
+    trace = span.live_trace
+    for names, trace_key in ((_SESSION_KEYS, keys.TRACE_SESSION), (_USER_KEYS, keys.TRACE_USER)):
+        for name in names:
+            if metadata.get(name) is not None:
+                trace.set_metadata(trace_key, metadata[name], replace=False)
 
 
 def _run_name(serialized: dict[str, Any] | None, kwargs: dict[str, Any], default: str) -> str:
@@ -212,11 +222,11 @@ def _run_attributes(tags: list[str] | None, metadata: dict[str, Any] | None) -> 
 
 def _safe(method: Any) -> Any:
     """Run a callback body; a failure of ours is counted and never reaches LangChain or the user."""
+    guard = handle_internal_errors(f"langchain.{method.__name__}")
+
     def guarded(self: Any, *args: Any, **kwargs: Any) -> None:
-        try:
+        with guard:
             method(self, *args, **kwargs)
-        except Exception as exc:  # noqa: BLE001
-            report_internal_error(f"langchain.{method.__name__}", exc)
 
     guarded.__name__ = method.__name__
     guarded.__doc__ = method.__doc__
@@ -233,6 +243,8 @@ def _find_child_config_var() -> Any:
     if module is not None:
         _child_config_var = getattr(module, "var_child_runnable_config", None)
     return _child_config_var
+
+
 _handler: Any = None
 _handler_lock = threading.Lock()
 
@@ -288,21 +300,15 @@ def _make_handler_class() -> type:
 
         @_safe
         def on_agent_action(self, action: Any, *, run_id: UUID, **kwargs: Any) -> None:
-            run = self.core.get(run_id)
-            if run is not None:
-                run.span.set_span_type(SpanType.AGENT)
-                run.span.add_event(SpanEvent("agent_action", attributes={
-                    "tool": getattr(action, "tool", None), "tool_input": readable(getattr(action, "tool_input", None)),
-                    "log": getattr(action, "log", None)}))
+            self.core.event(run_id, "agent_action", {
+                "tool": getattr(action, "tool", None), "tool_input": readable(getattr(action, "tool_input", None)),
+                "log": getattr(action, "log", None)}, span_type=SpanType.AGENT)
 
         @_safe
         def on_agent_finish(self, finish: Any, *, run_id: UUID, **kwargs: Any) -> None:
-            run = self.core.get(run_id)
-            if run is not None:
-                run.span.set_span_type(SpanType.AGENT)
-                run.span.add_event(SpanEvent("agent_finish", attributes={
-                    "return_values": readable(getattr(finish, "return_values", None)),
-                    "log": getattr(finish, "log", None)}))
+            self.core.event(run_id, "agent_finish", {
+                "return_values": readable(getattr(finish, "return_values", None)),
+                "log": getattr(finish, "log", None)}, span_type=SpanType.AGENT)
 
         # -- chat models and LLMs ---------------------------------------------------------------
         @_safe
@@ -389,19 +395,14 @@ def _make_handler_class() -> type:
         # -- everything else is an event on the run's span ----------------------------------------
         @_safe
         def on_retry(self, retry_state: Any, *, run_id: UUID, **kwargs: Any) -> None:
-            run = self.core.get(run_id)
-            if run is not None:
-                outcome = getattr(retry_state, "outcome", None)
-                error = outcome.exception() if outcome is not None and outcome.failed else None
-                run.span.add_event(SpanEvent("retry", attributes={
-                    "attempt": getattr(retry_state, "attempt_number", None),
-                    "exception": repr(error) if error is not None else None}))
+            outcome = getattr(retry_state, "outcome", None)
+            error = outcome.exception() if outcome is not None and outcome.failed else None
+            self.core.event(run_id, "retry", {"attempt": getattr(retry_state, "attempt_number", None),
+                                              "exception": repr(error) if error is not None else None})
 
         @_safe
         def on_custom_event(self, name: str, data: Any, *, run_id: UUID, **kwargs: Any) -> None:
-            run = self.core.get(run_id)
-            if run is not None:
-                run.span.add_event(SpanEvent(str(name), attributes={"data": readable(data)}))
+            self.core.event(run_id, str(name), {"data": readable(data)})
 
         def __repr__(self) -> str:
             return f"<AutologCallbackHandler open_runs={self.core.open_runs}>"
@@ -437,13 +438,15 @@ def _install(module: Any, state: IntegrationState) -> None:
 
     def init_wrapper(wrapped: Any, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
         wrapped(*args, **kwargs)
-        try:
+        with handle_internal_errors("langchain.add_handler"):
             if state.enabled:
                 # add_handler skips a handler already present (merge/copy/child managers).
                 instance.add_handler(handler, inherit=True)
-        except Exception as exc:  # noqa: BLE001
-            report_internal_error("langchain.add_handler", exc)
 
     state.wrap(BaseCallbackManager, "__init__", init_wrapper)
     PARENT_RESOLVERS[_NAME] = handler.core.resolve_parent
-    state.undo.append(lambda: PARENT_RESOLVERS.pop(_NAME, None))
+    state.undo.append(_forget_resolver)
+
+
+def _forget_resolver() -> None:
+    PARENT_RESOLVERS.pop(_NAME, None)

@@ -25,11 +25,20 @@ import threading
 import weakref
 from typing import Any
 
-from autolog._context import CURRENT_SPAN, PARENT_RESOLVERS, later_of, parent_of_framework_span
-from autolog._errors import report_internal_error
-from autolog._fluent import start_span_no_context
-from autolog._patching import IntegrationState, configure_integration, get_state
-from autolog._span import LiveSpan, SpanEvent, SpanType
+from autolog._tracing import (
+    PARENT_RESOLVERS,
+    IntegrationState,
+    LiveSpan,
+    aiterate_in_span,
+    configure_integration,
+    get_state,
+    handle_internal_errors,
+    iterate_in_span,
+    later_of,
+    parent_of_framework_span,
+    start_span_no_context,
+)
+from autolog.entities import SpanEvent, SpanType
 
 from ._llama_index_convert import llm_attributes, readable, span_type_of
 
@@ -215,50 +224,38 @@ def _watch(generator: Any, spans: _Spans, id_: str, response: Any, span: LiveSpa
     around that one step), so the LLM call producing the stream nests under it.
     """
     items: list[Any] = []
-    reason, error = "closed", None
-    try:
-        while True:
-            token = CURRENT_SPAN.set(span)
-            try:
-                item = next(generator)
-            except StopIteration:
-                break
-            finally:
-                CURRENT_SPAN.reset(token)
-            items.append(item)
-            yield item
-        reason = "completed"
-    except GeneratorExit:
-        raise
-    except BaseException as exc:
-        reason, error = "error", exc
-        raise
-    finally:
-        spans.end_stream(id_, _joined(items, response), error, reason)
+    with _StreamEnd(spans, id_, items, response):
+        yield from iterate_in_span(span, generator, items)
 
 
 async def _watch_async(generator: Any, spans: _Spans, id_: str, response: Any, span: LiveSpan) -> Any:
     items: list[Any] = []
-    reason, error = "closed", None
-    try:
-        while True:
-            token = CURRENT_SPAN.set(span)
-            try:
-                item = await generator.__anext__()
-            except StopAsyncIteration:
-                break
-            finally:
-                CURRENT_SPAN.reset(token)
-            items.append(item)
-            yield item
-        reason = "completed"
-    except GeneratorExit:
-        raise
-    except BaseException as exc:
-        reason, error = "error", exc
-        raise
-    finally:
-        spans.end_stream(id_, _joined(items, response), error, reason)
+    steps = aiterate_in_span(span, generator, items)
+    with _StreamEnd(spans, id_, items, response):
+        try:
+            async for item in steps:
+                yield item
+        finally:
+            await steps.aclose()
+
+
+class _StreamEnd:
+    """Around the caller's iteration of a watched stream: ends its span with what was streamed.
+
+    The reason is ``completed`` (exhausted), ``closed`` (closed or dropped by the caller) or
+    ``error`` (the stream raised; the exception still reaches the caller).
+    """
+
+    def __init__(self, spans: _Spans, id_: str, items: list[Any], response: Any) -> None:
+        self.spans, self.id_, self.items, self.response = spans, id_, items, response
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: Any) -> None:
+        reason = "completed" if exc is None else "closed" if isinstance(exc, GeneratorExit) else "error"
+        error = exc if reason == "error" else None
+        self.spans.end_stream(self.id_, _joined(self.items, self.response), error, reason)
 
 
 def _joined(items: list[Any], response: Any) -> Any:
@@ -319,24 +316,18 @@ def _make_handlers(spans: _Spans) -> tuple[Any, Any]:
 
         def span_enter(self, id_: str, bound_args: inspect.BoundArguments, instance: Any = None,
                        parent_id: str | None = None, tags: dict[str, Any] | None = None, **kwargs: Any) -> None:
-            try:
+            with handle_internal_errors("llama_index.span_enter"):
                 spans.enter(id_, bound_args, instance, parent_id, tags)
-            except Exception as exc:  # noqa: BLE001
-                report_internal_error("llama_index.span_enter", exc)
 
         def span_exit(self, id_: str, bound_args: inspect.BoundArguments, instance: Any = None,
                       result: Any = None, **kwargs: Any) -> None:
-            try:
+            with handle_internal_errors("llama_index.span_exit"):
                 spans.exit(id_, result)
-            except Exception as exc:  # noqa: BLE001
-                report_internal_error("llama_index.span_exit", exc)
 
         def span_drop(self, id_: str, bound_args: inspect.BoundArguments, instance: Any = None,
                       err: BaseException | None = None, **kwargs: Any) -> None:
-            try:
+            with handle_internal_errors("llama_index.span_drop"):
                 spans.drop(id_, err)
-            except Exception as exc:  # noqa: BLE001
-                report_internal_error("llama_index.span_drop", exc)
 
         # BaseSpanHandler's abstract hooks: unused, since the three methods above are overridden.
         def new_span(self, *args: Any, **kwargs: Any) -> None:
@@ -356,10 +347,8 @@ def _make_handlers(spans: _Spans) -> tuple[Any, Any]:
             return "AutologEventHandler"
 
         def handle(self, event: Any, **kwargs: Any) -> None:
-            try:
+            with handle_internal_errors("llama_index.event"):
                 spans.handle(event)
-            except Exception as exc:  # noqa: BLE001
-                report_internal_error("llama_index.event", exc)
 
     return AutologSpanHandler(), AutologEventHandler()
 

@@ -17,14 +17,24 @@ embeddings.create                EMBEDDING   vector sizes (``log_embeddings=True
 from __future__ import annotations
 
 import contextvars
+from types import TracebackType
 from typing import Any
 
-from autolog._context import CURRENT_SPAN, current_parent
-from autolog._errors import report_internal_error
-from autolog._fluent import start_span_no_context
-from autolog._patching import IntegrationState, configure_integration, get_state
-from autolog._serialize import JsonText, dumps, json_of_model
-from autolog._span import DeferredOutputs, LiveSpan, SpanType
+from autolog._tracing import (
+    CURRENT_SPAN,
+    DeferredOutputs,
+    IntegrationState,
+    JsonText,
+    LiveSpan,
+    configure_integration,
+    current_parent,
+    dumps,
+    get_state,
+    handle_internal_errors,
+    json_of_model,
+    start_span_no_context,
+)
+from autolog.entities import SpanType
 
 from ._openai_extract import TRANSPORT_KWARGS, response_attributes, summarize_embeddings
 from ._openai_stream import StreamRecorder, TracedAsyncStream, TracedStream
@@ -159,12 +169,55 @@ class _Response(DeferredOutputs):
     def resolve(self) -> tuple[Any, dict[str, Any] | None]:
         response = self.response
         outputs = json_of_model(summarize_embeddings(response) if self.summarize else response)
-        try:
+        attributes = None
+        with handle_internal_errors("openai.response_attributes"):  # keep the output even if usage is unreadable
             attributes = response_attributes(response)
-        except Exception as exc:  # noqa: BLE001 - keep the span's output even if usage cannot be read
-            report_internal_error("openai.response_attributes", exc)
-            attributes = None
         return outputs, attributes
+
+
+class _Call:
+    """One patched call: its span is current, and nested patched calls are not traced, inside ``with``.
+
+    If autolog fails to start the span, the call runs with the caller's own arguments and
+    nothing is recorded; an exception from the call ends the span as ERROR and propagates.
+    """
+
+    __slots__ = ("call_token", "hide_usage_chunk", "kind", "kwargs", "span", "span_token")
+
+    def __init__(self, instance: Any, kwargs: dict[str, Any], span_type: str, kind: str) -> None:
+        self.kind = kind
+        self.span: LiveSpan | None = None
+        self.kwargs = kwargs
+        self.hide_usage_chunk = False
+        with handle_internal_errors("openai.start"):
+            self.span, self.kwargs, self.hide_usage_chunk = _start(instance, kwargs, span_type, kind)
+
+    def __enter__(self) -> _Call:
+        if self.span is not None:
+            self.span_token = CURRENT_SPAN.set(self.span)
+            self.call_token = _IN_CALL.set(True)
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        span = self.span
+        if span is None:
+            return
+        _IN_CALL.reset(self.call_token)
+        CURRENT_SPAN.reset(self.span_token)
+        if exc is not None:
+            span.record_exception(exc)
+            span.end()
+
+    def returned(self, result: Any, is_async: bool) -> Any:
+        """What the caller gets for ``result``: the result itself, or a stream proxy that records it."""
+        span = self.span
+        if span is None:
+            return result
+        with handle_internal_errors("openai.finish"):
+            return _finish(span, result, self.kwargs, self.kind, self.hide_usage_chunk, is_async)
+        span.end()
+        return result
 
 
 def _make_wrapper(span_type: str, kind: str, is_async: bool) -> Any:
@@ -173,52 +226,14 @@ def _make_wrapper(span_type: str, kind: str, is_async: bool) -> Any:
     def sync_wrapper(wrapped: Any, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
         if not state.recording or _IN_CALL.get():
             return wrapped(*args, **kwargs)
-        try:
-            span, kwargs, hide = _start(instance, kwargs, span_type, kind)
-        except Exception as exc:  # noqa: BLE001
-            report_internal_error("openai.start", exc)
-            return wrapped(*args, **kwargs)
-        span_token = CURRENT_SPAN.set(span)
-        call_token = _IN_CALL.set(True)
-        try:
-            result = wrapped(*args, **kwargs)
-        except BaseException as exc:
-            span.record_exception(exc)
-            span.end()
-            raise
-        finally:
-            _IN_CALL.reset(call_token)
-            CURRENT_SPAN.reset(span_token)
-        try:
-            return _finish(span, result, kwargs, kind, hide, is_async=False)
-        except Exception as exc:  # noqa: BLE001
-            report_internal_error("openai.finish", exc)
-            span.end()
-            return result
+        with _Call(instance, kwargs, span_type, kind) as call:
+            result = wrapped(*args, **call.kwargs)
+        return call.returned(result, is_async=False)
 
     async def async_call(wrapped: Any, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
-        try:
-            span, kwargs, hide = _start(instance, kwargs, span_type, kind)
-        except Exception as exc:  # noqa: BLE001
-            report_internal_error("openai.start", exc)
-            return await wrapped(*args, **kwargs)
-        span_token = CURRENT_SPAN.set(span)
-        call_token = _IN_CALL.set(True)
-        try:
-            result = await wrapped(*args, **kwargs)
-        except BaseException as exc:
-            span.record_exception(exc)
-            span.end()
-            raise
-        finally:
-            _IN_CALL.reset(call_token)
-            CURRENT_SPAN.reset(span_token)
-        try:
-            return _finish(span, result, kwargs, kind, hide, is_async=True)
-        except Exception as exc:  # noqa: BLE001
-            report_internal_error("openai.finish", exc)
-            span.end()
-            return result
+        with _Call(instance, kwargs, span_type, kind) as call:
+            result = await wrapped(*args, **call.kwargs)
+        return call.returned(result, is_async=True)
 
     def async_wrapper(wrapped: Any, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
         if not state.recording or _IN_CALL.get():

@@ -21,7 +21,7 @@ import pandas as pd
 import pytest
 
 import autolog as mlflow
-from autolog import _versions
+from autolog._tracing import versions as _versions
 
 VERSION_CONCEPTS = "https://docs.databricks.com/aws/en/mlflow3/genai/prompt-version-mgmt/version-tracking/version-concepts"
 MLFLOW_DOCS_SRC = "https://github.com/mlflow/mlflow/blob/master/docs/docs/genai"

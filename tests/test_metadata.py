@@ -6,7 +6,7 @@ import subprocess
 from pathlib import Path
 
 import autolog
-from autolog._metadata import read_git_info
+from autolog._tracing.metadata import read_git_info
 
 
 def _git(repo: Path, *args: str) -> str:

@@ -78,7 +78,7 @@ def test_active_model_is_per_thread_and_task_with_a_process_wide_fallback() -> N
     assert autolog.get_active_model_id() == main_model.model_id
 
     async def task(model_id: str) -> str | None:
-        autolog._versions._ACTIVE_MODEL_ID.set(model_id)  # what set_active_model does inside a task
+        autolog._tracing.versions._ACTIVE_MODEL_ID.set(model_id)  # what set_active_model does inside a task
         await asyncio.sleep(0)
         return autolog.get_active_model_id()
 

@@ -170,14 +170,14 @@ def test_request_is_recorded_as_sent_even_if_the_caller_changes_it_afterwards(cl
 def encoded_by(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
     """Traces are encoded by the export worker, or on the caller's thread when the worker lags behind."""
     if request.param == "caller":
-        monkeypatch.setattr("autolog._export._ENCODE_ON_CALLER_AT", 0)
+        monkeypatch.setattr("autolog._export.pipeline._ENCODE_ON_CALLER_AT", 0)
     return str(request.param)
 
 
 def test_a_stored_call_leaves_nothing_for_the_garbage_collector(client: openai.OpenAI, encoded_by: str) -> None:
     """Once stored, spans and traces are freed by reference counting: no cycle is left for the collector."""
-    from autolog._live import LiveTrace
-    from autolog._span import LiveSpan
+    from autolog._tracing.live import LiveTrace
+    from autolog._tracing.live import LiveSpan
 
     client.chat.completions.create(model="gpt-4o", messages=MESSAGES)  # warm-up: imports, worker
     gc.collect()

@@ -18,10 +18,10 @@ from typing import Any
 import pytest
 
 import autolog
-from autolog import _export
+from autolog._export import pipeline as _export
 from autolog._stats import STATS
-from autolog._store._codec import content_chars
-from autolog._store._sqlite import SqliteStore
+from autolog._store.records import content_chars
+from autolog._store.sqlite import SqliteStore
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -91,7 +91,7 @@ def test_writes_are_idempotent_by_trace_id(store: autolog.Client) -> None:
     trace_id = autolog.get_last_active_trace_id()
     assert trace_id is not None
     live = span._trace  # type: ignore[union-attr]
-    store._exporter.enqueue(live)  # the same trace sent twice, as a retry or replay would
+    store._pipeline.enqueue(live)  # the same trace sent twice, as a retry or replay would
     store.flush()
     assert store._store.count_traces() == 1
     assert len(store.get_trace(trace_id).data.spans) == 1
@@ -102,7 +102,7 @@ def test_store_write_failure_spools_then_replays(store: autolog.Client) -> None:
     store.flush()
     blocker = sqlite3.connect(db, timeout=1, isolation_level=None)
     blocker.execute("BEGIN EXCLUSIVE")  # another process holding the write lock for a long time
-    store._exporter.retry_timeout_millis = 3000  # one busy wait (2 s), then a retry
+    store._pipeline.retry_timeout_seconds = 3.0  # one busy wait (2 s), then a retry
     try:
         _make_traces(50)
         deadline = time.monotonic() + 30
@@ -265,7 +265,7 @@ def test_shutdown_writes_the_records_the_worker_holds(store: autolog.Client) -> 
     for i in range(WAKING):
         client.start_trace("held", inputs=i).end(outputs=i)
     time.sleep(0.2)  # the worker wakes and encodes: its records wait for a full batch
-    assert client._exporter._held, "the worker should hold records"
+    assert client._pipeline._held, "the worker should hold records"
     client.shutdown()
     assert store._store.count_traces() == WAKING
 
@@ -276,7 +276,7 @@ def test_shutdown_with_the_store_locked_spools_what_the_worker_holds(store: auto
     for i in range(WAKING):
         client.start_trace("held", inputs=i).end(outputs=i)
     time.sleep(0.2)
-    assert client._exporter._held, "the worker should hold records"
+    assert client._pipeline._held, "the worker should hold records"
     blocker = sqlite3.connect(_db(store), timeout=1, isolation_level=None)
     blocker.execute("BEGIN EXCLUSIVE")
     try:
@@ -307,7 +307,7 @@ def test_shutdown_spools_the_traces_the_worker_took_and_has_not_encoded_yet(stor
         taken.append(span.trace_id)
     time.sleep(0.3)  # the worker woke, took them, and serializes the first one
     try:
-        assert len(client._exporter._unencoded) > 1, "the worker should be stuck with traces it took waiting"
+        assert len(client._pipeline._unencoded) > 1, "the worker should be stuck with traces it took waiting"
         client.shutdown(timeout=0.5)
         spooled = {json.loads(line)["trace_id"] for f in Path(str(_db(store)) + ".spool").glob("*.jsonl")
                    for line in f.read_text().splitlines()}
@@ -316,7 +316,7 @@ def test_shutdown_spools_the_traces_the_worker_took_and_has_not_encoded_yet(stor
     finally:
         release.set()
     STATS.reset()  # that loss was the point of this test
-    worker = client._exporter._worker
+    worker = client._pipeline._worker
     assert worker is not None
     worker.join(10)  # unstuck, the worker writes what it held and replays the spool (idempotently)
     assert not worker.is_alive()
@@ -326,7 +326,7 @@ def test_shutdown_spools_the_traces_the_worker_took_and_has_not_encoded_yet(stor
 
 
 def test_a_spool_file_being_replayed_stays_on_disk_and_claimed_until_released(tmp_path: Path) -> None:
-    from autolog._export import Spool
+    from autolog._export.spool import Spool
 
     owner, other = Spool(tmp_path / "spool"), Spool(tmp_path / "spool")
     owner.append([{"trace_id": "tr-1"}, {"trace_id": "tr-2"}])

@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import autolog
-from autolog._filters import compile_trace_filter, compile_trace_order_by, parse_filter
+from autolog._store.filter_sql import compile_trace_filter, compile_trace_order_by, parse_filter
 
 
 @pytest.fixture

@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 
 import autolog
-from autolog._store._schema import MIGRATIONS, SCHEMA_VERSION
-from autolog._store._sqlite import SqliteStore
+from autolog._store.schema import MIGRATIONS, SCHEMA_VERSION
+from autolog._store.sqlite import SqliteStore
 
 USAGE = {"input_tokens": 3, "output_tokens": 4, "total_tokens": 7}
 SPAN_CONTENT = json.dumps({"inputs": {"q": "hi"}, "outputs": "yo", "attributes": {}, "events": [],

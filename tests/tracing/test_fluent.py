@@ -302,7 +302,7 @@ def test_suppress_tracing_records_nothing() -> None:
 
 def test_internal_error_never_reaches_the_user(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("AUTOLOG_RAISE_INTERNAL_ERRORS")
-    from autolog import _fluent
+    from autolog._tracing import fluent as _fluent
 
     def broken(*args: object, **kwargs: object) -> None:
         raise RuntimeError("autolog bug")

@@ -8,12 +8,14 @@ without seeing spans its siblings open later.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Generator, Iterator
 from contextvars import ContextVar
-from typing import TYPE_CHECKING
+from typing import Any
 
-if TYPE_CHECKING:
-    from autolog._span import LiveSpan
+from autolog._tracing.live import LiveSpan
+
+__all__ = ["CURRENT_SPAN", "PARENT_RESOLVERS", "SUPPRESSED", "aiterate_in_span", "current_parent", "iterate_in_span",
+           "later_of", "parent_of_framework_span", "suppress_tracing"]
 
 CURRENT_SPAN: ContextVar[LiveSpan | None] = ContextVar("autolog_current_span", default=None)
 
@@ -28,7 +30,7 @@ SUPPRESSED: ContextVar[bool] = ContextVar("autolog_suppressed", default=False)
 # of its framework. This is how a span opened by ``@trace`` or the OpenAI patcher nests
 # under the LangChain/LlamaIndex step that runs it, without any integration ever
 # setting a context variable from a callback (a callback has no matching reset).
-ParentResolver = Callable[["LiveSpan | None"], "LiveSpan | None"]
+ParentResolver = Callable[[LiveSpan | None], LiveSpan | None]
 PARENT_RESOLVERS: dict[str, ParentResolver] = {}
 
 
@@ -57,9 +59,9 @@ def parent_of_framework_span(framework_parent: LiveSpan | None, framework: str) 
 
 def later_of(current: LiveSpan | None, candidate: LiveSpan | None) -> LiveSpan | None:
     """Of two open spans on the same call path, the one started last is the innermost."""
-    if candidate is None or candidate._end_time_ns is not None:
+    if candidate is None or candidate.end_time_ns is not None:
         return current
-    if current is None or candidate._start_time_ns > current._start_time_ns:
+    if current is None or candidate.start_time_ns > current.start_time_ns:
         return candidate
     return current
 
@@ -72,3 +74,40 @@ def suppress_tracing() -> Iterator[None]:
         yield
     finally:
         SUPPRESSED.reset(token)
+
+
+def iterate_in_span(span: LiveSpan, generator: Iterator[Any], items: list[Any],
+                    max_items: int | None = None) -> Generator[Any, None, Any]:
+    """Yield what ``generator`` yields, with ``span`` current while it computes each item.
+
+    The span is set and reset around each step only, never across a ``yield``: the caller's
+    code between two items runs in its own context. Items are appended to ``items`` (at most
+    ``max_items``); the generator's return value is this one's. Use with ``yield from``.
+    """
+    while True:
+        token = CURRENT_SPAN.set(span)
+        try:
+            item = next(generator)
+        except StopIteration as stop:
+            return stop.value
+        finally:
+            CURRENT_SPAN.reset(token)
+        if max_items is None or len(items) < max_items:
+            items.append(item)
+        yield item
+
+
+async def aiterate_in_span(span: LiveSpan, generator: AsyncIterator[Any], items: list[Any],
+                           max_items: int | None = None) -> AsyncGenerator[Any, None]:
+    """The async twin of ``iterate_in_span`` (use with ``async for``, and ``aclose()`` it when leaving early)."""
+    while True:
+        token = CURRENT_SPAN.set(span)
+        try:
+            item = await generator.__anext__()
+        except StopAsyncIteration:
+            return
+        finally:
+            CURRENT_SPAN.reset(token)
+        if max_items is None or len(items) < max_items:
+            items.append(item)
+        yield item

@@ -13,20 +13,18 @@ import os
 import sys
 from pathlib import Path
 
-SOURCE_NAME = "mlflow.source.name"
-SOURCE_TYPE = "mlflow.source.type"
-GIT_COMMIT = "mlflow.source.git.commit"
-GIT_BRANCH = "mlflow.source.git.branch"
-GIT_REPO_URL = "mlflow.source.git.repoURL"
-USER = "mlflow.user"
-MODEL_ID = "mlflow.modelId"
-TOKEN_USAGE = "mlflow.trace.tokenUsage"
-SCHEMA_VERSION_KEY = "mlflow.trace_schema.version"
-TRACE_SESSION = "mlflow.trace.session"
-TRACE_USER = "mlflow.trace.user"
-SOURCE_RUN = "mlflow.sourceRun"
-TRACE_NAME_TAG = "mlflow.traceName"
-TRACE_SCHEMA_VERSION = "3"
+from autolog.entities.keys import (
+    GIT_BRANCH,
+    GIT_COMMIT,
+    GIT_REPO_URL,
+    SCHEMA_VERSION_KEY,
+    SOURCE_NAME,
+    SOURCE_TYPE,
+    TRACE_SCHEMA_VERSION,
+    USER,
+)
+
+__all__ = ["process_metadata", "read_git_info"]
 
 
 def _in_notebook() -> bool:

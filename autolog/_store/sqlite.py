@@ -8,109 +8,43 @@ processes; trace writes are upserts keyed by trace id, so a batch that is writte
 
 from __future__ import annotations
 
-import base64
 import json
 import os
 import sqlite3
 import threading
-import time
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from autolog._errors import InvalidArgumentError, ResourceDoesNotExist, StoreError
-from autolog._models import Assessment, AssessmentSource, Experiment, LoggedModel, now_ms
-from autolog._store._codec import (
-    METADATA_FIELD,
-    SPANS_FIELD,
-    TAG_COLUMNS,
-    TAGS_FIELD,
-    TRACE_ROW_COLUMNS,
-    Record,
-    trace_from_rows,
+from autolog._errors import ResourceDoesNotExist, StoreError
+from autolog._store.filter_sql import (
+    compile_logged_model_filter,
+    compile_logged_model_order_by,
+    compile_trace_filter,
+    compile_trace_order_by,
 )
-from autolog._store._schema import MIGRATIONS, SCHEMA_VERSION
-from autolog._trace import Trace
+from autolog._store.records import METADATA_FIELD, SPANS_FIELD, TAG_COLUMNS, TAGS_FIELD, Record
+from autolog._store.rows import ASSESSMENT_COLUMNS, TRACE_ROW_COLUMNS, assessment_from_row, trace_from_rows
+from autolog._store.schema import MIGRATIONS, SCHEMA_VERSION
+from autolog._store.sqlite_io import chunks, connect, insert_rows, marks, path_from_uri
+from autolog.entities.assessment import Assessment
+from autolog.entities.experiment import Experiment
+from autolog.entities.ids import now_ms
+from autolog.entities.logged_model import LoggedModel
+from autolog.entities.trace import Trace
 
 DEFAULT_EXPERIMENT_ID = "0"
 DEFAULT_EXPERIMENT_NAME = "Default"
-# Short on purpose: the export worker retries with backoff (tenacity) around it, and
-# reads in WAL mode never wait for writers.
-_BUSY_TIMEOUT_MS = 2_000
-_IN_CHUNK = 500  # stay far below SQLite's bound-parameter limit
-# By default SQLite checkpoints the WAL into the database inside the commit that makes it
-# pass 1,000 pages, with an fsync of both files: that commit (and a flush() waiting on it)
-# took twice as long. The export worker checkpoints between its writes instead (see
-# ``checkpoint``); this larger bound only catches a WAL that grows while it cannot.
-_AUTOCHECKPOINT_PAGES = 8_000
 _SET_COLUMN = TRACE_ROW_COLUMNS.split(", ").index("metadata_set")
-
-
-def path_from_uri(uri: str) -> Path:
-    """``sqlite:///relative.db`` → ``relative.db``; ``sqlite:////abs/x.db`` → ``/abs/x.db``; a bare path as-is."""
-    if uri.startswith("sqlite:///"):
-        return Path(uri[len("sqlite:///"):])
-    if uri.startswith("sqlite://"):
-        raise InvalidArgumentError(f"tracking URI {uri!r}: use sqlite:///<relative path> or sqlite:////<absolute path>")
-    if "://" in uri:
-        raise InvalidArgumentError(f"tracking URI {uri!r}: only sqlite:/// URIs or file paths are supported")
-    return Path(uri)
-
-
-def _chunks(items: Sequence[str]) -> Iterator[Sequence[str]]:
-    for i in range(0, len(items), _IN_CHUNK):
-        yield items[i:i + _IN_CHUNK]
-
-
-def _marks(n: int) -> str:
-    return ",".join("?" * n)
-
-
-# Rows per multi-row INSERT: powers of two, so a batch of any size takes at most ten
-# statement shapes (each compiled once, then cached by the connection).
-_ROW_CHUNKS = (512, 256, 128, 64, 32, 16, 8, 4, 2, 1)
-
-
-def insert_rows(conn: sqlite3.Connection, statement: str, width: int, rows: list[tuple[Any, ...]]) -> None:
-    """``<statement> VALUES (...),(...)`` for ``rows`` of ``width`` values, a few statements per batch.
-
-    Python's sqlite3 releases the GIL around every step, and ``executemany`` steps once per row.
-    When the application's thread never releases the GIL (a CPU-bound loop), a thread waiting
-    for it gets it back only every switch interval (5 ms): the export worker would store
-    200 rows a second. One statement per chunk of rows needs one step, so a batch is written
-    in a handful of hand-offs instead of one per row.
-    """
-    placeholder = "(" + _marks(width) + ")"
-    start = 0
-    while start < len(rows):
-        size = next(n for n in _ROW_CHUNKS if n <= len(rows) - start)
-        chunk = rows[start:start + size]
-        conn.execute(f"{statement} VALUES {','.join([placeholder] * size)}", [v for row in chunk for v in row])
-        start += size
-
-
-def _switch_to_wal(conn: sqlite3.Connection) -> None:
-    """Put the database in WAL mode (a no-op once it is), waiting as long as the busy timeout while it is locked.
-
-    SQLite answers "database is locked" at once, without calling the busy handler, when this
-    connection must upgrade its lock to switch the mode while another one writes: what
-    happens when two clients or processes open a new store together (one creating and
-    migrating it while the other's first read arrives).
-    """
-    deadline = time.monotonic() + _BUSY_TIMEOUT_MS / 1000
-    while True:
-        try:
-            conn.execute("PRAGMA journal_mode=WAL")
-            return
-        except sqlite3.OperationalError as exc:
-            if "database is locked" not in str(exc) or time.monotonic() >= deadline:
-                raise
-        time.sleep(0.005)
 
 
 class SqliteStore:
     """Thread-safe, multi-process store. Every method may block on disk I/O."""
+
+    # Errors after which a write is worth retrying: the file is locked by another process
+    # (past the busy timeout), or another connection switches it to WAL mode.
+    transient_errors: tuple[type[BaseException], ...] = (sqlite3.OperationalError,)
 
     def __init__(self, uri: str) -> None:
         self.uri = uri
@@ -129,20 +63,7 @@ class SqliteStore:
             self._pid = os.getpid()
         conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
         if conn is None:
-            try:
-                conn = sqlite3.connect(self.path, timeout=_BUSY_TIMEOUT_MS / 1000, isolation_level=None,
-                                       check_same_thread=False)
-            except sqlite3.Error as exc:
-                raise StoreError(f"cannot open the store at {self.path}: {exc}") from exc
-            try:
-                conn.execute(f"PRAGMA busy_timeout={_BUSY_TIMEOUT_MS}")
-                _switch_to_wal(conn)
-                conn.execute("PRAGMA synchronous=NORMAL")
-                conn.execute(f"PRAGMA wal_autocheckpoint={_AUTOCHECKPOINT_PAGES}")
-            except sqlite3.Error:
-                conn.close()  # locked by another process: the caller retries with a fresh connection
-                raise
-            self._local.conn = conn
+            conn = self._local.conn = connect(self.path)
         if not self._migrated:
             # Migrated lazily (on the export worker or the first read) so that
             # configuring autolog never touches the disk on the caller's thread.
@@ -192,7 +113,7 @@ class SqliteStore:
 
     # -- traces: writes ----------------------------------------------------------------------------
     def write_records(self, records: Iterable[Record], metadata_sets: dict[str, dict[str, str]] | None = None) -> int:
-        """Upsert a batch of trace records (see ``_codec.RECORD_FIELDS``) in one transaction.
+        """Upsert a batch of trace records (see ``records.RECORD_FIELDS``) in one transaction.
 
         ``metadata_sets`` holds the content of the shared metadata sets the records name.
         """
@@ -249,11 +170,11 @@ class SqliteStore:
     def delete_traces(self, trace_ids: Sequence[str]) -> int:
         deleted = 0
         with self._write() as conn:
-            for chunk in _chunks(trace_ids):
-                marks = _marks(len(chunk))
+            for chunk in chunks(trace_ids):
+                places = marks(len(chunk))
                 for table in ("trace_tags", "trace_metadata", "spans", "assessments"):  # metadata sets are shared
-                    conn.execute(f"DELETE FROM {table} WHERE trace_id IN ({marks})", chunk)
-                deleted += conn.execute(f"DELETE FROM traces WHERE trace_id IN ({marks})", chunk).rowcount
+                    conn.execute(f"DELETE FROM {table} WHERE trace_id IN ({places})", chunk)
+                deleted += conn.execute(f"DELETE FROM traces WHERE trace_id IN ({places})", chunk).rowcount
         return deleted
 
     # -- traces: reads -----------------------------------------------------------------------------
@@ -272,25 +193,23 @@ class SqliteStore:
         spans: dict[str, list[Any]] = {}
         assessments: dict[str, list[Assessment]] = {}
         shared_sets: dict[str, dict[str, str]] = {}
-        for chunk in _chunks(list(trace_ids)):
-            marks = _marks(len(chunk))
-            for row in conn.execute(f"SELECT {TRACE_ROW_COLUMNS} FROM traces WHERE trace_id IN ({marks})", chunk):
+        for chunk in chunks(list(trace_ids)):
+            places = marks(len(chunk))
+            for row in conn.execute(f"SELECT {TRACE_ROW_COLUMNS} FROM traces WHERE trace_id IN ({places})", chunk):
                 rows[row[0]] = row
                 set_id = row[_SET_COLUMN]
                 if set_id is not None and set_id not in shared_sets:
                     shared_sets[set_id] = dict(conn.execute(
                         "SELECT key, value FROM metadata_sets WHERE set_id = ?", (set_id,)).fetchall())
-            for tid, k, v in conn.execute(f"SELECT * FROM trace_tags WHERE trace_id IN ({marks})", chunk):
+            for tid, k, v in conn.execute(f"SELECT * FROM trace_tags WHERE trace_id IN ({places})", chunk):
                 tags.setdefault(tid, {})[k] = v
-            for tid, k, v in conn.execute(f"SELECT * FROM trace_metadata WHERE trace_id IN ({marks})", chunk):
+            for tid, k, v in conn.execute(f"SELECT * FROM trace_metadata WHERE trace_id IN ({places})", chunk):
                 meta.setdefault(tid, {})[k] = v
-            for row in conn.execute(f"SELECT * FROM spans WHERE trace_id IN ({marks})", chunk):
+            for row in conn.execute(f"SELECT * FROM spans WHERE trace_id IN ({places})", chunk):
                 spans.setdefault(row[0], []).append(row[1:])
-            for row in conn.execute(
-                    "SELECT assessment_id, trace_id, span_id, name, kind, value, source_type, source_id, rationale,"
-                    " metadata, error, create_time_ms, last_update_time_ms FROM assessments"
-                    f" WHERE trace_id IN ({marks}) ORDER BY create_time_ms", chunk):
-                assessments.setdefault(row[1], []).append(_assessment_from_row(row))
+            for row in conn.execute(f"SELECT {ASSESSMENT_COLUMNS} FROM assessments"
+                                    f" WHERE trace_id IN ({places}) ORDER BY create_time_ms", chunk):
+                assessments.setdefault(row[1], []).append(assessment_from_row(row))
         return [trace_from_rows(rows[t], tags.get(t, {}),
                                 {**shared_sets.get(rows[t][_SET_COLUMN], {}), **meta.get(t, {})},
                                 spans.get(t, []), assessments.get(t, []))
@@ -299,14 +218,12 @@ class SqliteStore:
     def search_trace_ids(self, experiment_ids: Sequence[str] | None, filter_string: str | None,
                          order_by: list[str] | None, max_results: int, offset: int,
                          model_id: str | None = None) -> list[str]:
-        from autolog._filters import compile_trace_filter, compile_trace_order_by
-
         where, params = compile_trace_filter(filter_string, alias="t")
         order = compile_trace_order_by(order_by, alias="t")
         clauses = [f"({where})"]
         args: list[object] = list(params)
         if experiment_ids:
-            clauses.append(f"t.experiment_id IN ({_marks(len(experiment_ids))})")
+            clauses.append(f"t.experiment_id IN ({marks(len(experiment_ids))})")
             args.extend(str(e) for e in experiment_ids)
         if model_id is not None:
             clauses.append("t.model_id = ?")
@@ -397,15 +314,15 @@ class SqliteStore:
     def _load_models(self, model_ids: Sequence[str]) -> list[LoggedModel]:
         conn = self._conn()
         models: dict[str, LoggedModel] = {}
-        for chunk in _chunks(list(model_ids)):
-            marks = _marks(len(chunk))
+        for chunk in chunks(list(model_ids)):
+            places = marks(len(chunk))
             for row in conn.execute(
                     "SELECT model_id, name, experiment_id, creation_timestamp, last_updated_timestamp, model_type,"
-                    f" source_run_id, status FROM logged_models WHERE model_id IN ({marks})", chunk):
+                    f" source_run_id, status FROM logged_models WHERE model_id IN ({places})", chunk):
                 models[row[0]] = LoggedModel(*row)
             for table, attr in (("logged_model_tags", "tags"), ("logged_model_params", "params"),
                                 ("logged_model_metrics", "metrics")):
-                for mid, k, v in conn.execute(f"SELECT * FROM {table} WHERE model_id IN ({marks})", chunk):
+                for mid, k, v in conn.execute(f"SELECT * FROM {table} WHERE model_id IN ({places})", chunk):
                     getattr(models[mid], attr)[k] = v
         return [models[m] for m in model_ids if m in models]
 
@@ -423,41 +340,14 @@ class SqliteStore:
 
     def search_logged_models(self, experiment_ids: Sequence[str] | None, filter_string: str | None,
                              order_by: list[str] | None, max_results: int, offset: int = 0) -> list[LoggedModel]:
-        from autolog._filters import compile_logged_model_filter, compile_logged_model_order_by
-
         where, params = compile_logged_model_filter(filter_string, alias="m")
         args: list[object] = list(params)
         clauses = [f"({where})"]
         if experiment_ids:
-            clauses.append(f"m.experiment_id IN ({_marks(len(experiment_ids))})")
+            clauses.append(f"m.experiment_id IN ({marks(len(experiment_ids))})")
             args.extend(str(e) for e in experiment_ids)
         order = compile_logged_model_order_by(order_by, alias="m")
         sql = (f"SELECT m.model_id FROM logged_models AS m WHERE {' AND '.join(clauses)} ORDER BY {order}"
                " LIMIT ? OFFSET ?")
         args.extend((max_results, offset))
         return self._load_models([r[0] for r in self._conn().execute(sql, args)])
-
-
-def _assessment_from_row(row: Any) -> Assessment:
-    (assessment_id, trace_id, span_id, name, kind, value, source_type, source_id, rationale, metadata, error,
-     created, updated) = row
-    return Assessment(name=name, value=json.loads(value) if value is not None else None, kind=kind,
-                      source=AssessmentSource(source_type, source_id), rationale=rationale, trace_id=trace_id,
-                      span_id=span_id, metadata=json.loads(metadata) if metadata else None, error=error,
-                      assessment_id=assessment_id, create_time_ms=created, last_update_time_ms=updated)
-
-
-def encode_page_token(offset: int) -> str:
-    return base64.urlsafe_b64encode(json.dumps({"offset": offset}).encode()).decode()
-
-
-def decode_page_token(token: str | None) -> int:
-    if not token:
-        return 0
-    try:
-        offset = int(json.loads(base64.urlsafe_b64decode(token.encode()))["offset"])
-    except Exception as exc:
-        raise InvalidArgumentError(f"invalid page_token {token!r}") from exc
-    if offset < 0:
-        raise InvalidArgumentError(f"invalid page_token {token!r}")
-    return offset

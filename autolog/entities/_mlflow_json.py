@@ -1,4 +1,4 @@
-"""Trace, TraceInfo and TraceData (MLflow trace schema v3), and their MLflow JSON form.
+"""The MLflow JSON form of traces: what ``Trace.to_json`` writes and ``Trace.from_json`` reads.
 
 ``Trace.to_json()`` writes what ``mlflow.entities.Trace.from_json`` reads (checked against
 MLflow 3.17):
@@ -27,19 +27,15 @@ import datetime
 import hashlib
 import json
 import re
-from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
-from autolog._metadata import TOKEN_USAGE
 from autolog._serialize import dumps
-from autolog._span import Span, SpanEvent, SpanStatus
+from autolog.entities.assessment import Assessment, AssessmentSource
+from autolog.entities.keys import SPAN_INPUTS, SPAN_OUTPUTS, SPAN_TYPE, TRACE_REQUEST_ID
+from autolog.entities.span import Span, SpanEvent, SpanStatus
 
-__all__ = ["Trace", "TraceData", "TraceInfo", "TraceState"]
+__all__ = ["InfoFields", "info_to_dict", "jsonable", "read_info", "read_span", "span_to_dict"]
 
-_REQUEST_ID = "mlflow.traceRequestId"
-_SPAN_TYPE = "mlflow.spanType"
-_INPUTS = "mlflow.spanInputs"
-_OUTPUTS = "mlflow.spanOutputs"
 _EXPERIMENT_LOCATION = "MLFLOW_EXPERIMENT"
 _INFO_KEYS = frozenset(("trace_id", "trace_location", "request_time", "state", "request_preview", "response_preview",
                         "client_request_id", "execution_duration_ms", "execution_duration", "trace_metadata", "tags",
@@ -52,190 +48,93 @@ _V2_STATES = {"OK": "OK", "ERROR": "ERROR", "IN_PROGRESS": "IN_PROGRESS",
               "TRACE_STATUS_UNSPECIFIED": "STATE_UNSPECIFIED", "UNSPECIFIED": "STATE_UNSPECIFIED"}
 
 
-class TraceState:
-    OK = "OK"
-    ERROR = "ERROR"
-    IN_PROGRESS = "IN_PROGRESS"
-    STATE_UNSPECIFIED = "STATE_UNSPECIFIED"
-
-
-@dataclass
-class TraceInfo:
-    """Everything about a trace except its spans."""
+class InfoFields(Protocol):
+    """The fields of a TraceInfo that its MLflow form is written from."""
 
     trace_id: str
     experiment_id: str
     request_time: int
     state: str
-    execution_duration: int | None = None
-    request_preview: str | None = None
-    response_preview: str | None = None
-    client_request_id: str | None = None
-    trace_metadata: dict[str, str] = field(default_factory=dict)
-    tags: dict[str, str] = field(default_factory=dict)
-    assessments: list[Any] = field(default_factory=list)
-    # What MLflow JSON carried that autolog has no field for, written back by to_dict():
-    # unknown info keys, a trace location other than an experiment, assessment extras by id.
-    _mlflow_extra: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
-
-    @property
-    def request_id(self) -> str:  # MLflow 2 name
-        return self.trace_id
-
-    @property
-    def timestamp_ms(self) -> int:
-        return self.request_time
-
-    @property
-    def execution_time_ms(self) -> int | None:
-        return self.execution_duration
-
-    @property
-    def status(self) -> str:  # MLflow 2 name
-        return self.state
-
-    @property
-    def request_metadata(self) -> dict[str, str]:  # MLflow 2 name
-        return self.trace_metadata
-
-    @property
-    def token_usage(self) -> dict[str, int] | None:
-        """Aggregated usage of the trace's LLM calls (``input_tokens``, ``output_tokens``, ``total_tokens``...)."""
-        raw = self.trace_metadata.get(TOKEN_USAGE)
-        return json.loads(raw) if raw else None
-
-    def to_dict(self) -> dict[str, Any]:
-        """MLflow's ``TraceInfo.to_dict()`` form (see the module docstring)."""
-        extra = self._mlflow_extra
-        out: dict[str, Any] = {
-            "trace_id": self.trace_id,
-            "trace_location": extra.get("trace_location") or {
-                "type": _EXPERIMENT_LOCATION, "mlflow_experiment": {"experiment_id": self.experiment_id}},
-            "request_time": _ms_to_rfc3339(self.request_time),
-            "state": self.state,
-        }
-        if self.trace_metadata:
-            out["trace_metadata"] = dict(self.trace_metadata)
-        if self.tags:
-            out["tags"] = dict(self.tags)
-        if self.assessments:
-            extras = extra.get("assessments") or {}
-            out["assessments"] = [_assessment_to_dict(a, extras.get(a.assessment_id)) for a in self.assessments]
-        for key in ("request_preview", "response_preview", "client_request_id"):
-            value = getattr(self, key)
-            if value is not None:
-                out[key] = value
-        if self.execution_duration is not None:
-            out["execution_duration_ms"] = int(self.execution_duration)
-        out.update(extra.get("unknown") or {})
-        return out
-
-    @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> TraceInfo:
-        """Read MLflow 3's TraceInfo dict (any 3.x form) or MLflow 2's (``request_id``, ``timestamp_ms``...)."""
-        if "request_id" in d and "trace_id" not in d:
-            return _trace_info_from_v2(d)
-        extra: dict[str, Any] = {}
-        location = d.get("trace_location") or {}
-        experiment = location.get("mlflow_experiment") or {}
-        if location and (location.get("type") != _EXPERIMENT_LOCATION or set(location) != {"type", "mlflow_experiment"}
-                         or set(experiment) != {"experiment_id"}):
-            extra["trace_location"] = location  # not an experiment (or more than one): written back as read
-        experiment_id = experiment.get("experiment_id") or d.get("experiment_id") or ("" if location else "0")
-        duration = d.get("execution_duration_ms")
-        if duration is None and d.get("execution_duration") is not None:
-            duration = d["execution_duration"]
-            duration = _duration_to_ms(duration) if isinstance(duration, str) else duration
-        request_time = d.get("request_time") or 0
-        if isinstance(request_time, str):
-            request_time = _rfc3339_to_ms(request_time)
-        assessments, assessment_extras = _read_assessments(d.get("assessments") or [])
-        if assessment_extras:
-            extra["assessments"] = assessment_extras
-        unknown = {k: v for k, v in d.items() if k not in _INFO_KEYS}
-        if unknown:
-            extra["unknown"] = unknown
-        return cls(trace_id=d["trace_id"], experiment_id=str(experiment_id), request_time=int(request_time),
-                   state=d.get("state") or TraceState.STATE_UNSPECIFIED,
-                   execution_duration=None if duration is None else int(duration),
-                   request_preview=d.get("request_preview"), response_preview=d.get("response_preview"),
-                   client_request_id=d.get("client_request_id"), trace_metadata=dict(d.get("trace_metadata") or {}),
-                   tags=dict(d.get("tags") or {}), assessments=assessments, _mlflow_extra=extra)
+    execution_duration: int | None
+    request_preview: str | None
+    response_preview: str | None
+    client_request_id: str | None
+    trace_metadata: dict[str, str]
+    tags: dict[str, str]
+    assessments: list[Any]
+    _mlflow_extra: dict[str, Any]
 
 
-def _trace_info_from_v2(d: dict[str, Any]) -> TraceInfo:
+# -- trace info -------------------------------------------------------------------------------------------
+
+def info_to_dict(info: InfoFields) -> dict[str, Any]:
+    """MLflow's ``TraceInfo.to_dict()`` form of a TraceInfo (see the module docstring)."""
+    extra = info._mlflow_extra
+    out: dict[str, Any] = {
+        "trace_id": info.trace_id,
+        "trace_location": extra.get("trace_location") or {
+            "type": _EXPERIMENT_LOCATION, "mlflow_experiment": {"experiment_id": info.experiment_id}},
+        "request_time": _ms_to_rfc3339(info.request_time),
+        "state": info.state,
+    }
+    if info.trace_metadata:
+        out["trace_metadata"] = dict(info.trace_metadata)
+    if info.tags:
+        out["tags"] = dict(info.tags)
+    if info.assessments:
+        extras = extra.get("assessments") or {}
+        out["assessments"] = [_assessment_to_dict(a, extras.get(a.assessment_id)) for a in info.assessments]
+    for key in ("request_preview", "response_preview", "client_request_id"):
+        value = getattr(info, key)
+        if value is not None:
+            out[key] = value
+    if info.execution_duration is not None:
+        out["execution_duration_ms"] = int(info.execution_duration)
+    out.update(extra.get("unknown") or {})
+    return out
+
+
+def read_info(d: dict[str, Any]) -> dict[str, Any]:
+    """The TraceInfo fields of MLflow 3's TraceInfo dict (any 3.x form) or MLflow 2's (``request_id``...)."""
+    if "request_id" in d and "trace_id" not in d:
+        return _info_from_v2(d)
+    extra: dict[str, Any] = {}
+    location = d.get("trace_location") or {}
+    experiment = location.get("mlflow_experiment") or {}
+    if location and (location.get("type") != _EXPERIMENT_LOCATION or set(location) != {"type", "mlflow_experiment"}
+                     or set(experiment) != {"experiment_id"}):
+        extra["trace_location"] = location  # not an experiment (or more than one): written back as read
+    experiment_id = experiment.get("experiment_id") or d.get("experiment_id") or ("" if location else "0")
+    duration = d.get("execution_duration_ms")
+    if duration is None and d.get("execution_duration") is not None:
+        duration = d["execution_duration"]
+        duration = _duration_to_ms(duration) if isinstance(duration, str) else duration
+    request_time = d.get("request_time") or 0
+    if isinstance(request_time, str):
+        request_time = _rfc3339_to_ms(request_time)
+    assessments, assessment_extras = _read_assessments(d.get("assessments") or [])
+    if assessment_extras:
+        extra["assessments"] = assessment_extras
+    unknown = {k: v for k, v in d.items() if k not in _INFO_KEYS}
+    if unknown:
+        extra["unknown"] = unknown
+    return dict(trace_id=d["trace_id"], experiment_id=str(experiment_id), request_time=int(request_time),
+                state=d.get("state") or "STATE_UNSPECIFIED",
+                execution_duration=None if duration is None else int(duration),
+                request_preview=d.get("request_preview"), response_preview=d.get("response_preview"),
+                client_request_id=d.get("client_request_id"), trace_metadata=dict(d.get("trace_metadata") or {}),
+                tags=dict(d.get("tags") or {}), assessments=assessments, _mlflow_extra=extra)
+
+
+def _info_from_v2(d: dict[str, Any]) -> dict[str, Any]:
     assessments, _ = _read_assessments(d.get("assessments") or [])
     request_time = d.get("timestamp_ms") or 0
     duration = d.get("execution_time_ms")
-    return TraceInfo(trace_id=d["request_id"], experiment_id=str(d.get("experiment_id") or "0"),
-                     request_time=int(request_time), state=_V2_STATES.get(str(d.get("status")), "STATE_UNSPECIFIED"),
-                     execution_duration=None if duration is None else int(duration),
-                     trace_metadata=dict(d.get("request_metadata") or {}), tags=dict(d.get("tags") or {}),
-                     assessments=assessments)
-
-
-@dataclass
-class TraceData:
-    spans: list[Span] = field(default_factory=list)
-    # Per span id, what MLflow JSON carried that a Span has no field for (links, unknown keys,
-    # the original attribute text): to_dict() writes unchanged attributes back byte for byte.
-    _mlflow_extra: dict[str, dict[str, Any]] = field(default_factory=dict, repr=False, compare=False)
-
-    @property
-    def _root(self) -> Span | None:
-        return next((s for s in self.spans if s.parent_id is None), None)
-
-    @property
-    def request(self) -> Any:
-        root = self._root
-        return None if root is None else root.inputs
-
-    @property
-    def response(self) -> Any:
-        root = self._root
-        return None if root is None else root.outputs
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"spans": [span_to_mlflow_dict(s, self._mlflow_extra.get(s.span_id)) for s in self.spans]}
-
-
-@dataclass
-class Trace:
-    """A recorded trace: ``info`` (TraceInfo) and ``data`` (TraceData with the spans)."""
-
-    info: TraceInfo
-    data: TraceData
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"info": self.info.to_dict(), "data": self.data.to_dict()}
-
-    def to_json(self, pretty: bool = False) -> str:
-        """MLflow's trace JSON: ``mlflow.entities.Trace.from_json`` loads it. Pure, never blocks."""
-        return json.dumps(self.to_dict(), indent=2 if pretty else None, ensure_ascii=False, default=_jsonable)
-
-    @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> Trace:
-        info = TraceInfo.from_dict(d["info"])
-        spans: list[Span] = []
-        extras: dict[str, dict[str, Any]] = {}
-        for raw in (d.get("data") or {}).get("spans") or []:
-            span, extra = _read_span(raw, info.trace_id)
-            spans.append(span)
-            if extra:
-                extras[span.span_id] = extra
-        return cls(info=info, data=TraceData(spans=spans, _mlflow_extra=extras))
-
-    @classmethod
-    def from_json(cls, text: str | bytes) -> Trace:
-        """Read the JSON of ``to_json`` or of MLflow's ``Trace.to_json`` (MLflow 2 or 3)."""
-        return cls.from_dict(json.loads(text))
-
-    def search_spans(self, span_type: str | None = None, name: str | None = None) -> list[Span]:
-        return [s for s in self.data.spans
-                if (span_type is None or s.span_type == span_type) and (name is None or s.name == name)]
-
-    def _repr_html_(self) -> str:  # pragma: no cover - notebooks only
-        return f"<pre>{self.info.trace_id} {self.info.state} {len(self.data.spans)} spans</pre>"
+    return dict(trace_id=d["request_id"], experiment_id=str(d.get("experiment_id") or "0"),
+                request_time=int(request_time), state=_V2_STATES.get(str(d.get("status")), "STATE_UNSPECIFIED"),
+                execution_duration=None if duration is None else int(duration),
+                trace_metadata=dict(d.get("request_metadata") or {}), tags=dict(d.get("tags") or {}),
+                assessments=assessments)
 
 
 # -- timestamps, as protobuf's JSON writes and reads them --------------------------------------------------
@@ -328,7 +227,7 @@ def _encode_attribute(value: Any) -> str:
         return dumps(value)  # arbitrary objects on user-built spans: never raises
 
 
-def _jsonable(value: Any) -> Any:
+def jsonable(value: Any) -> Any:
     """``json.dumps`` hook for objects in user-built event attributes: autolog's safe JSON, never raises."""
     return json.loads(dumps(value))
 
@@ -337,20 +236,20 @@ def _same(a: Any, b: Any) -> bool:
     return type(a) is type(b) and a == b
 
 
-def span_to_mlflow_dict(span: Span, extra: dict[str, Any] | None = None) -> dict[str, Any]:
+def span_to_dict(span: Span, extra: dict[str, Any] | None = None) -> dict[str, Any]:
     """MLflow's span dict: OTLP names, base64 ids, every attribute value JSON-encoded."""
     extra = extra or {}
     values = span.attributes
-    values[_REQUEST_ID] = span.trace_id
+    values[TRACE_REQUEST_ID] = span.trace_id
     raw_attributes: dict[str, Any] = extra.get("attributes") or {}
     attributes: dict[str, Any] = {}
     for key, raw in raw_attributes.items():  # as read, in the order read, while unchanged
         if key in values and _same(_decode_attribute(raw), values[key]):
             attributes[key] = raw
     for key, value in values.items():
-        if key in attributes or (value is None and key in (_INPUTS, _OUTPUTS)):
+        if key in attributes or (value is None and key in (SPAN_INPUTS, SPAN_OUTPUTS)):
             continue
-        if key == _SPAN_TYPE and extra.get("no_span_type") and value == "UNKNOWN":
+        if key == SPAN_TYPE and extra.get("no_span_type") and value == "UNKNOWN":
             continue
         attributes[key] = _encode_attribute(value)
     status = span.status
@@ -371,17 +270,17 @@ def span_to_mlflow_dict(span: Span, extra: dict[str, Any] | None = None) -> dict
     return out
 
 
-def _read_span(d: dict[str, Any], trace_id: str) -> tuple[Span, dict[str, Any]]:
+def read_span(d: dict[str, Any], trace_id: str) -> tuple[Span, dict[str, Any]]:
     """One span of MLflow JSON (3.x base64 or hex ids, or 2.x ``context``), and what a Span cannot hold."""
     extra: dict[str, Any] = {}
     raw_attributes = d.get("attributes") or {}
     attributes = {key: _decode_attribute(raw) for key, raw in raw_attributes.items()}
-    attributes.pop(_REQUEST_ID, None)
-    if _SPAN_TYPE not in attributes:
+    attributes.pop(TRACE_REQUEST_ID, None)
+    if SPAN_TYPE not in attributes:
         extra["no_span_type"] = True
-    span_type = attributes.pop(_SPAN_TYPE, None) or "UNKNOWN"
-    inputs = attributes.pop(_INPUTS, None)
-    outputs = attributes.pop(_OUTPUTS, None)
+    span_type = attributes.pop(SPAN_TYPE, None) or "UNKNOWN"
+    inputs = attributes.pop(SPAN_INPUTS, None)
+    outputs = attributes.pop(SPAN_OUTPUTS, None)
     if "context" in d:  # MLflow 2
         context = d["context"]
         span_id = _hex_span_id(context["span_id"])
@@ -415,10 +314,6 @@ def _read_span(d: dict[str, Any], trace_id: str) -> tuple[Span, dict[str, Any]]:
                 span_type=span_type, start_time_ns=int(start or 0), end_time_ns=int(end) if end else None,
                 status=status, inputs=inputs, outputs=outputs, attributes=attributes, events=events)
     return span, extra
-
-
-def span_from_mlflow_dict(d: dict[str, Any], trace_id: str) -> Span:
-    return _read_span(d, trace_id)[0]
 
 
 # -- assessments (MLflow's Assessment proto as JSON) ------------------------------------------------------
@@ -459,8 +354,6 @@ def _assessment_to_dict(a: Any, extra: dict[str, Any] | None) -> dict[str, Any]:
 
 
 def _read_assessments(items: list[dict[str, Any]]) -> tuple[list[Any], dict[str, dict[str, Any]]]:
-    from autolog._models import Assessment, AssessmentSource
-
     assessments: list[Any] = []
     extras: dict[str, dict[str, Any]] = {}
     for d in items:

@@ -1,9 +1,10 @@
-"""The export pipeline: bounded queue → worker thread → store, with a disk spool for overflow.
+"""The export pipeline: bounded queue → worker thread → exporter, with a disk spool for overflow.
 
 The application's thread appends a finished trace to a deque; a daemon worker, woken by
 an Event when a few traces wait or after a short delay, encodes the traces into store
-records (immutable tuples of text, also the spool's format) at once, and writes them in
-one transaction with a few multi-row statements (see ``_sqlite.insert_rows``) once
+records (immutable tuples of text, also the spool's format) at once, and sends them to
+its exporter in one batch (for the SQL store: one transaction with a few multi-row
+statements, see ``sqlite_io.insert_rows``) once
 ``max_batch_size`` of them (or 4 M characters of content) are ready, the oldest has
 waited ``schedule_delay_millis``, or ``flush()``/shutdown asks: a commit costs as much as
 tens of traces, so the worker makes few of them. Encoding is the worker's job because
@@ -21,51 +22,37 @@ application's thread at hand-over (a few µs): the queue then holds only tuples 
 which the garbage collector stops scanning after one pass. Nothing is dropped silently:
 
 * queue full            → the trace is serialized and appended to this process's spool file;
-* store write fails     → transient errors are retried (tenacity, exponential backoff
+* export fails          → retryable failures are retried (tenacity, exponential backoff
                           with jitter); if they persist, the batch goes to the spool;
 * spool write fails     → the trace is dropped and counted in ``stats()["dropped"]``.
 
-Spool files are JSON lines named ``<pid>-<random>.jsonl`` in ``<db>.spool/`` and held
-under an exclusive ``flock`` while their process lives. The worker replays its own
-spool when the queue is idle, and replays files of processes that died (their lock is
-free) when it starts: a process killed mid-export loses nothing it had spooled.
-At exit, everything still queued is flushed with a deadline, and what the deadline
-leaves is spooled for the next process.
+The worker replays its own spool (``spool.Spool``) when the queue is idle, and spools of
+processes that died when it starts. At exit, everything still queued is flushed with a
+deadline, and what the deadline leaves is spooled for the next process.
 """
 
 from __future__ import annotations
 
 import atexit
 import collections
-import fcntl
-import json
 import logging
 import os
-import random
-import sqlite3
 import threading
 import time
 import weakref
 from pathlib import Path
-from typing import IO, Any, TypeVar
+from typing import Any, TypeVar
 
-from tenacity import RetryCallState, retry, retry_if_exception_type, stop_after_delay, wait_random_exponential
-
-from autolog._context import SUPPRESSED
-from autolog._errors import report_internal_error
-from autolog._live import LiveTrace, OpenTraces
-from autolog._metadata import process_metadata
+from autolog._export.encode import encode_for_store, metadata_sets_of
+from autolog._export.exporter import Exporter, ExportResult, export_with_retries
+from autolog._export.spool import Spool, records_from_spool
 from autolog._stats import STATS
-from autolog._store._codec import (
-    SET_FIELD,
-    Record,
-    content_chars,
-    metadata_set_id,
-    record_from_json,
-    record_to_json,
-    trace_to_record,
-)
-from autolog._store._sqlite import SqliteStore
+from autolog._store.records import SET_FIELD, Record, content_chars, record_to_json
+from autolog._tracing.context import SUPPRESSED
+from autolog._tracing.guard import handle_internal_errors
+from autolog._tracing.live import LiveTrace, OpenTraces
+
+__all__ = ["ExportPipeline"]
 
 _logger = logging.getLogger("autolog")
 _ORPHAN_SCAN_INTERVAL_SECONDS = 30.0
@@ -74,149 +61,22 @@ _ENCODE_ON_CALLER_AT = 128  # queued traces: past this, the worker is not keepin
 # Characters of span content the worker holds before it writes, whatever the batch size:
 # large traces (retrieved documents, long chats) are written before they add up to much memory.
 _WRITE_AT_CHARS = 4_000_000
-# Characters of span content written between two checkpoints of the store's WAL (about
-# SQLite's own default of 1,000 pages), run when no flush() waits (see SqliteStore.checkpoint).
-_CHECKPOINT_AT_CHARS = 4_000_000
+# Characters of span content exported between two calls of the exporter's maintain() (for
+# the SQLite store, a checkpoint of its WAL every ~1,000 pages), run when no flush() waits.
+_MAINTAIN_AT_CHARS = 4_000_000
 
 
-class Spool:
-    """This process's append-only spool file, plus replay of files left by dead processes.
-
-    Replay *claims* files: their records are read, but a file is deleted only once its
-    records are stored (``release``), and it stays locked until then so no other process
-    claims it too. A process killed mid-replay leaves the file for the next one; records
-    stored twice that way are harmless (writes are idempotent by trace id).
-    """
-
-    def __init__(self, directory: Path) -> None:
-        self.directory = directory
-        self._lock = threading.Lock()
-        self._file: IO[str] | None = None
-        self._path: Path | None = None
-        self.pending = 0
-
-    def _open(self) -> IO[str]:
-        if self._file is None:
-            self.directory.mkdir(parents=True, exist_ok=True)
-            self._path = self.directory / f"{os.getpid()}-{random.getrandbits(32):08x}.jsonl"
-            self._file = open(self._path, "a", encoding="utf-8")  # noqa: SIM115 - lives as long as the spool
-            fcntl.flock(self._file.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-        return self._file
-
-    def append(self, records: list[dict[str, Any]]) -> None:
-        """Append records (as ``record_to_json`` objects) durably enough to survive the process being killed."""
-        text = "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records)
-        with self._lock:
-            f = self._open()
-            f.write(text)
-            f.flush()
-            self.pending += len(records)
-
-    def claim_own(self) -> tuple[list[dict[str, Any]], list[tuple[Path, IO[str]]]]:
-        """Everything this process spooled so far, and the claim on its file (later appends start a new file)."""
-        with self._lock:
-            if self._file is None or self.pending == 0:
-                return [], []
-            assert self._path is not None
-            claim = (self._path, self._file)  # still locked: no other process replays it meanwhile
-            self._file, self._path = None, None
-            self.pending = 0
-            claim[1].flush()
-        return _read_spool(claim[0]), [claim]
-
-    def claim_orphans(self) -> tuple[list[dict[str, Any]], list[tuple[Path, IO[str]]]]:
-        """The records of spool files whose owner process is gone, and the claims on those files."""
-        if not self.directory.is_dir():
-            return [], []
-        records: list[dict[str, Any]] = []
-        claims: list[tuple[Path, IO[str]]] = []
-        for path in sorted(self.directory.glob("*.jsonl")):
-            if path == self._path:
-                continue
-            try:
-                f = open(path, encoding="utf-8")  # noqa: SIM115 - held until release()
-            except FileNotFoundError:
-                continue  # another process replayed it meanwhile
-            try:
-                fcntl.flock(f.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                f.close()
-                continue  # its process is alive (it replays the file itself) or another one claimed it
-            if not path.exists():  # released by the process that held it just before we locked it
-                f.close()
-                continue
-            records.extend(_read_spool(path))
-            claims.append((path, f))
-        return records, claims
-
-    @staticmethod
-    def release(claims: list[tuple[Path, IO[str]]]) -> None:
-        """Delete claimed files whose records are stored (or spooled again), then drop their locks."""
-        for path, f in claims:
-            path.unlink(missing_ok=True)
-            f.close()
-
-    def after_fork(self) -> None:
-        self._lock = threading.Lock()
-        self._file = None  # the parent's file and lock stay the parent's
-        self._path = None
-        self.pending = 0
-
-
-def _read_spool(path: Path) -> list[dict[str, Any]]:
-    records = []
-    with open(path, encoding="utf-8") as f:
-        for line in f:
-            try:
-                records.append(json.loads(line))
-            except json.JSONDecodeError:
-                # Only a line cut short by a kill can be malformed; it was never fully spooled.
-                STATS.incr("dropped")
-    return records
-
-
-def _records_from_spool(lines: list[dict[str, Any]]) -> tuple[list[Record], dict[str, dict[str, str]]]:
-    """Spooled lines as records, and the content of the metadata sets they name."""
-    records: list[Record] = []
-    sets: dict[str, dict[str, str]] = {}
-    for line in lines:
-        try:
-            record, set_values = record_from_json(line)
-        except (KeyError, TypeError, ValueError):
-            STATS.incr("dropped")  # not a record this autolog can read: counted, not silently skipped
-            continue
-        records.append(record)
-        if record[SET_FIELD] is not None and set_values is not None:
-            sets[record[SET_FIELD]] = set_values
-    return records, sets
-
-
-def shared_metadata_set_id() -> str:
-    """The id of this process's metadata set (computed once; process metadata never changes)."""
-    global _SET_ID
-    if _SET_ID is None:
-        _SET_ID = metadata_set_id(process_metadata())
-    return _SET_ID
-
-
-_SET_ID: str | None = None
-
-
-def _count_retry(state: RetryCallState) -> None:
-    STATS.incr("export_retries")
-
-
-_EXPORTERS: weakref.WeakSet[Exporter] = weakref.WeakSet()
+_PIPELINES: weakref.WeakSet[ExportPipeline] = weakref.WeakSet()
 _Batch = TypeVar("_Batch", list[LiveTrace | Record], collections.deque[LiveTrace | Record])
 
 
-class Exporter:
-    """Owns the queue, the worker thread and the spool for one store. Thread-safe."""
+class ExportPipeline:
+    """Owns the queue, the worker thread and the spool for one exporter. Thread-safe."""
 
-    def __init__(self, store: SqliteStore, spool_dir: Path, open_traces: OpenTraces, *, max_queue_size: int = 8192,
-                 max_batch_size: int = 512, schedule_delay_millis: int = 200, max_content_chars: int | None = None,
-                 retry_timeout_millis: int = 10_000) -> None:
-        self.store = store
+    def __init__(self, exporter: Exporter, spool_dir: Path, open_traces: OpenTraces, *, max_queue_size: int = 8192,
+                 max_batch_size: int = 512, schedule_delay_seconds: float = 0.2, max_content_chars: int | None = None,
+                 retry_timeout_seconds: float = 10.0) -> None:
+        self.exporter = exporter
         self.open_traces = open_traces
         self.max_queue_size = max_queue_size
         self.max_batch_size = max_batch_size
@@ -228,12 +88,12 @@ class Exporter:
         # to scan. 64 instead of 16 took the OpenAI scenario from 14.0 to 12.1 % (medians
         # of seven and five runs); burst and fluent spans did not change.
         self._wake_at = min(_WAKE_AT_QUEUED, max_batch_size)
-        self.schedule_delay_millis = schedule_delay_millis
+        self.schedule_delay_seconds = schedule_delay_seconds
         self.max_content_chars = max_content_chars
-        self.retry_timeout_millis = retry_timeout_millis
+        self.retry_timeout_seconds = retry_timeout_seconds
         self.spool = Spool(spool_dir)
         self._init_state()
-        _EXPORTERS.add(self)
+        _PIPELINES.add(self)
 
     def _init_state(self) -> None:
         self._queue: collections.deque[LiveTrace | Record] = collections.deque()
@@ -258,16 +118,14 @@ class Exporter:
         """Hand a finished trace over. Never blocks on I/O unless the queue is full (then: spool)."""
         if self._worker is None or self._stopping:  # first use, after fork, or after shutdown
             self._start_worker()
-        try:
-            if (len(self._queue) >= _ENCODE_ON_CALLER_AT
-                    and trace.encode(self._encode, only_if_cheap=True, then=self._put) is not None):
-                return
-        except Exception as exc:  # noqa: BLE001 - the worker encodes it instead (and counts a loss there)
-            report_internal_error("export.encode", exc)
+        if len(self._queue) >= _ENCODE_ON_CALLER_AT:
+            with handle_internal_errors("export.encode"):  # on failure the worker encodes it (and counts a loss)
+                if trace.encode(self._encode, only_if_cheap=True, then=self._put) is not None:
+                    return
         self._put(trace)
 
-    def _encode(self, trace: LiveTrace) -> Record:
-        return trace_to_record(trace, process_metadata(), self.max_content_chars, shared_metadata_set_id())
+    def _encode(self, trace: LiveTrace) -> tuple[Record, tuple[Any, ...]]:
+        return encode_for_store(trace, self.max_content_chars)
 
     def _put(self, item: LiveTrace | Record) -> None:
         with self._cond:
@@ -290,17 +148,15 @@ class Exporter:
         """The record of one queue item; None (a counted loss) if it cannot be encoded."""
         if isinstance(item, tuple):
             return item
-        try:
-            record = item.encode(self._encode, lock_wait=lock_wait)
-        except Exception as exc:  # noqa: BLE001
-            STATS.incr("dropped")
-            report_internal_error("export.serialize", exc)
-            return None
-        if record is None:  # only a bounded lock_wait declines: the worker is stuck encoding this trace
-            STATS.incr("dropped")
-            _logger.error("autolog dropped trace %s: it was still being serialized when the exit deadline passed",
-                          item.trace_id)
-        return record
+        with handle_internal_errors("export.serialize"):
+            record: Record | None = item.encode(self._encode, lock_wait=lock_wait)
+            if record is None:  # only a bounded lock_wait declines: the worker is stuck encoding this trace
+                _logger.error("autolog dropped trace %s: it was still being serialized when the exit deadline passed",
+                              item.trace_id)
+            else:
+                return record
+        STATS.incr("dropped")
+        return None
 
     def _encode_into_held(self, max_chars: int) -> tuple[int, int]:
         """Encode items the worker took (``self._unencoded``) into ``self._held``, until a write is due.
@@ -329,16 +185,11 @@ class Exporter:
     def _spill(self, items: list[LiveTrace | Record]) -> None:
         self._spool_records(self._records_of(items))
 
-    def _metadata_sets(self, records: list[Record]) -> dict[str, dict[str, str]]:
-        """The content of this process's metadata set, if the records name it (written once per batch)."""
-        set_id = shared_metadata_set_id()
-        return {set_id: process_metadata()} if any(r[SET_FIELD] == set_id for r in records) else {}
-
     def _spool_records(self, records: list[Record], sets: dict[str, dict[str, str]] | None = None) -> None:
         if not records:
             return
         if sets is None:
-            sets = self._metadata_sets(records)
+            sets = metadata_sets_of(records)
         try:
             self.spool.append([record_to_json(r, sets.get(r[SET_FIELD])) for r in records])
             STATS.incr("spooled", len(records))
@@ -348,14 +199,14 @@ class Exporter:
                           self.spool.directory, exc)
         self._wake.set()
 
-    def flush(self, timeout: float | None = 30.0) -> bool:
+    def flush(self, timeout_seconds: float | None = 30.0) -> bool:
         """Block until everything queued before the call (and this process's spool) is stored.
 
-        Returns False if ``timeout`` seconds passed first.
+        Returns False if ``timeout_seconds`` passed first (None: no limit).
         """
         if self._worker is None or self._stopping:
             self._start_worker()
-        deadline = None if timeout is None else time.monotonic() + timeout
+        deadline = None if timeout_seconds is None else time.monotonic() + timeout_seconds
         with self._cond:
             target = self._submitted
             self._flushing += 1  # the worker writes what it holds instead of waiting for a full batch
@@ -369,10 +220,6 @@ class Exporter:
             finally:
                 self._flushing -= 1
         return True
-
-    @property
-    def queue_size(self) -> int:
-        return len(self._queue)
 
     # -- worker side -------------------------------------------------------------------------------
     def _start_worker(self) -> None:
@@ -388,10 +235,10 @@ class Exporter:
     def _run(self) -> None:
         SUPPRESSED.set(True)  # nothing the worker does is traced
         self._replay(orphans=True)
-        delay = self.schedule_delay_millis / 1000
+        delay = self.schedule_delay_seconds
         pending_items = 0  # the queue items self._held came from (flush() counts items)
         held_chars = 0  # span content in self._held
-        unchecked_chars = 0  # span content written since the last checkpoint
+        unchecked_chars = 0  # span content written since the exporter's last maintain()
         oldest = 0.0  # when the oldest held record was taken from the queue
         while True:
             self._wake.wait(max(0.0, oldest + delay - time.monotonic()) if pending_items else delay)
@@ -418,11 +265,12 @@ class Exporter:
                     self._held, pending_items, held_chars = [], 0, 0
                 if not took:
                     break
-            if unchecked_chars >= _CHECKPOINT_AT_CHARS and not self._flushing:
-                # After the writes, so no flush() waits for it: the copy and its fsyncs run while
-                # the application works (SQLite releases the GIL meanwhile).
+            if unchecked_chars >= _MAINTAIN_AT_CHARS and not self._flushing:
+                # After the writes, so no flush() waits for it: a WAL checkpoint's copy and fsyncs
+                # run while the application works (SQLite releases the GIL meanwhile).
                 unchecked_chars = 0
-                self._checkpoint()
+                with handle_internal_errors("export.maintain"):  # the next one catches up
+                    self.exporter.maintain()
             if self.spool.pending:
                 self._replay(orphans=False)
             elif time.monotonic() - self._last_orphan_scan > _ORPHAN_SCAN_INTERVAL_SECONDS:
@@ -433,12 +281,6 @@ class Exporter:
                 # above, and the next turn writes them (shutdown sets the wake event).
                 if self._stopping and not self._queue and not pending_items:
                     return
-
-    def _checkpoint(self) -> None:
-        try:
-            self.store.checkpoint()
-        except Exception as exc:  # noqa: BLE001 - the next one (or SQLite's own bound) catches up
-            report_internal_error("export.checkpoint", exc)
 
     def _take_batch(self) -> list[LiveTrace | Record]:
         return self._take_into([])
@@ -455,12 +297,8 @@ class Exporter:
             pass
         return batch
 
-    def _write(self, records: list[Record], sets: dict[str, dict[str, str]]) -> None:
-        writer = retry(stop=stop_after_delay(self.retry_timeout_millis / 1000),
-                       wait=wait_random_exponential(multiplier=0.02, max=1.0),
-                       retry=retry_if_exception_type(sqlite3.OperationalError),
-                       before_sleep=_count_retry, reraise=True)(self.store.write_records)
-        writer(records, sets)
+    def _send(self, records: list[Record], sets: dict[str, dict[str, str]]) -> ExportResult:
+        return export_with_retries(self.exporter, records, sets, self.retry_timeout_seconds)
 
     def _export(self, batch: list[LiveTrace | Record]) -> None:
         records = self._records_of(batch)
@@ -469,20 +307,21 @@ class Exporter:
         self._store(records, handled)
 
     def _store(self, records: list[Record], handled: int) -> None:
-        """Write records in one transaction (spool them if that fails); ``handled`` queue items are then done."""
-        try:
-            self._write(records, self._metadata_sets(records))
+        """Export records in one batch (spool them if that fails); ``handled`` queue items are then done."""
+        result = self._send(records, metadata_sets_of(records))
+        if result.ok:
             STATS.incr("exported", len(records))
-        except Exception as exc:  # noqa: BLE001 - keep the data: spool it for a later replay
+        else:  # keep the data: spool it for a later replay
             _logger.warning("autolog could not write %d traces to %s (%r); spooling them", len(records),
-                            self.store.uri, exc)
+                            self.exporter.destination, result.error)
             self._spool_records(records)
         with self._cond:
             self._handled += handled
             self._cond.notify_all()
 
     def _replay(self, orphans: bool) -> None:
-        try:
+        claimed = None
+        with handle_internal_errors("export.replay"):
             # Taken under the condition's lock, so flush() never sees a moment where the
             # records are neither pending in the spool nor counted as being replayed.
             with self._cond:
@@ -491,41 +330,40 @@ class Exporter:
                     lines, claims = self.spool.claim_orphans()
                 else:
                     lines, claims = self.spool.claim_own()
-                records, sets = _records_from_spool(lines)
+                records, sets = records_from_spool(lines)
                 self._replaying += len(records)
-        except Exception as exc:  # noqa: BLE001
-            report_internal_error("export.replay", exc)
+                claimed = records, sets, claims
+        if claimed is None:
             return
+        records, sets, claims = claimed
         for i in range(0, len(records), self.max_batch_size):
             chunk = records[i:i + self.max_batch_size]
             try:
-                self._write(chunk, sets)
-                STATS.incr("replayed", len(chunk))
-            except Exception:  # noqa: BLE001 - still failing: back to the spool, counted there
-                self._spool_records(chunk, sets)
-                time.sleep(0.5)
+                if self._send(chunk, sets).ok:
+                    STATS.incr("replayed", len(chunk))
+                else:  # still failing: back to the spool, counted there
+                    self._spool_records(chunk, sets)
+                    time.sleep(0.5)
             finally:
                 with self._cond:
                     self._replaying -= len(chunk)
                     self._cond.notify_all()
-        try:
+        with handle_internal_errors("export.replay"):
             self.spool.release(claims)  # every record is stored or in the current spool file now
-        except OSError as exc:
-            report_internal_error("export.replay", exc)
 
     # -- shutdown and fork -------------------------------------------------------------------------
-    def shutdown(self, timeout: float = 10.0) -> None:
+    def shutdown(self, timeout_seconds: float = 10.0) -> None:
         """Flush with a deadline; spool whatever is left so the next process stores it."""
         for trace in self.open_traces.drain():  # root never ended: store what there is, as IN_PROGRESS
             trace.export_now()
         stuck = False
         if self._handled < self._submitted or self.spool.pending:  # queued, or held by the worker
             try:
-                stuck = not self.flush(timeout)
+                stuck = not self.flush(timeout_seconds)
             except RuntimeError:
                 # Python 3.12+ refuses to start a thread during interpreter shutdown: if the
                 # worker never started, export on this thread instead.
-                self._export_on_this_thread(time.monotonic() + timeout)
+                self._export_on_this_thread(time.monotonic() + timeout_seconds)
         leftover: list[LiveTrace | Record] = []
         while batch := self._take_batch():  # atomic pops: a trace the worker takes meanwhile is not taken twice
             leftover.extend(batch)
@@ -545,6 +383,8 @@ class Exporter:
         if leftover:
             self._spill(leftover)
         self._wake.set()
+        with handle_internal_errors("export.shutdown"):
+            self.exporter.shutdown(timeout_seconds)
 
     def _export_on_this_thread(self, deadline: float) -> None:
         while self._queue and time.monotonic() < deadline:
@@ -555,22 +395,20 @@ class Exporter:
     def _after_fork_in_child(self) -> None:
         self._init_state()
         self.spool.after_fork()
+        self.open_traces.after_fork()
 
 
 def _shutdown_all() -> None:
-    timeout = float(os.environ.get("AUTOLOG_FLUSH_ON_EXIT_TIMEOUT_SECONDS", "10"))
-    for exporter in list(_EXPORTERS):
-        try:
-            exporter.shutdown(timeout)
-        except Exception as exc:  # noqa: BLE001 - never fail the interpreter's exit
-            _logger.warning("autolog could not flush at exit: %r", exc)
+    timeout_seconds = float(os.environ.get("AUTOLOG_FLUSH_ON_EXIT_TIMEOUT_SECONDS", "10"))
+    for pipeline in list(_PIPELINES):
+        with handle_internal_errors("export.exit"):  # never fail the interpreter's exit
+            pipeline.shutdown(timeout_seconds)
 
 
 def _after_fork_in_child() -> None:
-    STATS._after_fork()
-    for exporter in list(_EXPORTERS):
-        exporter._after_fork_in_child()
-        exporter.open_traces._after_fork()
+    STATS.after_fork()
+    for pipeline in list(_PIPELINES):
+        pipeline._after_fork_in_child()
 
 
 atexit.register(_shutdown_all)

@@ -9,6 +9,7 @@ not matter whether the user imports the library before or after calling
 
 from __future__ import annotations
 
+import sys
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -16,9 +17,10 @@ from typing import Any
 
 import wrapt
 
-from autolog._context import SUPPRESSED
+from autolog._tracing.context import SUPPRESSED
+from autolog._tracing.guard import handle_internal_errors
 
-__all__ = ["IntegrationState", "get_state"]
+__all__ = ["IntegrationState", "configure_integration", "get_state"]
 
 
 @dataclass
@@ -110,13 +112,12 @@ def configure_integration(name: str, module_name: str, install: Callable[[Any, I
         def on_import(module: Any) -> None:
             with state.lock:
                 if state.enabled and not state.patches and not state.undo:
-                    try:
+                    installed = False
+                    with handle_internal_errors(f"{name}.install"):  # runs inside the user's import statement
                         install(module, state)
-                    except Exception as exc:  # noqa: BLE001  (runs inside the user's import statement)
-                        from autolog._errors import report_internal_error
-
+                        installed = True
+                    if not installed:
                         state.unpatch_all()
-                        report_internal_error(f"{name}.install", exc)
 
         # wrapt calls the hook at once if the module is already imported, else on import;
         # the hook stays registered, so a disable/enable cycle re-installs through it.
@@ -124,8 +125,6 @@ def configure_integration(name: str, module_name: str, install: Callable[[Any, I
             wrapt.register_post_import_hook(on_import, module_name)
             state.hook_registered = True
         else:
-            import sys
-
             module = sys.modules.get(module_name)
             if module is not None:
                 on_import(module)

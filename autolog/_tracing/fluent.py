@@ -4,44 +4,33 @@ Everything here runs on the application thread, so the span path is kept short: 
 contextvar read, one object, one contextvar set/reset, and a deque append when a root
 span ends. Inputs are captured by reference and serialized later on the worker.
 If autolog itself fails while starting or ending a span, the user's function still
-runs exactly as it would without autolog (see ``report_internal_error``).
+runs exactly as it would without autolog (see ``autolog._tracing.guard``).
 """
 
 from __future__ import annotations
 
 import functools
 import inspect
-import threading
 from collections.abc import Callable
 from types import TracebackType
 from typing import Any, TypeVar, overload
 
-from autolog import _metadata as keys
-from autolog._client import get_default_client
-from autolog._context import CURRENT_SPAN, SUPPRESSED, current_parent
-from autolog._errors import report_internal_error
-from autolog._span import LiveSpan, NoOpSpan, SpanType, new_span_id
+from autolog._errors import InvalidArgumentError, check_key
+from autolog._tracing.context import CURRENT_SPAN, SUPPRESSED, aiterate_in_span, current_parent, iterate_in_span
+from autolog._tracing.guard import handle_internal_errors
+from autolog._tracing.live import LiveSpan, NoOpSpan
+from autolog._tracing.tracer import start_span_no_context
+from autolog.entities import keys
+from autolog.entities.span import SpanType
+
+__all__ = ["get_current_active_span", "start_span", "trace", "update_current_trace"]
 
 F = TypeVar("F", bound=Callable[..., Any])
 _MAX_GENERATOR_OUTPUTS = 10_000
 
-_last_trace = threading.local()
-_last_trace_global: list[str | None] = [None]
-
-
-def _remember_trace(trace_id: str) -> None:
-    _last_trace.trace_id = trace_id
-    _last_trace_global[0] = trace_id
-
 
 def _new_span(name: str, span_type: str, attributes: dict[str, Any] | None) -> LiveSpan:
-    parent = current_parent()
-    own_attributes = dict(attributes) if attributes else None
-    if parent is None:
-        trace = get_default_client().new_live_trace()
-        _remember_trace(trace.trace_id)
-        return trace.start_root(name, span_type, attributes=own_attributes)
-    return parent._trace.new_span(new_span_id(), parent._span_id, name, span_type, attributes=own_attributes)
+    return start_span_no_context(name, span_type, current_parent(), attributes=attributes)
 
 
 def _input_capturer(fn: Callable[..., Any]) -> Callable[[tuple[Any, ...], dict[str, Any]], dict[str, Any]]:
@@ -107,13 +96,11 @@ def trace(func: Any = None, *, name: str | None = None, span_type: str = SpanTyp
     def enter(args: tuple[Any, ...], kwargs: dict[str, Any]) -> tuple[LiveSpan, Any] | None:
         if SUPPRESSED.get():
             return None
-        try:
+        with handle_internal_errors("trace.enter"):
             span = _new_span(span_name, span_type, attrs)
-            span._inputs = capture(args, kwargs)
+            span.set_inputs(capture(args, kwargs))
             return span, CURRENT_SPAN.set(span)
-        except Exception as exc:  # noqa: BLE001
-            report_internal_error("trace.enter", exc)
-            return None
+        return None
 
     if inspect.isasyncgenfunction(func):
         @functools.wraps(func)
@@ -127,20 +114,13 @@ def trace(func: Any = None, *, name: str | None = None, span_type: str = SpanTyp
             gen = func(*args, **kwargs)
             CURRENT_SPAN.reset(token)
             items: list[Any] = []
+            steps = aiterate_in_span(span, gen, items, _MAX_GENERATOR_OUTPUTS)
             try:
-                while True:
-                    token = CURRENT_SPAN.set(span)
-                    try:
-                        item = await gen.__anext__()
-                    except StopAsyncIteration:
-                        break
-                    finally:
-                        CURRENT_SPAN.reset(token)
-                    if len(items) < _MAX_GENERATOR_OUTPUTS:
-                        items.append(item)
+                async for item in steps:
                     yield item
             except BaseException as exc:
                 _fail_generator(span, exc, items, output_reducer)
+                await steps.aclose()
                 await gen.aclose()
                 raise
             _finish_generator(span, items, output_reducer)
@@ -158,18 +138,7 @@ def trace(func: Any = None, *, name: str | None = None, span_type: str = SpanTyp
             CURRENT_SPAN.reset(token)
             items: list[Any] = []
             try:
-                while True:
-                    token = CURRENT_SPAN.set(span)
-                    try:
-                        item = next(gen)
-                    except StopIteration as stop:
-                        result = stop.value
-                        break
-                    finally:
-                        CURRENT_SPAN.reset(token)
-                    if len(items) < _MAX_GENERATOR_OUTPUTS:
-                        items.append(item)
-                    yield item
+                result = yield from iterate_in_span(span, gen, items, _MAX_GENERATOR_OUTPUTS)
             except BaseException as exc:
                 _fail_generator(span, exc, items, output_reducer)
                 gen.close()
@@ -218,33 +187,27 @@ def trace(func: Any = None, *, name: str | None = None, span_type: str = SpanTyp
 
 
 def _fail(span: LiveSpan, exc: BaseException) -> None:
-    try:
+    with handle_internal_errors("trace.fail"):
         span.record_exception(exc)
         span.end()
-    except Exception as internal:  # noqa: BLE001
-        report_internal_error("trace.fail", internal)
 
 
 def _fail_generator(span: LiveSpan, exc: BaseException, items: list[Any],
                     reducer: Callable[[list[Any]], Any] | None) -> None:
     """End a generator's span early, keeping what it yielded so far as its outputs."""
-    try:
+    with handle_internal_errors("trace.fail"):
         if isinstance(exc, GeneratorExit):  # the caller closed or dropped the generator: not an error
             span.set_attribute("autolog.generator.closed_early", True)
         else:
             span.record_exception(exc)
         _finish_generator(span, items, reducer)
-    except Exception as internal:  # noqa: BLE001
-        report_internal_error("trace.fail", internal)
 
 
 def _finish_generator(span: LiveSpan, items: list[Any], reducer: Callable[[list[Any]], Any] | None) -> None:
     outputs: Any = items
     if reducer is not None:
-        try:
+        with handle_internal_errors("trace.output_reducer"):  # a failing reducer must not fail the iteration
             outputs = reducer(items)
-        except Exception as exc:  # noqa: BLE001 - a failing reducer must not fail the user's iteration
-            report_internal_error("trace.output_reducer", exc)
     span.end(outputs)
 
 
@@ -263,14 +226,12 @@ class _SpanContext:
     def __enter__(self) -> LiveSpan | NoOpSpan:
         if SUPPRESSED.get():
             return NoOpSpan()
-        try:
-            self._span = _new_span(self._name, self._span_type, dict(self._attributes) if self._attributes else None)
-            self._token = CURRENT_SPAN.set(self._span)
-        except Exception as exc:  # noqa: BLE001
-            report_internal_error("start_span.enter", exc)
-            self._span = None
-            return NoOpSpan()
-        return self._span
+        with handle_internal_errors("start_span.enter"):
+            span = _new_span(self._name, self._span_type, self._attributes)
+            self._token = CURRENT_SPAN.set(span)
+            self._span = span
+            return span
+        return NoOpSpan()
 
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
                  tb: TracebackType | None) -> None:
@@ -295,29 +256,9 @@ def start_span(name: str = "span", span_type: str = SpanType.UNKNOWN,
     return _SpanContext(name, span_type, attributes)
 
 
-def start_span_no_context(name: str, span_type: str = SpanType.UNKNOWN, parent_span: LiveSpan | None = None,
-                          inputs: Any = None, attributes: dict[str, Any] | None = None,
-                          start_time_ns: int | None = None) -> LiveSpan:
-    """Start a span without making it current; end it with ``span.end()``. For callback-style code."""
-    own_attributes = dict(attributes) if attributes else None
-    if parent_span is None:
-        trace_ = get_default_client().new_live_trace()
-        _remember_trace(trace_.trace_id)
-        return trace_.start_root(name, span_type, start_time_ns, inputs, own_attributes)
-    return parent_span._trace.new_span(new_span_id(), parent_span._span_id, name, span_type, start_time_ns, inputs,
-                                       own_attributes)
-
-
 def get_current_active_span() -> LiveSpan | None:
     """The span current in this thread/task (including a LangChain/LlamaIndex step being run), or None."""
     return current_parent()
-
-
-def get_last_active_trace_id(thread_local: bool = False) -> str | None:
-    """The id of the last trace started (in this thread if ``thread_local``, else in the process)."""
-    if thread_local:
-        return getattr(_last_trace, "trace_id", None)
-    return _last_trace_global[0]
 
 
 def update_current_trace(tags: dict[str, Any] | None = None, metadata: dict[str, Any] | None = None,
@@ -333,24 +274,21 @@ def update_current_trace(tags: dict[str, Any] | None = None, metadata: dict[str,
     Raises:
         InvalidArgumentError: no span is active, or a key is not a non-empty str.
     """
-    from autolog._client import _check_key
-    from autolog._errors import InvalidArgumentError
-
     span = current_parent()
     if span is None:
         raise InvalidArgumentError("update_current_trace() was called outside of a trace: no span is active "
                                    "(call it inside a function decorated with @autolog.trace or a start_span block)")
-    live = span._trace
+    live = span.live_trace
     for key, value in (tags or {}).items():
-        _check_key(key, "tag key")
+        check_key(key, "tag key")
         live.set_tag(key, value)
     for key, value in (metadata or {}).items():
-        _check_key(key, "metadata key")
-        live.metadata[key] = value if isinstance(value, str) else str(value)
+        check_key(key, "metadata key")
+        live.set_metadata(key, value)
     if session_id is not None:
-        live.metadata[keys.TRACE_SESSION] = str(session_id)
+        live.set_metadata(keys.TRACE_SESSION, session_id)
     if user is not None:
-        live.metadata[keys.TRACE_USER] = str(user)
+        live.set_metadata(keys.TRACE_USER, user)
     if client_request_id is not None:
         live.client_request_id = str(client_request_id)
     if request_preview is not None:
@@ -363,4 +301,4 @@ def update_current_trace(tags: dict[str, Any] | None = None, metadata: dict[str,
             raise InvalidArgumentError(f"state must be 'OK' or 'ERROR', got {state!r}")
         live.state = code
     if model_id is not None:
-        live.metadata[keys.MODEL_ID] = str(model_id)
+        live.set_metadata(keys.MODEL_ID, model_id)

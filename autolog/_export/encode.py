@@ -1,0 +1,154 @@
+"""Encoding a recorded trace into the store's record, on the export worker.
+
+Serialization of the user's objects, size caps, previews and token-usage aggregation all
+happen here, off the application's thread (or, past a backlog, for traces that are cheap
+to encode, at hand-over: see ``autolog._export.pipeline``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Any
+
+from autolog._export.usage import aggregate_token_usage
+from autolog._serialize import JsonText, dumps, truncate
+from autolog._store.records import METADATA_COLUMNS, SET_FIELD, SPANS_FIELD, Record
+from autolog._store.rows import span_from_row
+from autolog._tracing.live import LiveSpan, LiveTrace
+from autolog._tracing.metadata import process_metadata
+from autolog.entities import keys
+from autolog.entities.span import Span, SpanStatusCode
+from autolog.entities.trace import TraceState
+
+__all__ = ["PREVIEW_CHARS", "encode_for_store", "metadata_set_id", "metadata_sets_of", "shared_metadata_set_id",
+           "trace_to_record"]
+
+PREVIEW_CHARS = 1000
+
+
+def _capped_json(value: Any, max_chars: int | None) -> str:
+    if type(value) is JsonText and (max_chars is None or len(value) <= max_chars):
+        return value  # what integrations record: JSON already
+    text = dumps(value)
+    if max_chars is not None and len(text) > max_chars:
+        # The cut text is not valid JSON any more, so store it as a JSON string.
+        return json.dumps(truncate(text, max_chars), ensure_ascii=False)
+    return text
+
+
+def _preview(value: Any, value_json: str) -> str | None:
+    if value is None:
+        return None
+    # A str preview is the text itself, not its JSON quoting; anything else reuses the JSON already made.
+    # Always an exact str: sqlite3 binds a str subclass (JsonText) through its adapter
+    # lookup, which fails with two AttributeErrors per value.
+    return str(truncate(value if isinstance(value, str) else value_json, PREVIEW_CHARS))
+
+
+def _span_row(span: Span, max_chars: int | None, io_json: tuple[str, str] | None = None) -> tuple[Any, ...]:
+    inputs_json, outputs_json = io_json or (_capped_json(span.inputs, max_chars),
+                                            _capped_json(span.outputs, max_chars))
+    events = span.events
+    status = span.status
+    description = status.description
+    attributes = span.recorded_attributes
+    content = "".join((
+        '{"inputs":', inputs_json,
+        ',"outputs":', outputs_json,
+        ',"attributes":', dumps(attributes) if attributes else "{}",
+        ',"events":', dumps([{"name": e.name, "timestamp_ns": e.timestamp_ns, "attributes": e.attributes}
+                             for e in events]) if events else "[]",
+        ',"status_message":', json.dumps(description) if description else '""',
+        "}",
+    ))
+    return (span.span_id, span.parent_id, span.name, span.span_type, status.status_code,
+            span.start_time_ns, span.end_time_ns, content)
+
+
+def metadata_set_id(shared: dict[str, str]) -> str:
+    """A content hash naming a set of shared metadata, equal across processes with equal metadata."""
+    return hashlib.sha1(json.dumps(shared, sort_keys=True).encode("utf-8")).hexdigest()[:20]
+
+
+def shared_metadata_set_id() -> str:
+    """The id of this process's metadata set (computed once; process metadata never changes)."""
+    global _SET_ID
+    if _SET_ID is None:
+        _SET_ID = metadata_set_id(process_metadata())
+    return _SET_ID
+
+
+_SET_ID: str | None = None
+
+
+def metadata_sets_of(records: list[Record]) -> dict[str, dict[str, str]]:
+    """The content of this process's metadata set, if the records name it (written once per batch)."""
+    set_id = shared_metadata_set_id()
+    return {set_id: process_metadata()} if any(r[SET_FIELD] == set_id for r in records) else {}
+
+
+def encode_for_store(trace: LiveTrace, max_chars: int | None) -> tuple[Record, tuple[Any, ...]]:
+    """A live trace's record with this process's metadata set, and the rows of its spans (``LiveTrace.encode``)."""
+    record = trace_to_record(trace, process_metadata(), max_chars, shared_metadata_set_id())
+    return record, record[SPANS_FIELD]
+
+
+def trace_to_record(trace: LiveTrace, process_metadata: dict[str, str], max_chars: int | None,
+                    shared_set_id: str | None = None) -> Record:
+    """Serialize a live trace into a store record. Runs with the trace's lock held.
+
+    With ``shared_set_id`` (the id of ``process_metadata`` as a stored metadata set), the
+    process metadata is referenced rather than copied, unless the trace overrides one of
+    its keys (then everything is stored with the trace so filters see one value per key).
+    Spans an earlier hand-over stored and released (see ``LiveTrace.release``) are read
+    back from their rows, so a span that ends late re-sends the whole trace.
+    """
+    live_spans: list[LiveSpan] = list(trace.spans)
+    for live in live_spans:
+        live.resolve_deferred_outputs()
+    spans: list[Span] = list(live_spans)
+    root: Span | None = trace.root
+    if trace.stored_spans:
+        current = {s.span_id for s in spans}
+        earlier = [span_from_row(trace.trace_id, row) for row in trace.stored_spans if row[0] not in current]
+        spans = earlier + spans
+        if root is None:
+            root = next((s for s in earlier if s.parent_id is None), None)
+    use_set = shared_set_id is not None and process_metadata.keys().isdisjoint(trace.metadata)
+    metadata = {} if use_set else dict(process_metadata)
+    metadata.update(trace.metadata)
+    usage = aggregate_token_usage(spans)
+    token_usage = dumps(usage) if usage else metadata.get(keys.TOKEN_USAGE)
+    model_id = metadata.get(keys.MODEL_ID)
+    for key in METADATA_COLUMNS:
+        metadata.pop(key, None)
+    tags = dict(trace.tags)
+    name = tags.pop(keys.TRACE_NAME_TAG, None)
+    if root is None:
+        state, duration = TraceState.IN_PROGRESS, None
+    else:
+        name = name or root.name
+        end_time_ns = root.end_time_ns
+        if end_time_ns is None:
+            state, duration = TraceState.IN_PROGRESS, None
+        else:
+            state = TraceState.ERROR if root.status.status_code == SpanStatusCode.ERROR else TraceState.OK
+            duration = (end_time_ns - root.start_time_ns) // 1_000_000
+    if trace.state is not None:
+        state = trace.state
+    request_preview = trace.request_preview
+    response_preview = trace.response_preview
+    root_io: tuple[str, str] | None = None
+    if root is not None:
+        root_inputs, root_outputs = root.inputs, root.outputs
+        root_io = (_capped_json(root_inputs, max_chars), _capped_json(root_outputs, max_chars))
+        if request_preview is None:
+            request_preview = _preview(root_inputs, root_io[0])
+        if response_preview is None:
+            response_preview = _preview(root_outputs, root_io[1])
+    run_id = metadata.get(keys.SOURCE_RUN) or (process_metadata.get(keys.SOURCE_RUN) if use_set else None)
+    return (trace.trace_id, trace.experiment_id, name, trace.request_time_ms, duration, state,
+            trace.client_request_id, model_id, run_id, token_usage, request_preview, response_preview,
+            shared_set_id if use_set else None, tuple(tags.items()), tuple(metadata.items()),
+            tuple([_span_row(s, max_chars, root_io if s is root else None) for s in spans]))

@@ -1,0 +1,114 @@
+"""Destinations of the export pipeline, behind one small protocol.
+
+The pipeline (``pipeline.ExportPipeline``) owns the queue, the worker, batching, retries
+and the spool; a destination only writes a batch and says how that went, as
+OpenTelemetry's span exporters do. A destination never raises out of ``export``: it
+returns an ``ExportResult`` that says whether the batch is stored, and if not whether
+trying again may help (a locked file, a busy server) or not (then the pipeline spools the
+batch for a later replay).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+from tenacity import RetryCallState, retry, retry_if_result, stop_after_delay, wait_random_exponential
+
+from autolog._stats import STATS
+from autolog._store.records import Record
+from autolog._store.sqlite import SqliteStore
+
+__all__ = ["ExportResult", "Exporter", "StoreExporter", "export_with_retries"]
+
+
+@dataclass(frozen=True)
+class ExportResult:
+    """How one ``export`` call went: stored (``ok``), or failed with ``error`` (``retryable`` or not)."""
+
+    ok: bool
+    retryable: bool = False
+    error: BaseException | None = None
+
+
+EXPORTED = ExportResult(ok=True)
+
+
+class Exporter(Protocol):
+    """Where the pipeline sends records. Called from the pipeline's one worker thread only."""
+
+    @property
+    def destination(self) -> str:
+        """Where the records go, for log messages (a tracking URI, an endpoint)."""
+        ...
+
+    def export(self, records: Sequence[Record], metadata_sets: dict[str, dict[str, str]]) -> ExportResult:
+        """Store a batch, all of it or nothing; idempotent by trace id (a batch may be sent twice).
+
+        ``metadata_sets`` holds the content of the shared metadata sets the records name.
+        """
+        ...
+
+    def maintain(self) -> None:
+        """Housekeeping, called between writes when no ``flush()`` waits (may block)."""
+        ...
+
+    def shutdown(self, timeout_seconds: float) -> None:
+        """Release what the exporter holds; nothing is exported after this."""
+        ...
+
+
+class StoreExporter:
+    """The SQL store as a destination: a batch is one transaction."""
+
+    def __init__(self, store: SqliteStore) -> None:
+        self.store = store
+
+    @property
+    def destination(self) -> str:
+        return self.store.uri
+
+    def export(self, records: Sequence[Record], metadata_sets: dict[str, dict[str, str]]) -> ExportResult:
+        try:
+            self.store.write_records(records, metadata_sets)
+        except self.store.transient_errors as exc:
+            return ExportResult(ok=False, retryable=True, error=exc)
+        except Exception as exc:  # noqa: BLE001 - reported to the pipeline, which keeps the batch
+            return ExportResult(ok=False, error=exc)
+        return EXPORTED
+
+    def maintain(self) -> None:
+        self.store.checkpoint()
+
+    def shutdown(self, timeout_seconds: float) -> None:
+        # Connections are per thread and close with their thread; the store stays readable
+        # through the client after its pipeline stopped.
+        return None
+
+
+def export_with_retries(exporter: Exporter, records: Sequence[Record], metadata_sets: dict[str, dict[str, str]],
+                        timeout_seconds: float) -> ExportResult:
+    """Export one batch, retrying with backoff while the exporter says a retry may help; the last result.
+
+    An exporter that raises instead of returning a result fails the batch like any other
+    failure (the pipeline spools it): a destination's bug never stops the worker.
+    """
+    send = retry(stop=stop_after_delay(timeout_seconds), wait=wait_random_exponential(multiplier=0.02, max=1.0),
+                 retry=retry_if_result(lambda result: result.retryable), before_sleep=_count_retry,
+                 retry_error_callback=_last_result)(exporter.export)
+    try:
+        result: ExportResult = send(records, metadata_sets)
+    except Exception as exc:  # noqa: BLE001 - see the docstring
+        return ExportResult(ok=False, error=exc)
+    return result
+
+
+def _count_retry(state: RetryCallState) -> None:
+    STATS.incr("export_retries")
+
+
+def _last_result(state: RetryCallState) -> ExportResult:
+    assert state.outcome is not None  # called once retries stop, after an attempt
+    result: ExportResult = state.outcome.result()
+    return result

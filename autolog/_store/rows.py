@@ -1,0 +1,58 @@
+"""Stored rows back into entities: spans, traces and assessments."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from autolog.entities import keys
+from autolog.entities.assessment import Assessment, AssessmentSource
+from autolog.entities.span import Span, SpanEvent, SpanStatus, SpanStatusCode
+from autolog.entities.trace import Trace, TraceData, TraceInfo
+
+__all__ = ["ASSESSMENT_COLUMNS", "TRACE_ROW_COLUMNS", "assessment_from_row", "span_from_row", "trace_from_rows"]
+
+def span_from_row(trace_id: str, row: Any) -> Span:
+    span_id, parent_id, name, span_type, status, start, end, content = row
+    body = json.loads(content)
+    events = [SpanEvent(e["name"], e["timestamp_ns"], e.get("attributes") or {}) for e in body.get("events") or []]
+    return Span(trace_id=trace_id, span_id=span_id, parent_id=parent_id, name=name, span_type=span_type,
+                start_time_ns=start, end_time_ns=end,
+                status=SpanStatus(status or SpanStatusCode.UNSET, body.get("status_message") or ""),
+                inputs=body.get("inputs"), outputs=body.get("outputs"), attributes=body.get("attributes") or {},
+                events=events)
+
+
+# The columns of `traces` that trace_from_rows reads, in its order.
+TRACE_ROW_COLUMNS = ("trace_id, experiment_id, name, request_time, execution_duration, state, client_request_id, "
+                     "request_preview, response_preview, metadata_set, model_id, token_usage")
+
+
+def trace_from_rows(trace_row: Any, tags: dict[str, str], metadata: dict[str, str], span_rows: list[Any],
+                    assessments: list[Any]) -> Trace:
+    """A Trace from its ``traces`` row (``TRACE_ROW_COLUMNS``) and its other rows; ``tags``/``metadata`` are taken."""
+    (trace_id, experiment_id, name, request_time, duration, state, client_request_id,
+     request_preview, response_preview, _metadata_set, model_id, token_usage) = trace_row
+    for value, key, into in ((name, keys.TRACE_NAME_TAG, tags), (model_id, keys.MODEL_ID, metadata),
+                             (token_usage, keys.TOKEN_USAGE, metadata)):
+        if value is not None:
+            into[key] = value
+    spans = sorted((span_from_row(trace_id, r) for r in span_rows), key=lambda s: (s.start_time_ns, s.span_id))
+    info = TraceInfo(trace_id=trace_id, experiment_id=experiment_id, request_time=request_time, state=state,
+                     execution_duration=duration, request_preview=request_preview, response_preview=response_preview,
+                     client_request_id=client_request_id, trace_metadata=metadata, tags=tags, assessments=assessments)
+    return Trace(info=info, data=TraceData(spans=spans))
+
+
+# The columns of `assessments` that assessment_from_row reads, in its order.
+ASSESSMENT_COLUMNS = ("assessment_id, trace_id, span_id, name, kind, value, source_type, source_id, rationale, metadata,"
+                      " error, create_time_ms, last_update_time_ms")
+
+
+def assessment_from_row(row: Any) -> Assessment:
+    (assessment_id, trace_id, span_id, name, kind, value, source_type, source_id, rationale, metadata, error,
+     created, updated) = row
+    return Assessment(name=name, value=json.loads(value) if value is not None else None, kind=kind,
+                      source=AssessmentSource(source_type, source_id), rationale=rationale, trace_id=trace_id,
+                      span_id=span_id, metadata=json.loads(metadata) if metadata else None, error=error,
+                      assessment_id=assessment_id, create_time_ms=created, last_update_time_ms=updated)
