@@ -62,16 +62,16 @@ from autolog.entities import (
 __version__ = "0.1.0"
 
 __all__ = [
-    "ActiveModel", "Assessment", "AssessmentError", "AssessmentSource", "AutologError", "Client", "Expectation", "Experiment",
-    "Feedback", "InvalidArgumentError", "InvalidFilterError", "LiveSpan", "LoggedModel", "LoggedModelStatus",
-    "NoOpSpan", "ResourceDoesNotExist", "Span", "SpanEvent", "SpanStatus", "SpanStatusCode", "SpanType", "StoreError",
-    "Trace", "TraceData", "TraceInfo", "TraceState", "__version__", "clear_active_model", "configure",
-    "create_external_model", "delete_logged_model_tag", "delete_trace_tag", "finalize_logged_model", "flush",
-    "get_active_model_id", "get_current_active_span", "get_last_active_trace_id", "get_logged_model", "get_trace",
-    "get_tracking_uri", "initialize_logged_model", "langchain", "llama_index", "log_expectation", "log_feedback",
-    "log_model_params", "openai", "search_logged_models", "search_traces", "set_active_model", "set_experiment",
-    "set_logged_model_tags", "set_trace_tag", "set_tracking_uri", "start_span", "start_span_no_context", "stats",
-    "suppress_tracing", "trace", "update_current_trace",
+    "ActiveModel", "Assessment", "AssessmentError", "AssessmentSource", "AutologError", "Client", "Expectation",
+    "Experiment", "Feedback", "InvalidArgumentError", "InvalidFilterError", "LiveSpan", "LoggedModel",
+    "LoggedModelStatus", "NoOpSpan", "ResourceDoesNotExist", "Span", "SpanEvent", "SpanStatus", "SpanStatusCode",
+    "SpanType", "StoreError", "Trace", "TraceData", "TraceInfo", "TraceState", "__version__", "clear_active_model",
+    "configure", "create_external_model", "delete_logged_model_tag", "delete_trace_tag", "finalize_logged_model",
+    "flush", "get_active_model_id", "get_current_active_span", "get_last_active_trace_id", "get_logged_model",
+    "get_trace", "get_tracking_uri", "initialize_logged_model", "langchain", "llama_index", "log_expectation",
+    "log_feedback", "log_model_params", "openai", "search_logged_models", "search_traces", "set_active_model",
+    "set_experiment", "set_logged_model_tags", "set_trace_tag", "set_tracking_uri", "start_span",
+    "start_span_no_context", "stats", "suppress_tracing", "trace", "update_current_trace",
 ]
 
 

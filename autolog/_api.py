@@ -17,7 +17,7 @@ _DATAFRAME_COLUMNS = ["trace_id", "trace", "request_time", "state", "status", "e
                       "token_usage"]
 
 
-def flush(timeout_seconds: float | None = 30.0, *, timeout: float | None | NotGiven = NOT_GIVEN) -> bool:
+def flush(timeout_seconds: float | None = 30.0, *, timeout: float | NotGiven | None = NOT_GIVEN) -> bool:
     """Block until every finished trace is stored; False if ``timeout_seconds`` passed first.
 
     ``timeout`` is the older spelling of ``timeout_seconds``; None waits as long as it takes.

@@ -36,7 +36,8 @@ from autolog.entities.logged_model import LoggedModel, LoggedModelStatus
 from autolog.entities.span import SpanStatus, SpanType
 from autolog.entities.trace import Trace
 
-__all__ = ["NOT_GIVEN", "Client", "NotGiven", "PagedList", "configure", "default_client_options", "get_default_client", "resolve_tracking_uri"]
+__all__ = ["NOT_GIVEN", "Client", "NotGiven", "PagedList", "configure", "default_client_options", "get_default_client",
+           "resolve_tracking_uri"]
 
 DEFAULT_TRACKING_URI = "sqlite:///autolog.db"
 DEFAULT_MAX_CONTENT_CHARS = 100_000
@@ -145,7 +146,7 @@ class Client:
         return trace
 
     # -- export control ----------------------------------------------------------------------------
-    def flush(self, timeout_seconds: float | None = 30.0, *, timeout: float | None | NotGiven = NOT_GIVEN) -> bool:
+    def flush(self, timeout_seconds: float | None = 30.0, *, timeout: float | NotGiven | None = NOT_GIVEN) -> bool:
         """Block until every trace finished so far is stored. False if ``timeout_seconds`` passed first.
 
         ``timeout`` is the older spelling of ``timeout_seconds``; None waits as long as it takes.
@@ -153,7 +154,10 @@ class Client:
         return self._pipeline.flush(timeout_seconds if isinstance(timeout, NotGiven) else timeout)
 
     def shutdown(self, timeout_seconds: float = 10.0, *, timeout: float | NotGiven = NOT_GIVEN) -> None:
-        """Flush with a deadline, then stop the export worker (used when re-configuring). ``timeout``: older spelling."""
+        """Flush with a deadline, then stop the export worker (used when re-configuring).
+
+        ``timeout`` is the older spelling of ``timeout_seconds``.
+        """
         self._pipeline.shutdown(timeout_seconds if isinstance(timeout, NotGiven) else timeout)
 
     # -- traces: reads and edits -------------------------------------------------------------------

@@ -73,7 +73,7 @@ class _Spans:
         parent = parent_of_framework_span(self.open.get(parent_id) if parent_id else None, _NAME)
         name = id_.partition("-")[0]  # "<Class>.<method>-<uuid>"
         method = name.rpartition(".")[2]
-        span_type = span_type_of(instance, method, is_workflow_step=bool(tags) and _STEP_TAG in tags)
+        span_type = span_type_of(instance, method, is_workflow_step=tags is not None and _STEP_TAG in tags)
         arguments = {k: v for k, v in bound_args.arguments.items() if k not in ("self", "cls")}
         inputs = readable(arguments, span_type)
         span = start_span_no_context(name, span_type, parent_span=parent, inputs=inputs)
@@ -147,9 +147,9 @@ class _Spans:
     # -- events --------------------------------------------------------------------------------
     def handle(self, event: Any) -> None:
         kind = type(event).__name__
-        span_id = getattr(event, "span_id", None)
+        span_id: str | None = getattr(event, "span_id", None)
         span = self.open.get(span_id) if span_id else None
-        if span is None:
+        if span is None or span_id is None:
             return
         if kind in ("LLMChatStartEvent", "LLMCompletionStartEvent"):
             model = (getattr(event, "model_dict", None) or {}).get("model")
@@ -307,7 +307,7 @@ def _make_handlers(spans: _Spans) -> tuple[Any, Any]:
     from llama_index.core.instrumentation.event_handlers import BaseEventHandler
     from llama_index.core.instrumentation.span_handlers import BaseSpanHandler
 
-    class AutologSpanHandler(BaseSpanHandler[Any]):  # type: ignore[misc]
+    class AutologSpanHandler(BaseSpanHandler[Any]):
         """Turns LlamaIndex spans into autolog spans. A failure of ours never reaches LlamaIndex."""
 
         @classmethod
@@ -339,7 +339,7 @@ def _make_handlers(spans: _Spans) -> tuple[Any, Any]:
         def prepare_to_drop_span(self, *args: Any, **kwargs: Any) -> None:
             return None
 
-    class AutologEventHandler(BaseEventHandler):  # type: ignore[misc]
+    class AutologEventHandler(BaseEventHandler):
         """LLM events: model, token usage, streamed tokens, the end of streams."""
 
         @classmethod

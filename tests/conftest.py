@@ -14,8 +14,8 @@ for _key in ("AUTOLOG_ACTIVE_MODEL_ID", "MLFLOW_ACTIVE_MODEL_ID", "AUTOLOG_EXPER
     os.environ.pop(_key, None)
 
 import autolog  # noqa: E402
-from autolog._tracing import versions as _versions  # noqa: E402
 from autolog._stats import STATS  # noqa: E402
+from autolog._tracing import versions as _versions  # noqa: E402
 
 SHARED_CASSETTES = Path(__file__).resolve().parents[2] / "shared" / "acceptance" / "cassettes"
 

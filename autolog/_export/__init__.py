@@ -9,7 +9,7 @@ destination).
 
 from __future__ import annotations
 
-from autolog._export.exporter import ExportResult, Exporter, StoreExporter
+from autolog._export.exporter import Exporter, ExportResult, StoreExporter
 from autolog._export.pipeline import ExportPipeline
 
 __all__ = ["ExportPipeline", "ExportResult", "Exporter", "StoreExporter"]

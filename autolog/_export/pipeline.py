@@ -33,18 +33,17 @@ deadline, and what the deadline leaves is spooled for the next process.
 
 from __future__ import annotations
 
-import atexit
 import collections
 import logging
 import os
 import threading
 import time
-import weakref
 from pathlib import Path
 from typing import Any, TypeVar
 
 from autolog._export.encode import encode_for_store, metadata_sets_of
 from autolog._export.exporter import Exporter, ExportResult, export_with_retries
+from autolog._export.lifecycle import register
 from autolog._export.spool import Spool, records_from_spool
 from autolog._stats import STATS
 from autolog._store.records import SET_FIELD, Record, content_chars, record_to_json
@@ -66,7 +65,6 @@ _WRITE_AT_CHARS = 4_000_000
 _MAINTAIN_AT_CHARS = 4_000_000
 
 
-_PIPELINES: weakref.WeakSet[ExportPipeline] = weakref.WeakSet()
 _Batch = TypeVar("_Batch", list[LiveTrace | Record], collections.deque[LiveTrace | Record])
 
 
@@ -93,7 +91,7 @@ class ExportPipeline:
         self.retry_timeout_seconds = retry_timeout_seconds
         self.spool = Spool(spool_dir)
         self._init_state()
-        _PIPELINES.add(self)
+        register(self)  # flushed at exit, restarted after fork
 
     def _init_state(self) -> None:
         self._queue: collections.deque[LiveTrace | Record] = collections.deque()
@@ -321,18 +319,17 @@ class ExportPipeline:
 
     def _replay(self, orphans: bool) -> None:
         claimed = None
-        with handle_internal_errors("export.replay"):
-            # Taken under the condition's lock, so flush() never sees a moment where the
-            # records are neither pending in the spool nor counted as being replayed.
-            with self._cond:
-                if orphans:
-                    self._last_orphan_scan = time.monotonic()
-                    lines, claims = self.spool.claim_orphans()
-                else:
-                    lines, claims = self.spool.claim_own()
-                records, sets = records_from_spool(lines)
-                self._replaying += len(records)
-                claimed = records, sets, claims
+        # Taken under the condition's lock, so flush() never sees a moment where the
+        # records are neither pending in the spool nor counted as being replayed.
+        with handle_internal_errors("export.replay"), self._cond:
+            if orphans:
+                self._last_orphan_scan = time.monotonic()
+                lines, claims = self.spool.claim_orphans()
+            else:
+                lines, claims = self.spool.claim_own()
+            records, sets = records_from_spool(lines)
+            self._replaying += len(records)
+            claimed = records, sets, claims
         if claimed is None:
             return
         records, sets, claims = claimed
@@ -392,24 +389,8 @@ class ExportPipeline:
         if self.spool.pending and time.monotonic() < deadline:
             self._replay(orphans=False)
 
-    def _after_fork_in_child(self) -> None:
+    def after_fork_in_child(self) -> None:
+        """Start afresh in a forked child: the parent's queue, worker, spool file and open traces stay its own."""
         self._init_state()
         self.spool.after_fork()
         self.open_traces.after_fork()
-
-
-def _shutdown_all() -> None:
-    timeout_seconds = float(os.environ.get("AUTOLOG_FLUSH_ON_EXIT_TIMEOUT_SECONDS", "10"))
-    for pipeline in list(_PIPELINES):
-        with handle_internal_errors("export.exit"):  # never fail the interpreter's exit
-            pipeline.shutdown(timeout_seconds)
-
-
-def _after_fork_in_child() -> None:
-    STATS.after_fork()
-    for pipeline in list(_PIPELINES):
-        pipeline._after_fork_in_child()
-
-
-atexit.register(_shutdown_all)
-os.register_at_fork(after_in_child=_after_fork_in_child)

@@ -20,8 +20,8 @@ def aggregate_token_usage(spans: list[Span]) -> dict[str, int] | None:
     if len(spans) == 1:  # most traces of an integration: one call, nothing to shadow
         return _sum_usage(spans)
     by_id = {s.span_id: s for s in spans}
-    carriers = {s.span_id for s in spans
-                if s.span_type in _USAGE_SPAN_TYPES and isinstance(s.recorded_attributes.get(TOKEN_USAGE_ATTRIBUTE), dict)}
+    carriers = {s.span_id for s in spans if s.span_type in _USAGE_SPAN_TYPES
+                and isinstance(s.recorded_attributes.get(TOKEN_USAGE_ATTRIBUTE), dict)}
     if not carriers:
         return None
     counted = []

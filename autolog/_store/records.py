@@ -11,8 +11,19 @@ from typing import Any
 
 from autolog.entities import keys
 
-__all__ = ["METADATA_COLUMNS", "METADATA_FIELD", "RECORD_FIELDS", "Record", "SET_FIELD", "SPANS_FIELD", "TAGS_FIELD",
-           "TAG_COLUMNS", "content_chars", "record_from_json", "record_to_json"]
+__all__ = [
+    "METADATA_COLUMNS",
+    "METADATA_FIELD",
+    "RECORD_FIELDS",
+    "SET_FIELD",
+    "SPANS_FIELD",
+    "TAGS_FIELD",
+    "TAG_COLUMNS",
+    "Record",
+    "content_chars",
+    "record_from_json",
+    "record_to_json",
+]
 
 # A record is one trace as the store writes it: a flat tuple of text and numbers, with tags,
 # metadata and span rows as tuples of tuples. Only exact tuples of immutable values are

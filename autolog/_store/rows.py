@@ -45,8 +45,8 @@ def trace_from_rows(trace_row: Any, tags: dict[str, str], metadata: dict[str, st
 
 
 # The columns of `assessments` that assessment_from_row reads, in its order.
-ASSESSMENT_COLUMNS = ("assessment_id, trace_id, span_id, name, kind, value, source_type, source_id, rationale, metadata,"
-                      " error, create_time_ms, last_update_time_ms")
+ASSESSMENT_COLUMNS = ("assessment_id, trace_id, span_id, name, kind, value, source_type, source_id, rationale,"
+                      " metadata, error, create_time_ms, last_update_time_ms")
 
 
 def assessment_from_row(row: Any) -> Assessment:

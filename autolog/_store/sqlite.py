@@ -281,10 +281,14 @@ class SqliteStore:
         return m
 
     def set_logged_model_tags(self, model_id: str, tags: dict[str, str]) -> None:
+        self._set_model_values(model_id, "logged_model_tags", tags)
+
+    def _set_model_values(self, model_id: str, table: str, values: dict[str, str]) -> None:
+        """Upsert key/value rows of a model (``table``: its tags or params) and touch its update time."""
         with self._write() as conn:
             self._require_model(conn, model_id)
-            conn.executemany("INSERT OR REPLACE INTO logged_model_tags VALUES (?,?,?)",
-                             [(model_id, k, v) for k, v in tags.items()])
+            conn.executemany(f"INSERT OR REPLACE INTO {table} VALUES (?,?,?)",
+                             [(model_id, k, v) for k, v in values.items()])
             conn.execute("UPDATE logged_models SET last_updated_timestamp = ? WHERE model_id = ?", (now_ms(), model_id))
 
     def _require_model(self, conn: sqlite3.Connection, model_id: str) -> None:
@@ -292,11 +296,7 @@ class SqliteStore:
             raise ResourceDoesNotExist(f"logged model {model_id!r} does not exist in {self.uri}")
 
     def log_logged_model_params(self, model_id: str, params: dict[str, str]) -> None:
-        with self._write() as conn:
-            self._require_model(conn, model_id)
-            conn.executemany("INSERT OR REPLACE INTO logged_model_params VALUES (?,?,?)",
-                             [(model_id, k, v) for k, v in params.items()])
-            conn.execute("UPDATE logged_models SET last_updated_timestamp = ? WHERE model_id = ?", (now_ms(), model_id))
+        self._set_model_values(model_id, "logged_model_params", params)
 
     def set_logged_model_status(self, model_id: str, status: str) -> None:
         with self._write() as conn:
@@ -319,7 +319,9 @@ class SqliteStore:
             for row in conn.execute(
                     "SELECT model_id, name, experiment_id, creation_timestamp, last_updated_timestamp, model_type,"
                     f" source_run_id, status FROM logged_models WHERE model_id IN ({places})", chunk):
-                models[row[0]] = LoggedModel(*row)
+                model_id, name, experiment_id, created, updated, model_type, source_run_id, status = row
+                models[model_id] = LoggedModel(model_id, name, experiment_id, created, updated, status=status,
+                                               model_type=model_type, source_run_id=source_run_id)
             for table, attr in (("logged_model_tags", "tags"), ("logged_model_params", "params"),
                                 ("logged_model_metrics", "metrics")):
                 for mid, k, v in conn.execute(f"SELECT * FROM {table} WHERE model_id IN ({places})", chunk):

@@ -93,57 +93,53 @@ def trace(func: Any = None, *, name: str | None = None, span_type: str = SpanTyp
     capture = _input_capturer(func)
     attrs = dict(attributes) if attributes else None
 
-    def enter(args: tuple[Any, ...], kwargs: dict[str, Any]) -> tuple[LiveSpan, Any] | None:
+    def start(args: tuple[Any, ...], kwargs: dict[str, Any]) -> LiveSpan | None:
         if SUPPRESSED.get():
             return None
         with handle_internal_errors("trace.enter"):
             span = _new_span(span_name, span_type, attrs)
             span.set_inputs(capture(args, kwargs))
-            return span, CURRENT_SPAN.set(span)
+            return span
         return None
 
     if inspect.isasyncgenfunction(func):
         @functools.wraps(func)
         async def agen_wrapper(*args: Any, **kwargs: Any) -> Any:
-            state = enter(args, kwargs)
-            if state is None:
+            span = start(args, kwargs)
+            if span is None:
                 async for item in func(*args, **kwargs):
                     yield item
                 return
-            span, token = state
             gen = func(*args, **kwargs)
-            CURRENT_SPAN.reset(token)
             items: list[Any] = []
             steps = aiterate_in_span(span, gen, items, _MAX_GENERATOR_OUTPUTS)
             try:
                 async for item in steps:
                     yield item
             except BaseException as exc:
-                _fail_generator(span, exc, items, output_reducer)
+                _end_generator(span, items, output_reducer, exc)
                 await steps.aclose()
                 await gen.aclose()
                 raise
-            _finish_generator(span, items, output_reducer)
+            _end_generator(span, items, output_reducer)
 
         return agen_wrapper
 
     if inspect.isgeneratorfunction(func):
         @functools.wraps(func)
         def gen_wrapper(*args: Any, **kwargs: Any) -> Any:
-            state = enter(args, kwargs)
-            if state is None:
+            span = start(args, kwargs)
+            if span is None:
                 return (yield from func(*args, **kwargs))
-            span, token = state
             gen = func(*args, **kwargs)
-            CURRENT_SPAN.reset(token)
             items: list[Any] = []
             try:
                 result = yield from iterate_in_span(span, gen, items, _MAX_GENERATOR_OUTPUTS)
             except BaseException as exc:
-                _fail_generator(span, exc, items, output_reducer)
+                _end_generator(span, items, output_reducer, exc)
                 gen.close()
                 raise
-            _finish_generator(span, items, output_reducer)
+            _end_generator(span, items, output_reducer)
             return result
 
         return gen_wrapper
@@ -151,39 +147,47 @@ def trace(func: Any = None, *, name: str | None = None, span_type: str = SpanTyp
     if inspect.iscoroutinefunction(func):
         @functools.wraps(func)
         async def async_wrapper(*args: Any, **kwargs: Any) -> Any:
-            state = enter(args, kwargs)
-            if state is None:
-                return await func(*args, **kwargs)
-            span, token = state
-            try:
-                result = await func(*args, **kwargs)
-            except BaseException as exc:
-                _fail(span, exc)
-                raise
-            finally:
-                CURRENT_SPAN.reset(token)
-            span.end(result)
-            return result
+            with _Call(start(args, kwargs)) as call:
+                return call.returned(await func(*args, **kwargs))
 
         return async_wrapper
 
     @functools.wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
-        state = enter(args, kwargs)
-        if state is None:
-            return func(*args, **kwargs)
-        span, token = state
-        try:
-            result = func(*args, **kwargs)
-        except BaseException as exc:
-            _fail(span, exc)
-            raise
-        finally:
-            CURRENT_SPAN.reset(token)
-        span.end(result)
-        return result
+        with _Call(start(args, kwargs)) as call:
+            return call.returned(func(*args, **kwargs))
 
     return wrapper
+
+
+class _Call:
+    """One call of a traced function: its span is current inside ``with``, and ends with the result.
+
+    An exception ends the span as ERROR (and propagates). Without a span (tracing
+    suppressed, or autolog failed to start one) the call runs untouched.
+    """
+
+    __slots__ = ("span", "token")
+
+    def __init__(self, span: LiveSpan | None) -> None:
+        self.span = span
+        self.token: Any = CURRENT_SPAN.set(span) if span is not None else None
+
+    def __enter__(self) -> _Call:
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        if self.span is None:
+            return
+        CURRENT_SPAN.reset(self.token)
+        if exc is not None:
+            _fail(self.span, exc)
+
+    def returned(self, result: Any) -> Any:
+        if self.span is not None:
+            self.span.end(result)
+        return result
 
 
 def _fail(span: LiveSpan, exc: BaseException) -> None:
@@ -192,23 +196,19 @@ def _fail(span: LiveSpan, exc: BaseException) -> None:
         span.end()
 
 
-def _fail_generator(span: LiveSpan, exc: BaseException, items: list[Any],
-                    reducer: Callable[[list[Any]], Any] | None) -> None:
-    """End a generator's span early, keeping what it yielded so far as its outputs."""
-    with handle_internal_errors("trace.fail"):
+def _end_generator(span: LiveSpan, items: list[Any], reducer: Callable[[list[Any]], Any] | None,
+                   exc: BaseException | None = None) -> None:
+    """End a generator's span with what it yielded (or ``reducer`` of that), early if ``exc`` stopped it."""
+    with handle_internal_errors("trace.generator_end"):
         if isinstance(exc, GeneratorExit):  # the caller closed or dropped the generator: not an error
             span.set_attribute("autolog.generator.closed_early", True)
-        else:
+        elif exc is not None:
             span.record_exception(exc)
-        _finish_generator(span, items, reducer)
-
-
-def _finish_generator(span: LiveSpan, items: list[Any], reducer: Callable[[list[Any]], Any] | None) -> None:
-    outputs: Any = items
-    if reducer is not None:
-        with handle_internal_errors("trace.output_reducer"):  # a failing reducer must not fail the iteration
-            outputs = reducer(items)
-    span.end(outputs)
+        outputs: Any = items
+        if reducer is not None:
+            with handle_internal_errors("trace.output_reducer"):  # a failing reducer must not fail the iteration
+                outputs = reducer(items)
+        span.end(outputs)
 
 
 class _SpanContext:

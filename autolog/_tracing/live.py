@@ -23,8 +23,8 @@ from collections.abc import Callable
 from typing import Any
 
 from autolog._serialize import JsonText
-from autolog.entities.span import OK_STATUS, UNSET_STATUS, Span, SpanEvent, SpanStatus, SpanStatusCode, SpanType
 from autolog._tracing.ids import new_span_id
+from autolog.entities.span import OK_STATUS, UNSET_STATUS, Span, SpanEvent, SpanStatus, SpanStatusCode, SpanType
 
 __all__ = ["DeferredOutputs", "LiveSpan", "LiveTrace", "NoOpSpan", "OpenTraces"]
 

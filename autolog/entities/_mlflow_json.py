@@ -62,14 +62,12 @@ class InfoFields(Protocol):
     trace_metadata: dict[str, str]
     tags: dict[str, str]
     assessments: list[Any]
-    _mlflow_extra: dict[str, Any]
 
 
 # -- trace info -------------------------------------------------------------------------------------------
 
-def info_to_dict(info: InfoFields) -> dict[str, Any]:
-    """MLflow's ``TraceInfo.to_dict()`` form of a TraceInfo (see the module docstring)."""
-    extra = info._mlflow_extra
+def info_to_dict(info: InfoFields, extra: dict[str, Any]) -> dict[str, Any]:
+    """MLflow's ``TraceInfo.to_dict()`` form of a TraceInfo, with what its JSON carried beside its fields."""
     out: dict[str, Any] = {
         "trace_id": info.trace_id,
         "trace_location": extra.get("trace_location") or {

@@ -15,16 +15,20 @@ class LoggedModelStatus:
 
 @dataclass
 class LoggedModel:
-    """One version of an application (MLflow's LoggedModel). ``params`` are str→str."""
+    """One version of an application (MLflow's LoggedModel). ``params`` are str→str.
 
-    model_id: str
+    The timestamps are milliseconds since the epoch; the last update moves with tags,
+    params and status.
+    """
+
+    model_id: str  # m-<32 hex>
     name: str
     experiment_id: str
     creation_timestamp: int
     last_updated_timestamp: int
+    status: str = LoggedModelStatus.READY
     model_type: str | None = None
     source_run_id: str | None = None
-    status: str = LoggedModelStatus.READY
     tags: dict[str, str] = field(default_factory=dict)
     params: dict[str, str] = field(default_factory=dict)
     metrics: dict[str, float] = field(default_factory=dict)

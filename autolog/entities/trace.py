@@ -71,7 +71,7 @@ class TraceInfo:
 
     def to_dict(self) -> dict[str, Any]:
         """MLflow's ``TraceInfo.to_dict()`` form (see ``autolog.entities._mlflow_json``)."""
-        return _mlflow_json.info_to_dict(self)
+        return _mlflow_json.info_to_dict(self, self._mlflow_extra)
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> TraceInfo:

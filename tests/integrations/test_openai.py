@@ -176,8 +176,7 @@ def encoded_by(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) 
 
 def test_a_stored_call_leaves_nothing_for_the_garbage_collector(client: openai.OpenAI, encoded_by: str) -> None:
     """Once stored, spans and traces are freed by reference counting: no cycle is left for the collector."""
-    from autolog._tracing.live import LiveTrace
-    from autolog._tracing.live import LiveSpan
+    from autolog._tracing.live import LiveSpan, LiveTrace
 
     client.chat.completions.create(model="gpt-4o", messages=MESSAGES)  # warm-up: imports, worker
     gc.collect()
