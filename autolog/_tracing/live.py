@@ -37,9 +37,9 @@ class DeferredOutputs:
     """Outputs an integration leaves to be converted when the span is encoded.
 
     An integration ends a span with ``outputs=<subclass>(raw result)``; when the trace is
-    encoded (see ``autolog._export.encode``), ``resolve()`` gives the outputs and attributes to record. The
-    conversion (an SDK response to JSON, its usage) then runs once, with the rest of the
-    encoding, and never if tracing of the call is abandoned. Only for results the caller
+    encoded (``autolog._export.encode``), ``resolve()`` gives the outputs and attributes to
+    record. The conversion (an SDK response to JSON, its usage) then runs once, with the
+    rest of the encoding, and never if tracing of the call is abandoned. Only for results the caller
     does not change afterwards (an SDK's response objects).
     """
 
@@ -47,7 +47,6 @@ class DeferredOutputs:
 
     def resolve(self) -> tuple[Any, dict[str, Any] | None]:
         raise NotImplementedError
-
 
 
 class LiveSpan(Span):
