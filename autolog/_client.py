@@ -99,12 +99,15 @@ class Client:
         model = versions.get_active_model_id()
         if model:
             metadata[keys.MODEL_ID] = model
-        return LiveTrace(new_trace_id(), experiment_id or self.current_experiment_id(), metadata, self._enqueue,
-                         self._open_traces)
+        return LiveTrace(new_trace_id(), experiment_id or versions.selected_experiment_id(self._experiment_id_of_name),
+                         metadata, self._enqueue, self._open_traces)
 
     def current_experiment_id(self) -> str:
         """The experiment new traces and models go to (``set_experiment``, else the environment, else ``0``)."""
-        return versions.selected_experiment_id(lambda name: self.set_experiment(name).experiment_id)
+        return versions.selected_experiment_id(self._experiment_id_of_name)
+
+    def _experiment_id_of_name(self, name: str) -> str:
+        return self.set_experiment(name).experiment_id
 
     def start_trace(self, name: str, span_type: str = SpanType.UNKNOWN, inputs: Any = None,
                     attributes: dict[str, Any] | None = None, tags: dict[str, str] | None = None,
@@ -300,6 +303,7 @@ def _create_default_client() -> Client:
     with _default_lock:
         if _default_client is None:
             _default_client = Client(**_client_options)
+            install_trace_factory(_default_client.new_live_trace)
         return _default_client
 
 
@@ -320,6 +324,7 @@ def configure(tracking_uri: str | None = None, *, max_content_chars: int | None 
     new_client = Client(**options)  # validates before anything is torn down
     with _default_lock:
         old, _default_client = _default_client, new_client
+        install_trace_factory(new_client.new_live_trace)
         _client_options.clear()
         _client_options.update(options)
     if old is not None:
@@ -335,10 +340,8 @@ def default_client_options() -> dict[str, Any]:
 
 
 def _new_default_trace() -> LiveTrace:
-    client = _default_client
-    if client is None:
-        client = _create_default_client()
-    return client.new_live_trace()
+    """The first trace creates the default client, which then installs its own ``new_live_trace``."""
+    return get_default_client().new_live_trace()
 
 
 install_trace_factory(_new_default_trace)

@@ -15,7 +15,7 @@ from autolog._export.usage import aggregate_token_usage
 from autolog._serialize import JsonText, dumps, truncate
 from autolog._store.records import METADATA_COLUMNS, SET_FIELD, SPANS_FIELD, Record
 from autolog._store.rows import span_from_row
-from autolog._tracing.live import LiveSpan, LiveTrace
+from autolog._tracing.live import DeferredOutputs, LiveSpan, LiveTrace
 from autolog._tracing.metadata import process_metadata
 from autolog.entities import keys
 from autolog.entities.span import Span, SpanStatusCode
@@ -47,12 +47,10 @@ def _preview(value: Any, value_json: str) -> str | None:
 
 
 def _span_row(span: Span, max_chars: int | None, io_json: tuple[str, str] | None = None) -> tuple[Any, ...]:
-    inputs_json, outputs_json = io_json or (_capped_json(span.inputs, max_chars),
-                                            _capped_json(span.outputs, max_chars))
-    events = span.events
-    status = span.status
+    span_id, parent_id, name, span_type, start_time_ns, end_time_ns, status, inputs, outputs, attributes, events = (
+        span.fields())
+    inputs_json, outputs_json = io_json or (_capped_json(inputs, max_chars), _capped_json(outputs, max_chars))
     description = status.description
-    attributes = span.recorded_attributes
     content = "".join((
         '{"inputs":', inputs_json,
         ',"outputs":', outputs_json,
@@ -62,8 +60,7 @@ def _span_row(span: Span, max_chars: int | None, io_json: tuple[str, str] | None
         ',"status_message":', json.dumps(description) if description else '""',
         "}",
     ))
-    return (span.span_id, span.parent_id, span.name, span.span_type, status.status_code,
-            span.start_time_ns, span.end_time_ns, content)
+    return (span_id, parent_id, name, span_type, status.status_code, start_time_ns, end_time_ns, content)
 
 
 def metadata_set_id(shared: dict[str, str]) -> str:
@@ -106,7 +103,8 @@ def trace_to_record(trace: LiveTrace, process_metadata: dict[str, str], max_char
     """
     live_spans: list[LiveSpan] = list(trace.spans)
     for live in live_spans:
-        live.resolve_deferred_outputs()
+        if isinstance(live.outputs, DeferredOutputs):
+            live.resolve_deferred_outputs()
     spans: list[Span] = list(live_spans)
     root: Span | None = trace.root
     if trace.stored_spans:
@@ -125,28 +123,26 @@ def trace_to_record(trace: LiveTrace, process_metadata: dict[str, str], max_char
         metadata.pop(key, None)
     tags = dict(trace.tags)
     name = tags.pop(keys.TRACE_NAME_TAG, None)
-    if root is None:
-        state, duration = TraceState.IN_PROGRESS, None
-    else:
-        name = name or root.name
-        end_time_ns = root.end_time_ns
-        if end_time_ns is None:
-            state, duration = TraceState.IN_PROGRESS, None
-        else:
-            state = TraceState.ERROR if root.status.status_code == SpanStatusCode.ERROR else TraceState.OK
-            duration = (end_time_ns - root.start_time_ns) // 1_000_000
-    if trace.state is not None:
-        state = trace.state
     request_preview = trace.request_preview
     response_preview = trace.response_preview
     root_io: tuple[str, str] | None = None
-    if root is not None:
-        root_inputs, root_outputs = root.inputs, root.outputs
+    if root is None:
+        state, duration = TraceState.IN_PROGRESS, None
+    else:
+        _, _, root_name, _, start_time_ns, end_time_ns, status, root_inputs, root_outputs, _, _ = root.fields()
+        name = name or root_name
+        if end_time_ns is None:
+            state, duration = TraceState.IN_PROGRESS, None
+        else:
+            state = TraceState.ERROR if status.status_code == SpanStatusCode.ERROR else TraceState.OK
+            duration = (end_time_ns - start_time_ns) // 1_000_000
         root_io = (_capped_json(root_inputs, max_chars), _capped_json(root_outputs, max_chars))
         if request_preview is None:
             request_preview = _preview(root_inputs, root_io[0])
         if response_preview is None:
             response_preview = _preview(root_outputs, root_io[1])
+    if trace.state is not None:
+        state = trace.state
     run_id = metadata.get(keys.SOURCE_RUN) or (process_metadata.get(keys.SOURCE_RUN) if use_set else None)
     return (trace.trace_id, trace.experiment_id, name, trace.request_time_ms, duration, state,
             trace.client_request_id, model_id, run_id, token_usage, request_preview, response_preview,

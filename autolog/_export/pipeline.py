@@ -34,12 +34,13 @@ deadline, and what the deadline leaves is spooled for the next process.
 from __future__ import annotations
 
 import collections
+import functools
 import logging
 import os
 import threading
 import time
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TypeVar
 
 from autolog._export.encode import encode_for_store, metadata_sets_of
 from autolog._export.exporter import Exporter, ExportResult, export_with_retries
@@ -48,7 +49,7 @@ from autolog._export.spool import Spool, records_from_spool
 from autolog._stats import STATS
 from autolog._store.records import SET_FIELD, Record, content_chars, record_to_json
 from autolog._tracing.context import SUPPRESSED
-from autolog._tracing.guard import handle_internal_errors
+from autolog._tracing.guard import handle_internal_errors, report_internal_error
 from autolog._tracing.live import LiveTrace, OpenTraces
 
 __all__ = ["ExportPipeline"]
@@ -88,6 +89,7 @@ class ExportPipeline:
         self._wake_at = min(_WAKE_AT_QUEUED, max_batch_size)
         self.schedule_delay_seconds = schedule_delay_seconds
         self.max_content_chars = max_content_chars
+        self._encode = functools.partial(encode_for_store, max_chars=max_content_chars)  # a C call per trace
         self.retry_timeout_seconds = retry_timeout_seconds
         self.spool = Spool(spool_dir)
         self._init_state()
@@ -122,9 +124,6 @@ class ExportPipeline:
                     return
         self._put(trace)
 
-    def _encode(self, trace: LiveTrace) -> tuple[Record, tuple[Any, ...]]:
-        return encode_for_store(trace, self.max_content_chars)
-
     def _put(self, item: LiveTrace | Record) -> None:
         with self._cond:
             full = len(self._queue) >= self.max_queue_size
@@ -146,15 +145,18 @@ class ExportPipeline:
         """The record of one queue item; None (a counted loss) if it cannot be encoded."""
         if isinstance(item, tuple):
             return item
-        with handle_internal_errors("export.serialize"):
+        try:  # not a `with` guard: this runs once per trace
             record: Record | None = item.encode(self._encode, lock_wait=lock_wait)
-            if record is None:  # only a bounded lock_wait declines: the worker is stuck encoding this trace
-                _logger.error("autolog dropped trace %s: it was still being serialized when the exit deadline passed",
-                              item.trace_id)
-            else:
-                return record
-        STATS.incr("dropped")
-        return None
+        except Exception as exc:
+            STATS.incr("dropped")
+            if report_internal_error("export.serialize", exc):
+                return None
+            raise
+        if record is None:  # only a bounded lock_wait declines: the worker is stuck encoding this trace
+            STATS.incr("dropped")
+            _logger.error("autolog dropped trace %s: it was still being serialized when the exit deadline passed",
+                          item.trace_id)
+        return record
 
     def _encode_into_held(self, max_chars: int) -> tuple[int, int]:
         """Encode items the worker took (``self._unencoded``) into ``self._held``, until a write is due.

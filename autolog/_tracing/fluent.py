@@ -17,9 +17,9 @@ from typing import Any, TypeVar, overload
 
 from autolog._errors import InvalidArgumentError, check_key
 from autolog._tracing.context import CURRENT_SPAN, SUPPRESSED, aiterate_in_span, current_parent, iterate_in_span
-from autolog._tracing.guard import handle_internal_errors
+from autolog._tracing.guard import handle_internal_errors, report_internal_error
 from autolog._tracing.live import LiveSpan, NoOpSpan
-from autolog._tracing.tracer import start_span_no_context
+from autolog._tracing.tracer import start_root_span
 from autolog.entities import keys
 from autolog.entities.span import SpanType
 
@@ -29,8 +29,13 @@ F = TypeVar("F", bound=Callable[..., Any])
 _MAX_GENERATOR_OUTPUTS = 10_000
 
 
-def _new_span(name: str, span_type: str, attributes: dict[str, Any] | None) -> LiveSpan:
-    return start_span_no_context(name, span_type, current_parent(), attributes=attributes)
+def _new_span(name: str, span_type: str, inputs: Any, attributes: dict[str, Any] | None) -> LiveSpan:
+    """A child of the current span, or the root of a new trace (on the caller's thread: kept flat)."""
+    parent = current_parent()
+    own_attributes = dict(attributes) if attributes else None
+    if parent is not None:
+        return parent.start_child(name, span_type, None, inputs, own_attributes)
+    return start_root_span(name, span_type, inputs, own_attributes)
 
 
 def _input_capturer(fn: Callable[..., Any]) -> Callable[[tuple[Any, ...], dict[str, Any]], dict[str, Any]]:
@@ -96,11 +101,12 @@ def trace(func: Any = None, *, name: str | None = None, span_type: str = SpanTyp
     def start(args: tuple[Any, ...], kwargs: dict[str, Any]) -> LiveSpan | None:
         if SUPPRESSED.get():
             return None
-        with handle_internal_errors("trace.enter"):
-            span = _new_span(span_name, span_type, attrs)
-            span.set_inputs(capture(args, kwargs))
-            return span
-        return None
+        try:  # not a `with` guard: this runs on every traced call
+            return _new_span(span_name, span_type, capture(args, kwargs), attrs)
+        except Exception as exc:
+            if report_internal_error("trace.enter", exc):
+                return None
+            raise
 
     if inspect.isasyncgenfunction(func):
         @functools.wraps(func)
@@ -147,47 +153,39 @@ def trace(func: Any = None, *, name: str | None = None, span_type: str = SpanTyp
     if inspect.iscoroutinefunction(func):
         @functools.wraps(func)
         async def async_wrapper(*args: Any, **kwargs: Any) -> Any:
-            with _Call(start(args, kwargs)) as call:
-                return call.returned(await func(*args, **kwargs))
+            span = start(args, kwargs)
+            if span is None:
+                return await func(*args, **kwargs)
+            token = CURRENT_SPAN.set(span)
+            try:
+                result = await func(*args, **kwargs)
+            except BaseException as exc:
+                _fail(span, exc)
+                raise
+            finally:
+                CURRENT_SPAN.reset(token)
+            span.end(result)
+            return result
 
         return async_wrapper
 
     @functools.wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
-        with _Call(start(args, kwargs)) as call:
-            return call.returned(func(*args, **kwargs))
+        span = start(args, kwargs)
+        if span is None:
+            return func(*args, **kwargs)
+        token = CURRENT_SPAN.set(span)
+        try:
+            result = func(*args, **kwargs)
+        except BaseException as exc:
+            _fail(span, exc)
+            raise
+        finally:
+            CURRENT_SPAN.reset(token)
+        span.end(result)
+        return result
 
     return wrapper
-
-
-class _Call:
-    """One call of a traced function: its span is current inside ``with``, and ends with the result.
-
-    An exception ends the span as ERROR (and propagates). Without a span (tracing
-    suppressed, or autolog failed to start one) the call runs untouched.
-    """
-
-    __slots__ = ("span", "token")
-
-    def __init__(self, span: LiveSpan | None) -> None:
-        self.span = span
-        self.token: Any = CURRENT_SPAN.set(span) if span is not None else None
-
-    def __enter__(self) -> _Call:
-        return self
-
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
-        if self.span is None:
-            return
-        CURRENT_SPAN.reset(self.token)
-        if exc is not None:
-            _fail(self.span, exc)
-
-    def returned(self, result: Any) -> Any:
-        if self.span is not None:
-            self.span.end(result)
-        return result
 
 
 def _fail(span: LiveSpan, exc: BaseException) -> None:
@@ -227,7 +225,7 @@ class _SpanContext:
         if SUPPRESSED.get():
             return NoOpSpan()
         with handle_internal_errors("start_span.enter"):
-            span = _new_span(self._name, self._span_type, self._attributes)
+            span = _new_span(self._name, self._span_type, None, self._attributes)
             self._token = CURRENT_SPAN.set(span)
             self._span = span
             return span

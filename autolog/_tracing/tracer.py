@@ -14,7 +14,7 @@ from typing import Any
 from autolog._tracing.live import LiveSpan, LiveTrace
 from autolog.entities.span import SpanType
 
-__all__ = ["get_last_active_trace_id", "install_trace_factory", "start_span_no_context"]
+__all__ = ["get_last_active_trace_id", "install_trace_factory", "start_root_span", "start_span_no_context"]
 
 _new_trace: Callable[[], LiveTrace] | None = None
 _last_trace = threading.local()
@@ -37,11 +37,17 @@ def start_span_no_context(name: str, span_type: str = SpanType.UNKNOWN, parent_s
     own_attributes = dict(attributes) if attributes else None
     if parent_span is not None:
         return parent_span.start_child(name, span_type, start_time_ns, inputs, own_attributes)
+    return start_root_span(name, span_type, inputs, own_attributes, start_time_ns)
+
+
+def start_root_span(name: str, span_type: str, inputs: Any = None, attributes: dict[str, Any] | None = None,
+                    start_time_ns: int | None = None) -> LiveSpan:
+    """The root span of a new trace. ``attributes`` is owned by the span from here on (the caller copies)."""
     assert _new_trace is not None, "autolog._client installs the trace factory when autolog is imported"
     trace = _new_trace()
     _last_trace.trace_id = trace.trace_id
     _last_trace_global[0] = trace.trace_id
-    return trace.start_root(name, span_type, start_time_ns, inputs, own_attributes)
+    return trace.start_root(name, span_type, start_time_ns, inputs, attributes)
 
 
 def get_last_active_trace_id(thread_local: bool = False) -> str | None:
