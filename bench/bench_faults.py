@@ -220,6 +220,7 @@ FAULTS = {
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--json", default=None)
+    parser.add_argument("--quick", action="store_true", help="accepted for run_all.py; the faults run in full")
     parser.add_argument("--only", default=None, help="run the faults whose name contains this")
     args = parser.parse_args()
     rows, results = [], {}
