@@ -13,6 +13,7 @@ reads its own writes.
 
 from __future__ import annotations
 
+import operator
 import os
 import threading
 from collections.abc import Sequence
@@ -21,7 +22,7 @@ from typing import Any
 
 from autolog._errors import InvalidArgumentError, ResourceDoesNotExist, check_key
 from autolog._export import ExportPipeline, StoreExporter
-from autolog._store.pages import decode_page_token, encode_page_token
+from autolog._serialize import safe_str
 from autolog._store.sqlite import SqliteStore
 from autolog._store.sqlite_io import path_from_uri
 from autolog._tracing import versions
@@ -172,15 +173,24 @@ class Client:
     def search_traces(self, experiment_ids: Sequence[str] | None = None, filter_string: str | None = None,
                       order_by: list[str] | None = None, max_results: int = 100, page_token: str | None = None,
                       model_id: str | None = None) -> PagedList:
-        """Search stored traces; returns a list of Trace with ``.token`` for the next page."""
-        if max_results is None or max_results <= 0:
+        """Search stored traces; returns a list of Trace with ``.token`` for the next page.
+
+        The token is a cursor past the last trace of the page, not an offset: traces stored
+        between two calls never make a later page repeat or skip a trace.
+        """
+        try:
+            limit = -1 if isinstance(max_results, bool) else operator.index(max_results)  # numpy ints too
+        except TypeError:
+            limit = -1
+        if limit <= 0:
             raise InvalidArgumentError(f"max_results must be a positive integer, got {max_results!r}")
-        offset = decode_page_token(page_token)
+        if page_token is not None and not isinstance(page_token, str):
+            raise InvalidArgumentError(f"page_token must be the str .token of a previous page, got {page_token!r}")
         self._pipeline.flush(_READ_FLUSH_TIMEOUT_SECONDS)
-        ids = self._store.search_trace_ids(experiment_ids, filter_string, order_by, max_results + 1, offset,
-                                           model_id=model_id)
-        page = PagedList(self._store.load_traces(ids[:max_results]))
-        page.token = encode_page_token(offset + max_results) if len(ids) > max_results else None
+        traces, token = self._store.search_traces(experiment_ids, filter_string, order_by, limit, page_token,
+                                                  model_id=model_id)
+        page = PagedList(traces)
+        page.token = token
         return page
 
     def set_trace_tag(self, trace_id: str, key: str, value: str) -> None:
@@ -190,7 +200,7 @@ class Client:
             live.set_tag(key, value)
             return
         self._pipeline.flush(_READ_FLUSH_TIMEOUT_SECONDS)
-        self._store.set_trace_tag(trace_id, key, str(value))
+        self._store.set_trace_tag(trace_id, key, safe_str(value))
 
     def delete_trace_tag(self, trace_id: str, key: str) -> None:
         live = self._open_traces.get(trace_id)

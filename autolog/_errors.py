@@ -5,7 +5,8 @@ Hierarchy::
     AutologError                      base of every error autolog raises on purpose
     ├── InvalidFilterError            a filter string or order_by clause that does not parse
     ├── ResourceDoesNotExist          get_trace / get_logged_model / set_active_model(model_id=) on an unknown id
-    ├── StoreError                    the store cannot be opened, is too new, or a write failed for good
+    ├── StoreError                    the store cannot be opened or read, is too new, or a write failed
+    │   └── StoreBusyError            another process held the store's write lock past the busy timeout
     └── InvalidArgumentError(ValueError)  a public function was called with a bad value
 
 ``TypeError`` is raised as-is where Python's own convention calls for it (for example a
@@ -24,6 +25,7 @@ __all__ = [
     "InvalidArgumentError",
     "InvalidFilterError",
     "ResourceDoesNotExist",
+    "StoreBusyError",
     "StoreError",
     "check_key",
 ]
@@ -57,7 +59,21 @@ class ResourceDoesNotExist(AutologError, LookupError):
 
 
 class StoreError(AutologError):
-    """The store cannot be opened or written (wrong URI, newer schema, disk full...)."""
+    """The store cannot be opened, read or written: the message names the store and the cause.
+
+    Attributes:
+        path: the store's file.
+        cause: what SQLite or the OS said (for example ``"database or disk is full"``).
+    """
+
+    def __init__(self, message: str, path: object = None, cause: str | None = None) -> None:
+        super().__init__(message)
+        self.path = path
+        self.cause = cause
+
+
+class StoreBusyError(StoreError):
+    """Another connection held the store's write lock longer than the busy timeout: trying again may succeed."""
 
 
 class InvalidArgumentError(AutologError, ValueError):

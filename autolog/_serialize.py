@@ -17,11 +17,11 @@ import json
 import math
 import pathlib
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping, MappingView, Sequence, Set
 from json.encoder import c_make_encoder, encode_basestring  # type: ignore[attr-defined]
 from typing import Any
 
-__all__ = ["TRUNCATION_MARKER", "dumps", "to_jsonable", "truncate"]
+__all__ = ["TRUNCATION_MARKER", "dumps", "safe_str", "to_jsonable", "truncate"]
 
 TRUNCATION_MARKER = "...[truncated by autolog: {omitted} of {total} characters omitted]"
 _MAX_DEPTH = 32
@@ -30,7 +30,14 @@ _BYTES_INLINE = 1024
 
 
 def _default(obj: Any) -> Any:
-    """Hook for ``json.dumps``: one level of conversion; the encoder recurses."""
+    """Hook for ``json.dumps``: one level of conversion; the encoder recurses. Never raises."""
+    try:
+        return _convert(obj)
+    except Exception:  # noqa: BLE001 - a user's __getattr__, model_dump, to_dict... that raises
+        return _readable(obj)
+
+
+def _convert(obj: Any) -> Any:
     # pydantic v2, then v1
     dump = getattr(obj, "model_dump", None)
     if callable(dump) and not isinstance(obj, type):
@@ -82,9 +89,11 @@ def _default(obj: Any) -> Any:
             pass
     if isinstance(obj, Mapping):
         return dict(obj)
-    if hasattr(obj, "__iter__") and hasattr(obj, "__len__") and not isinstance(obj, (str, type)):
+    # Only containers that can be iterated again: an object with __iter__ and __len__ may
+    # still be a one-shot stream, and exporting it must not empty it under the user.
+    if isinstance(obj, (Sequence, Set, MappingView)) and not isinstance(obj, (str, type, Iterator)):
         try:
-            return list(obj)
+            return list(obj)  # type: ignore[arg-type]  # MappingView is iterable; typeshed's union is not
         except Exception:  # noqa: BLE001
             pass
     return _readable(obj)
@@ -94,8 +103,23 @@ def _readable(obj: Any) -> str:
     try:
         text = repr(obj)
     except Exception:  # noqa: BLE001 - a broken __repr__ must not break tracing
-        text = f"<{type(obj).__module__}.{type(obj).__qualname__} object (repr failed)>"
-    return text
+        return _unprintable(obj, "repr")
+    return text if type(text) is str else _unprintable(obj, "repr")
+
+
+def _unprintable(obj: Any, how: str) -> str:
+    return f"<{type(obj).__module__}.{type(obj).__qualname__} object ({how} failed)>"
+
+
+def safe_str(value: Any) -> str:
+    """``str(value)`` as an exact str; a readable stand-in if the user's ``__str__`` raises. Never raises."""
+    if type(value) is str:
+        return value
+    try:
+        text = str(value)
+    except Exception:  # noqa: BLE001 - a user's __str__ must not break tracing
+        return _unprintable(value, "str")
+    return text if type(text) is str else str.__str__(text)
 
 
 class JsonText(str):
@@ -112,7 +136,10 @@ class JsonText(str):
 
 def json_of_model(obj: Any) -> Any:
     """A pydantic model as ``JsonText``; anything else (or a model that fails to encode) unchanged."""
-    serializer = getattr(obj, "__pydantic_serializer__", None)
+    try:
+        serializer = getattr(obj, "__pydantic_serializer__", None)
+    except Exception:  # noqa: BLE001 - a user's __getattr__ that raises: not a model
+        return obj
     if serializer is not None and not isinstance(obj, type):
         try:
             # What model_dump_json() does, without its Python-level argument handling (0.5 µs).
@@ -131,7 +158,14 @@ def to_jsonable(obj: Any) -> Any:
     try:
         return json.loads(_encode(obj))
     except Exception:  # noqa: BLE001 - cycles, NaN, str-unfriendly keys: take the careful walk
+        return _careful(obj)
+
+
+def _careful(obj: Any) -> Any:
+    try:
         return _walk(obj, 0, set())
+    except Exception:  # noqa: BLE001 - a user's Mapping whose items() raises...: keep a readable stand-in
+        return _readable(obj)
 
 
 def _walk(obj: Any, depth: int, seen: set[int]) -> Any:
@@ -205,5 +239,5 @@ def dumps(obj: Any, max_chars: int | None = None) -> str:
     try:
         text = _encode(obj)
     except Exception:  # noqa: BLE001
-        text = json.dumps(_walk(obj, 0, set()), ensure_ascii=False)
+        text = json.dumps(_careful(obj), ensure_ascii=False)
     return truncate(text, max_chars)

@@ -5,11 +5,14 @@ from __future__ import annotations
 import argparse
 import datetime
 import json
+import os
 import sys
 from collections.abc import Sequence
 
 import autolog
-from autolog._errors import AutologError
+from autolog._client import resolve_tracking_uri
+from autolog._errors import AutologError, StoreError
+from autolog._store.sqlite_io import path_from_uri
 from autolog.entities.span import Span
 from autolog.entities.trace import Trace
 
@@ -60,6 +63,18 @@ def _print_tree(trace: Trace) -> None:
         show(root, 1)
 
 
+def _require_store(tracking_uri: str | None) -> None:
+    """Refuse a store that does not exist: reading commands must not create one (or its directories)."""
+    uri = resolve_tracking_uri(tracking_uri)
+    path = path_from_uri(uri)
+    if not path.is_file():
+        where = ("--tracking-uri" if tracking_uri else
+                 "$AUTOLOG_TRACKING_URI" if os.environ.get("AUTOLOG_TRACKING_URI") else "the default")
+        what = "a directory, not a store file" if path.is_dir() else "no such file"
+        raise StoreError(f"no store at {path} ({what}; tracking URI {uri!r} from {where}): check the URI, or "
+                         "trace something there first", path, what)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="autolog", description="Tracing and version tracking for GenAI apps.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -82,6 +97,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         return run_demo(args.tracking_uri, args.traces_per_version)
     try:
+        _require_store(args.tracking_uri)
         autolog.configure(args.tracking_uri)
         if args.show:
             if args.show[0] != "show" or len(args.show) != 2:

@@ -64,6 +64,10 @@ class RunSpans:
         """Runs started and not yet ended (0 when idle: the map never grows over time)."""
         return len(self._runs)
 
+    def after_fork(self) -> None:
+        """In a forked child: a new lock (one of the parent's threads may have held it at fork)."""
+        self._lock = threading.Lock()
+
     def start(self, run_id: UUID, parent_run_id: UUID | None, name: str, span_type: str, inputs: Any,
               attributes: dict[str, Any], metadata: dict[str, Any] | None, leaf: bool) -> None:
         if not self._state.recording:

@@ -32,6 +32,7 @@ tool                                 TOOL
 
 from __future__ import annotations
 
+import os
 import threading
 from typing import Any
 
@@ -52,6 +53,17 @@ def autolog(log_traces: bool = True, disable: bool = False, silent: bool = False
 
 _handler: Any = None
 _handler_lock = threading.Lock()
+
+
+def _new_locks_after_fork() -> None:
+    # A lock held by one of the parent's threads at fork would be held forever in the child.
+    global _handler_lock
+    _handler_lock = threading.Lock()
+    if _handler is not None:
+        _handler.core.after_fork()
+
+
+os.register_at_fork(after_in_child=_new_locks_after_fork)
 
 
 def get_handler() -> Any:

@@ -20,6 +20,7 @@ garbage-collected, so the span's output and token usage are those of the whole s
 from __future__ import annotations
 
 import inspect
+import os
 import sys
 import threading
 import weakref
@@ -286,6 +287,17 @@ def _active_span_var() -> Any:
 _spans: _Spans | None = None
 _handlers: tuple[Any, Any] | None = None
 _handlers_lock = threading.Lock()
+
+
+def _new_locks_after_fork() -> None:
+    # A lock held by one of the parent's threads at fork would be held forever in the child.
+    global _handlers_lock
+    _handlers_lock = threading.Lock()
+    if _spans is not None:
+        _spans.lock = threading.Lock()
+
+
+os.register_at_fork(after_in_child=_new_locks_after_fork)
 
 
 def get_handlers() -> tuple[Any, Any]:

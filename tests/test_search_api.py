@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+
 import pytest
 
 import autolog
@@ -51,7 +53,7 @@ def test_filters_ordering_and_max_results() -> None:
 
 
 def test_client_pagination_is_complete_and_stable() -> None:
-    ids = set(_make(25))
+    ids = _make(25)
     client = autolog._client.get_default_client()
     seen: list[str] = []
     token = None
@@ -61,7 +63,10 @@ def test_client_pagination_is_complete_and_stable() -> None:
         token = page.token
         if token is None:
             break
-    assert len(seen) == 25 and set(seen) == ids
+        assert isinstance(token, str) and b"offset" not in base64.urlsafe_b64decode(token)  # a keyset cursor
+        _make(2)  # newer traces written between pages must not shift the next page (an OFFSET would)
+    assert len(seen) == len(set(seen)), "a trace was returned twice"
+    assert seen == ids[::-1], "traces were skipped or reordered"  # exactly the 25, newest first
 
 
 def test_feedback_is_stored_and_searchable() -> None:

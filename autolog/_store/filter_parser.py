@@ -57,7 +57,23 @@ class _Token:
     position: int
 
 
+# Integers SQLite can bind; a longer literal is compared as a float (Python's int() also
+# refuses literals of more than 4,300 digits).
+_MAX_INT_DIGITS = 18
+
+
+def _number(word: str) -> int | float:
+    if any(c in word for c in ".eE") or len(word.lstrip("-")) > _MAX_INT_DIGITS:
+        return float(word)
+    return int(word)
+
+
 def _tokenize(text: str) -> list[_Token]:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as exc:  # a lone surrogate, which SQLite cannot store or compare
+        raise InvalidFilterError(text, exc.start, "text without lone surrogates (valid Unicode)",
+                                 text[exc.start]) from None
     tokens: list[_Token] = []
     pos = 0
     while pos < len(text):
@@ -90,7 +106,7 @@ def _tokenize(text: str) -> list[_Token]:
         if kind == "key" and word.upper() in _KEYWORDS:
             tokens.append(_Token("keyword", word, word.upper(), pos))
         elif kind == "number":
-            tokens.append(_Token("number", word, float(word) if any(c in word for c in ".eE") else int(word), pos))
+            tokens.append(_Token("number", word, _number(word), pos))
         elif kind == "op":
             tokens.append(_Token("op", word, "!=" if word == "<>" else word, pos))
         else:

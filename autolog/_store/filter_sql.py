@@ -8,14 +8,35 @@ can change the shape of the query.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
-from autolog._errors import InvalidFilterError
+from autolog._errors import InvalidArgumentError, InvalidFilterError
 from autolog._store.filter_parser import NUMERIC_OPS, STRING_OPS, Comparison, Parser
 from autolog._store.records import METADATA_COLUMNS, TAG_COLUMNS
 
-__all__ = ["compile_logged_model_filter", "compile_logged_model_order_by", "compile_trace_filter",
-           "compile_trace_order_by", "parse_filter"]
+__all__ = ["MAX_FILTER_VALUES", "SortKey", "all_of", "compile_logged_model_filter", "compile_logged_model_order_by",
+           "compile_trace_filter", "compile_trace_order_by", "order_sql", "parse_filter", "trace_order_keys"]
+
+# Values one filter may bind: far above any real search, and with the store's own parameters
+# (experiment ids, the page cursor) still below SQLite's smallest bound-parameter limit (32,766).
+MAX_FILTER_VALUES = 20_000
+# SQLite refuses LIKE and GLOB patterns longer than this (SQLITE_MAX_LIKE_PATTERN_LENGTH).
+_MAX_PATTERN_CHARS = 50_000
+
+
+def all_of(parts: list[str], op: str = "AND") -> str:
+    """``parts`` joined with ``op`` as a balanced tree of parentheses ("1=1" when empty).
+
+    SQLite refuses expressions nested deeper than 1,000, and ``a AND b AND c ...`` nests one
+    level per term: a balanced tree of 10,000 terms is 14 deep.
+    """
+    if not parts:
+        return "1=1"
+    if len(parts) == 1:
+        return parts[0]
+    middle = len(parts) // 2
+    return f"({all_of(parts[:middle], op)}) {op} ({all_of(parts[middle:], op)})"
 
 # -- traces -------------------------------------------------------------------------------------------
 _TRACE_STRING_COLUMNS = {"status": "state", "state": "state", "name": "name", "trace_id": "trace_id",
@@ -56,23 +77,52 @@ def _is_numeric(c: Comparison) -> bool:
     return (c.key_type == "attribute" and c.key in _TRACE_NUMERIC_COLUMNS) or c.key_type == "metric"
 
 
+# Fields of JSON values (span attributes, assessments): compared as numbers by <, <=, >, >=.
+_JSON_VALUE_TYPES = ("span_attribute", "feedback", "expectation")
+_ORDERING_OPS = ("<", "<=", ">", ">=")
+
+
+def _check_number(text: str, c: Comparison) -> None:
+    if isinstance(c.value, (int, float)):
+        return
+    try:
+        float(c.value)
+    except (TypeError, ValueError):
+        raise InvalidFilterError(text, c.position, f"a number to compare {c.key} with ({c.op} compares numbers)",
+                                 repr(c.value)) from None
+
+
 def _check_ops(text: str, c: Comparison) -> None:
     if _is_numeric(c):
         if c.op not in NUMERIC_OPS:
             raise InvalidFilterError(text, c.position, f"a numeric operator ({', '.join(NUMERIC_OPS)}) for "
                                      f"{c.key}", c.op)
-        if not isinstance(c.value, (int, float)):
-            try:
-                float(c.value)
-            except (TypeError, ValueError):
-                raise InvalidFilterError(text, c.position, f"a number to compare {c.key} with", repr(c.value)) from None
+        _check_number(text, c)
     elif c.key_type in ("tag", "metadata", "attribute", "span", "param") and c.op not in STRING_OPS:
         raise InvalidFilterError(text, c.position, f"a string operator ({', '.join(STRING_OPS)}) for {c.key}", c.op)
+    elif c.key_type in _JSON_VALUE_TYPES and c.op in _ORDERING_OPS:
+        _check_number(text, c)
+    if c.op in ("LIKE", "ILIKE") and len(_glob_pattern(str(c.value))) > _MAX_PATTERN_CHARS:
+        raise InvalidFilterError(text, c.position, f"a {c.op} pattern of at most {_MAX_PATTERN_CHARS:,} characters",
+                                 f"{len(str(c.value)):,} characters")
+
+
+def _check_size(text: str, c: Comparison, params: list[object]) -> None:
+    if len(params) > MAX_FILTER_VALUES:
+        raise InvalidFilterError(text, c.position, f"a filter of at most {MAX_FILTER_VALUES:,} values (keys and "
+                                 "values of all its clauses together); split the search", "more")
+
+
+def _is_blank(filter_string: str | None) -> bool:
+    if filter_string is not None and not isinstance(filter_string, str):
+        raise InvalidArgumentError(f"filter_string must be a str such as \"tags.env = 'prod'\", got "
+                                   f"{type(filter_string).__name__} {filter_string!r}")
+    return filter_string is None or not filter_string.strip()
 
 
 def parse_filter(filter_string: str | None) -> list[Comparison]:
     """Parse a trace filter string into AND-joined comparisons. None or blank → []."""
-    if filter_string is None or not filter_string.strip():
+    if filter_string is None or _is_blank(filter_string):
         return []
     out = []
     for prefix, key, op, value, pos in Parser(filter_string).parse():
@@ -158,39 +208,59 @@ def compile_trace_filter(filter_string: str | None, alias: str = "t") -> tuple[s
     params: list[object] = []
     parts = []
     for c in parse_filter(filter_string):
-        if c.key_type == "attribute":
-            if c.key in _TRACE_NUMERIC_COLUMNS:
-                parts.append(_compare(f"{alias}.{_TRACE_NUMERIC_COLUMNS[c.key]}", c, params, numeric=True))
-            else:
-                parts.append(_compare(f"{alias}.{_TRACE_STRING_COLUMNS[c.key]}", c, params))
-        elif c.key_type == "tag" and c.key in TAG_COLUMNS:
-            parts.append(_compare(f"{alias}.{TAG_COLUMNS[c.key]}", c, params))
-        elif c.key_type == "metadata" and c.key in METADATA_COLUMNS:
-            parts.append(_compare(f"{alias}.{METADATA_COLUMNS[c.key]}", c, params))
-        elif c.key_type == "tag":
-            parts.append(_key_value_clause("trace_tags", "trace_id", f"{alias}.trace_id", c, params))
-        elif c.key_type == "metadata":
-            parts.append(_metadata_clause(alias, c, params))
-        elif c.key_type == "span":
-            inner = _compare(f"s.{_SPAN_COLUMNS[c.key]}", c, params)
-            parts.append(f"EXISTS (SELECT 1 FROM spans s WHERE s.trace_id = {alias}.trace_id AND {inner})")
-        elif c.key_type == "span_attribute":
-            path_params: list[object] = [c.key]
-            numeric = isinstance(c.value, (int, float)) or c.op in ("<", "<=", ">", ">=")
-            raw = "json_extract(s.content, '$.attributes.\"' || ? || '\"')"
-            expr = raw if numeric else f"CAST({raw} AS TEXT)"
-            inner = _compare(expr, c, path_params, numeric)
-            params.extend(path_params)
-            parts.append(f"EXISTS (SELECT 1 FROM spans s WHERE s.trace_id = {alias}.trace_id AND {inner})")
-        else:
-            parts.append(_assessment_clause(alias, c, params))
-    return (" AND ".join(parts) or "1=1"), params
+        parts.append(_trace_clause(alias, c, params))
+        _check_size(filter_string or "", c, params)
+    return all_of(parts), params
 
 
-def _order_by(order_by: list[str] | None, columns: dict[str, str], alias: str, default: str, tiebreak: str) -> str:
+def _trace_clause(alias: str, c: Comparison, params: list[object]) -> str:
+    if c.key_type == "attribute":
+        if c.key in _TRACE_NUMERIC_COLUMNS:
+            return _compare(f"{alias}.{_TRACE_NUMERIC_COLUMNS[c.key]}", c, params, numeric=True)
+        return _compare(f"{alias}.{_TRACE_STRING_COLUMNS[c.key]}", c, params)
+    if c.key_type == "tag" and c.key in TAG_COLUMNS:
+        return _compare(f"{alias}.{TAG_COLUMNS[c.key]}", c, params)
+    if c.key_type == "metadata" and c.key in METADATA_COLUMNS:
+        return _compare(f"{alias}.{METADATA_COLUMNS[c.key]}", c, params)
+    if c.key_type == "tag":
+        return _key_value_clause("trace_tags", "trace_id", f"{alias}.trace_id", c, params)
+    if c.key_type == "metadata":
+        return _metadata_clause(alias, c, params)
+    if c.key_type == "span":
+        inner = _compare(f"s.{_SPAN_COLUMNS[c.key]}", c, params)
+        return f"EXISTS (SELECT 1 FROM spans s WHERE s.trace_id = {alias}.trace_id AND {inner})"
+    if c.key_type == "span_attribute":
+        path_params: list[object] = [c.key]
+        numeric = isinstance(c.value, (int, float)) or c.op in _ORDERING_OPS
+        raw = "json_extract(s.content, '$.attributes.\"' || ? || '\"')"
+        expr = raw if numeric else f"CAST({raw} AS TEXT)"
+        inner = _compare(expr, c, path_params, numeric)
+        params.extend(path_params)
+        return f"EXISTS (SELECT 1 FROM spans s WHERE s.trace_id = {alias}.trace_id AND {inner})"
+    return _assessment_clause(alias, c, params)
+
+
+@dataclass(frozen=True)
+class SortKey:
+    """One ORDER BY key: an SQL expression, its direction, and whether it can be NULL (SQLite sorts NULL first)."""
+
+    expr: str
+    descending: bool
+    nullable: bool
+
+
+def order_sql(keys: list[SortKey]) -> str:
+    return ", ".join(f"{k.expr} {'DESC' if k.descending else 'ASC'}" for k in keys)
+
+
+def _order_keys(order_by: list[str] | None, columns: dict[str, str], not_null: frozenset[str], alias: str,
+                default: list[tuple[str, bool]], tiebreak: str) -> list[SortKey]:
+    """The sort keys of ``order_by`` (``default`` when empty), always ending with the unique ``tiebreak`` column."""
     if not order_by:
-        return default
-    parts = []
+        return [SortKey(f"{alias}.{column}", descending, column not in not_null) for column, descending in default]
+    if isinstance(order_by, str) or not all(isinstance(clause, str) for clause in order_by):
+        raise InvalidArgumentError(f"order_by must be a list of str such as ['timestamp_ms DESC'], got {order_by!r}")
+    keys: list[SortKey] = []
     for clause in order_by:
         words = clause.split()
         if not words or len(words) > 2:
@@ -203,17 +273,25 @@ def _order_by(order_by: list[str] | None, columns: dict[str, str], alias: str, d
         direction = words[1].upper() if len(words) == 2 else "ASC"
         if direction not in ("ASC", "DESC"):
             raise InvalidFilterError(clause, len(words[0]) + 1, "ASC or DESC", words[1])
-        parts.append(f"{alias}.{columns[field]} {direction}")
-    return ", ".join([*parts, f"{alias}.{tiebreak}"])
+        column = columns[field]
+        if all(k.expr != f"{alias}.{column}" for k in keys):  # a repeated field cannot change the order
+            keys.append(SortKey(f"{alias}.{column}", direction == "DESC", column not in not_null))
+    return [*keys, SortKey(f"{alias}.{tiebreak}", False, False)]
 
 
 _TRACE_ORDER_COLUMNS = {**_TRACE_NUMERIC_COLUMNS, **_TRACE_STRING_COLUMNS}
+_TRACE_NOT_NULL = frozenset(("trace_id", "experiment_id", "request_time", "state"))
+
+
+def trace_order_keys(order_by: list[str] | None, alias: str = "t") -> list[SortKey]:
+    """Sort keys of a trace search, newest first by default; the trace id is always the last key."""
+    return _order_keys(order_by, _TRACE_ORDER_COLUMNS, _TRACE_NOT_NULL, alias,
+                       [("request_time", True), ("trace_id", True)], "trace_id")
 
 
 def compile_trace_order_by(order_by: list[str] | None, alias: str = "t") -> str:
     """ORDER BY text for traces; the trace id is always the last key, so pages are stable."""
-    return _order_by(order_by, _TRACE_ORDER_COLUMNS, alias, f"{alias}.request_time DESC, {alias}.trace_id DESC",
-                     "trace_id")
+    return order_sql(trace_order_keys(order_by, alias))
 
 
 # -- logged models ------------------------------------------------------------------------------------
@@ -227,7 +305,7 @@ _MODEL_PREFIXES = {"tags": "tag", "tag": "tag", "params": "param", "param": "par
 
 def compile_logged_model_filter(filter_string: str | None, alias: str = "m") -> tuple[str, list[object]]:
     """SQL boolean expression over ``logged_models AS <alias>`` and its bound parameters."""
-    if filter_string is None or not filter_string.strip():
+    if filter_string is None or _is_blank(filter_string):
         return "1=1", []
     params: list[object] = []
     parts = []
@@ -240,20 +318,21 @@ def compile_logged_model_filter(filter_string: str | None, alias: str = "m") -> 
                                                                      *_MODEL_NUMERIC_COLUMNS})), prefix or key)
         c = Comparison(key_type, key, op, value, pos)
         numeric = key_type == "metric" or (key_type == "attribute" and key in _MODEL_NUMERIC_COLUMNS)
-        if numeric:
-            _check_ops(filter_string, Comparison("metric", key, op, value, pos))
-        elif op not in STRING_OPS:
-            raise InvalidFilterError(filter_string, pos, f"a string operator ({', '.join(STRING_OPS)})", op)
+        # Checked as a metric (numbers) or as a param (strings): the rules of those two kinds.
+        _check_ops(filter_string, Comparison("metric" if numeric else "param", key, op, value, pos))
         if key_type == "attribute":
             column = _MODEL_NUMERIC_COLUMNS.get(key) or _MODEL_STRING_COLUMNS[key]
             parts.append(_compare(f"{alias}.{column}", c, params, numeric))
         else:
             table = {"tag": "logged_model_tags", "param": "logged_model_params", "metric": "logged_model_metrics"}
             parts.append(_key_value_clause(table[key_type], "model_id", f"{alias}.model_id", c, params, numeric))
-    return " AND ".join(parts), params
+        _check_size(filter_string, c, params)
+    return all_of(parts), params
 
 
 def compile_logged_model_order_by(order_by: list[str] | None, alias: str = "m") -> str:
     columns = {**_MODEL_NUMERIC_COLUMNS, **_MODEL_STRING_COLUMNS}
-    return _order_by(order_by, columns, alias, f"{alias}.creation_timestamp DESC, {alias}.model_id DESC",
-                     "model_id")
+    not_null = frozenset(("model_id", "experiment_id", "name", "status", "creation_timestamp",
+                          "last_updated_timestamp"))
+    return order_sql(_order_keys(order_by, columns, not_null, alias,
+                                 [("creation_timestamp", True), ("model_id", True)], "model_id"))

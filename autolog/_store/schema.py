@@ -12,7 +12,19 @@ span name/type indexes narrow the rows).
 
 from __future__ import annotations
 
+import sqlite3
+from pathlib import Path
+
+from autolog._errors import StoreError
+from autolog._store.sqlite_io import READONLY, error_code, rollback_quietly
+from autolog.entities.ids import now_ms
+
+__all__ = ["DEFAULT_EXPERIMENT_ID", "DEFAULT_EXPERIMENT_NAME", "MIGRATIONS", "SCHEMA_VERSION", "migrate",
+           "schema_is_current"]
+
 SCHEMA_VERSION = 2
+DEFAULT_EXPERIMENT_ID = "0"
+DEFAULT_EXPERIMENT_NAME = "Default"
 
 # Each migration is a list of statements that moves the schema from version N-1 to N.
 MIGRATIONS: dict[int, list[str]] = {
@@ -142,3 +154,51 @@ MIGRATIONS: dict[int, list[str]] = {
         "CREATE INDEX ix_traces_client_request_id ON traces (client_request_id) WHERE client_request_id IS NOT NULL",
     ],
 }
+
+
+def _stored_version(conn: sqlite3.Connection, path: Path) -> int:
+    if conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'schema_version'").fetchone() is None:
+        return 0
+    row = conn.execute("SELECT version FROM schema_version").fetchone()
+    version = int(row[0]) if row else 0
+    if version > SCHEMA_VERSION:
+        raise StoreError(f"the store at {path} has schema version {version}, newer than this autolog understands "
+                         f"({SCHEMA_VERSION}); upgrade autolog", path, "schema too new")
+    return version
+
+
+def schema_is_current(conn: sqlite3.Connection, path: Path) -> bool:
+    """Whether the store holds this version's schema, found with a plain read (no lock: a read-only store too)."""
+    return _stored_version(conn, path) == SCHEMA_VERSION
+
+
+def migrate(conn: sqlite3.Connection, path: Path) -> None:
+    """Create the schema, or bring an older one up to ``SCHEMA_VERSION``, in one ``BEGIN IMMEDIATE`` transaction.
+
+    The version is read again under the write lock: another process may have migrated the
+    store since this one looked.
+    """
+    try:
+        conn.execute("BEGIN IMMEDIATE")
+    except sqlite3.OperationalError as exc:
+        if error_code(exc) == READONLY:
+            raise StoreError(f"the store at {path} needs its schema created or migrated to version {SCHEMA_VERSION},"
+                             f" but it is read-only ({exc}): open it once with write access", path, str(exc)) from exc
+        raise
+    try:
+        conn.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
+        row = conn.execute("SELECT version FROM schema_version").fetchone()
+        version = _stored_version(conn, path)
+        for target in range(version + 1, SCHEMA_VERSION + 1):
+            for statement in MIGRATIONS[target]:
+                conn.execute(statement)
+        if row is None:
+            conn.execute("INSERT INTO schema_version VALUES (?)", (SCHEMA_VERSION,))
+        elif version != SCHEMA_VERSION:
+            conn.execute("UPDATE schema_version SET version = ?", (SCHEMA_VERSION,))
+        conn.execute("INSERT OR IGNORE INTO experiments VALUES (?, ?, '{}', ?)",
+                     (DEFAULT_EXPERIMENT_ID, DEFAULT_EXPERIMENT_NAME, now_ms()))
+        conn.execute("COMMIT")
+    except BaseException:
+        rollback_quietly(conn)
+        raise

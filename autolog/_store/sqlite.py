@@ -1,115 +1,64 @@
 """The embedded store: one SQLite file in WAL mode, shared safely by threads and processes.
 
-Each thread (and each process after ``fork``) gets its own connection. Writers take
-SQLite's write lock with ``BEGIN IMMEDIATE`` and wait up to ``busy_timeout`` for other
-processes; trace writes are upserts keyed by trace id, so a batch that is written twice
-(a retry, a spool replay) leaves exactly one copy.
+Each thread (and each process after ``fork``) gets its own connection (see
+``connections``). Writers take SQLite's write lock with ``BEGIN IMMEDIATE`` and wait up to
+the busy timeout for other processes; readers never take it. Trace writes are upserts
+keyed by trace id, so a batch that is written twice (a retry, a spool replay) leaves
+exactly one copy. Every failure leaves as a ``StoreError`` naming the store and the cause.
 """
 
 from __future__ import annotations
 
 import json
-import os
 import sqlite3
-import threading
-from collections.abc import Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
-from autolog._errors import ResourceDoesNotExist, StoreError
-from autolog._store.filter_sql import (
-    compile_logged_model_filter,
-    compile_logged_model_order_by,
-    compile_trace_filter,
-    compile_trace_order_by,
-)
+from autolog._errors import ResourceDoesNotExist, StoreBusyError
+from autolog._store.connections import Connections
+from autolog._store.filter_sql import compile_trace_filter, order_sql, trace_order_keys
+from autolog._store.logged_models import LoggedModelTables, check_experiment_ids
+from autolog._store.pages import after_clause, decode_page_token, encode_page_token
 from autolog._store.records import METADATA_FIELD, SPANS_FIELD, TAG_COLUMNS, TAGS_FIELD, Record
 from autolog._store.rows import ASSESSMENT_COLUMNS, TRACE_ROW_COLUMNS, assessment_from_row, trace_from_rows
-from autolog._store.schema import MIGRATIONS, SCHEMA_VERSION
-from autolog._store.sqlite_io import chunks, connect, insert_rows, marks, path_from_uri
+from autolog._store.schema import DEFAULT_EXPERIMENT_ID, DEFAULT_EXPERIMENT_NAME
+from autolog._store.sqlite_io import chunks, insert_rows, marks, path_from_uri, store_error
 from autolog.entities.assessment import Assessment
 from autolog.entities.experiment import Experiment
 from autolog.entities.ids import now_ms
-from autolog.entities.logged_model import LoggedModel
 from autolog.entities.trace import Trace
 
-DEFAULT_EXPERIMENT_ID = "0"
-DEFAULT_EXPERIMENT_NAME = "Default"
+__all__ = ["DEFAULT_EXPERIMENT_ID", "DEFAULT_EXPERIMENT_NAME", "SqliteStore"]
+
 _SET_COLUMN = TRACE_ROW_COLUMNS.split(", ").index("metadata_set")
+_MAX_LIMIT = 2**62  # SQLite binds 64-bit integers; a larger max_results means "all"
 
 
-class SqliteStore:
+class SqliteStore(LoggedModelTables):
     """Thread-safe, multi-process store. Every method may block on disk I/O."""
 
-    # Errors after which a write is worth retrying: the file is locked by another process
-    # (past the busy timeout), or another connection switches it to WAL mode.
-    transient_errors: tuple[type[BaseException], ...] = (sqlite3.OperationalError,)
+    # The errors after which a write is worth retrying: another process held the write lock
+    # past the busy timeout. A full disk, a read-only or damaged store are not.
+    transient_errors: tuple[type[BaseException], ...] = (StoreBusyError,)
 
     def __init__(self, uri: str) -> None:
         self.uri = uri
         self.path = path_from_uri(uri)
         if self.path.parent != Path(""):
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._local = threading.local()
-        self._pid = os.getpid()
-        self._migrate_lock = threading.Lock()
-        self._migrated = False
-
-    # -- connections -------------------------------------------------------------------------------
-    def _conn(self) -> sqlite3.Connection:
-        if self._pid != os.getpid():  # forked: never use the parent's connections
-            self._local = threading.local()
-            self._pid = os.getpid()
-        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
-        if conn is None:
-            conn = self._local.conn = connect(self.path)
-        if not self._migrated:
-            # Migrated lazily (on the export worker or the first read) so that
-            # configuring autolog never touches the disk on the caller's thread.
-            with self._migrate_lock:
-                if not self._migrated:
-                    self._migrate(conn)
-                    self._migrated = True
-        return conn
-
-    @contextmanager
-    def _write(self, conn: sqlite3.Connection | None = None) -> Iterator[sqlite3.Connection]:
-        conn = conn or self._conn()
-        conn.execute("BEGIN IMMEDIATE")
-        try:
-            yield conn
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
-        conn.execute("COMMIT")
+            try:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise store_error(self.path, exc, f"creating its directory {self.path.parent}") from exc
+        self.connections = Connections(self.path)
 
     def close(self) -> None:
-        conn = getattr(self._local, "conn", None)
-        if conn is not None:
-            conn.close()
-            self._local.conn = None
-
-    def _migrate(self, conn: sqlite3.Connection) -> None:
-        with self._write(conn):
-            conn.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
-            row = conn.execute("SELECT version FROM schema_version").fetchone()
-            version = row[0] if row else 0
-            if version > SCHEMA_VERSION:
-                raise StoreError(f"the store at {self.path} has schema version {version}, newer than this autolog "
-                                 f"understands ({SCHEMA_VERSION}); upgrade autolog")
-            for target in range(version + 1, SCHEMA_VERSION + 1):
-                for statement in MIGRATIONS[target]:
-                    conn.execute(statement)
-            if row is None:
-                conn.execute("INSERT INTO schema_version VALUES (?)", (SCHEMA_VERSION,))
-            elif version != SCHEMA_VERSION:
-                conn.execute("UPDATE schema_version SET version = ?", (SCHEMA_VERSION,))
-            conn.execute("INSERT OR IGNORE INTO experiments VALUES (?, ?, '{}', ?)",
-                         (DEFAULT_EXPERIMENT_ID, DEFAULT_EXPERIMENT_NAME, now_ms()))
+        """Close this thread's connection."""
+        self.connections.close()
 
     def schema_version(self) -> int:
-        return int(self._conn().execute("SELECT version FROM schema_version").fetchone()[0])
+        with self.connections.session("reading the schema version") as conn:
+            return int(conn.execute("SELECT version FROM schema_version").fetchone()[0])
 
     # -- traces: writes ----------------------------------------------------------------------------
     def write_records(self, records: Iterable[Record], metadata_sets: dict[str, dict[str, str]] | None = None) -> int:
@@ -128,7 +77,7 @@ class SqliteStore:
             meta_rows.extend((tid, k, v) for k, v in r[METADATA_FIELD])
             span_rows.extend((tid, *s) for s in r[SPANS_FIELD])
         set_rows = [(set_id, k, v) for set_id, values in (metadata_sets or {}).items() for k, v in values.items()]
-        with self._write() as conn:
+        with self.connections.session(f"writing {len(trace_rows)} traces", write=True) as conn:
             insert_rows(conn, "INSERT OR IGNORE INTO metadata_sets", 3, set_rows)
             insert_rows(conn, "INSERT OR REPLACE INTO traces (trace_id, experiment_id, name, request_time,"
                               " execution_duration, state, client_request_id, model_id, run_id, token_usage,"
@@ -140,14 +89,15 @@ class SqliteStore:
 
     def checkpoint(self) -> None:
         """Copy the WAL's pages into the database file without waiting for readers (PASSIVE)."""
-        self._conn().execute("PRAGMA wal_checkpoint(PASSIVE)")
+        with self.connections.session("checkpointing the WAL") as conn:
+            conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
 
     def _require_trace(self, conn: sqlite3.Connection, trace_id: str) -> None:
         if conn.execute("SELECT 1 FROM traces WHERE trace_id = ?", (trace_id,)).fetchone() is None:
             raise ResourceDoesNotExist(f"trace {trace_id!r} does not exist in {self.uri}")
 
     def set_trace_tag(self, trace_id: str, key: str, value: str) -> None:
-        with self._write() as conn:
+        with self.connections.session("setting a trace tag", write=True) as conn:
             self._require_trace(conn, trace_id)
             if key in TAG_COLUMNS:
                 conn.execute(f"UPDATE traces SET {TAG_COLUMNS[key]} = ? WHERE trace_id = ?", (value, trace_id))
@@ -155,7 +105,7 @@ class SqliteStore:
                 conn.execute("INSERT OR REPLACE INTO trace_tags VALUES (?,?,?)", (trace_id, key, value))
 
     def delete_trace_tag(self, trace_id: str, key: str) -> None:
-        with self._write() as conn:
+        with self.connections.session("deleting a trace tag", write=True) as conn:
             self._require_trace(conn, trace_id)
             if key in TAG_COLUMNS:
                 column = TAG_COLUMNS[key]
@@ -169,7 +119,7 @@ class SqliteStore:
 
     def delete_traces(self, trace_ids: Sequence[str]) -> int:
         deleted = 0
-        with self._write() as conn:
+        with self.connections.session("deleting traces", write=True) as conn:
             for chunk in chunks(trace_ids):
                 places = marks(len(chunk))
                 for table in ("trace_tags", "trace_metadata", "spans", "assessments"):  # metadata sets are shared
@@ -179,14 +129,18 @@ class SqliteStore:
 
     # -- traces: reads -----------------------------------------------------------------------------
     def get_trace(self, trace_id: str) -> Trace:
-        traces = self.load_traces([trace_id])
+        with self.connections.session("reading a trace") as conn:
+            traces = self._load_traces(conn, [trace_id])
         if not traces:
             raise ResourceDoesNotExist(f"trace {trace_id!r} does not exist in {self.uri}")
         return traces[0]
 
     def load_traces(self, trace_ids: Sequence[str]) -> list[Trace]:
         """Load whole traces, in the order of ``trace_ids`` (unknown ids are skipped)."""
-        conn = self._conn()
+        with self.connections.session("reading traces") as conn:
+            return self._load_traces(conn, trace_ids)
+
+    def _load_traces(self, conn: sqlite3.Connection, trace_ids: Sequence[str]) -> list[Trace]:
         rows: dict[str, Any] = {}
         tags: dict[str, dict[str, str]] = {}
         meta: dict[str, dict[str, str]] = {}
@@ -215,11 +169,34 @@ class SqliteStore:
                                 spans.get(t, []), assessments.get(t, []))
                 for t in trace_ids if t in rows]
 
+    def search_traces(self, experiment_ids: Sequence[str] | None, filter_string: str | None,
+                      order_by: list[str] | None, max_results: int, page_token: str | None = None,
+                      model_id: str | None = None) -> tuple[list[Trace], str | None]:
+        """One page of matching traces and the token of the next page (None on the last page).
+
+        Pages are keyset cursors (see ``pages``): traces written while a caller pages through
+        a search never make a later page repeat or skip a trace.
+        """
+        with self.connections.session("searching traces") as conn:
+            rows, token = self._search(conn, experiment_ids, filter_string, order_by, max_results, page_token,
+                                       model_id)
+            return self._load_traces(conn, [r[0] for r in rows]), token
+
     def search_trace_ids(self, experiment_ids: Sequence[str] | None, filter_string: str | None,
-                         order_by: list[str] | None, max_results: int, offset: int,
+                         order_by: list[str] | None, max_results: int, page_token: str | None = None,
                          model_id: str | None = None) -> list[str]:
+        """The ids of one page of matching traces (``search_traces`` without loading them)."""
+        with self.connections.session("searching traces") as conn:
+            rows, _ = self._search(conn, experiment_ids, filter_string, order_by, max_results, page_token, model_id)
+        return [r[0] for r in rows]
+
+    def _search(self, conn: sqlite3.Connection, experiment_ids: Sequence[str] | None, filter_string: str | None,
+                order_by: list[str] | None, max_results: int, page_token: str | None,
+                model_id: str | None) -> tuple[list[Any], str | None]:
         where, params = compile_trace_filter(filter_string, alias="t")
-        order = compile_trace_order_by(order_by, alias="t")
+        keys = trace_order_keys(order_by, alias="t")
+        after = decode_page_token(page_token, keys)
+        check_experiment_ids(experiment_ids)
         clauses = [f"({where})"]
         args: list[object] = list(params)
         if experiment_ids:
@@ -228,16 +205,25 @@ class SqliteStore:
         if model_id is not None:
             clauses.append("t.model_id = ?")
             args.append(model_id)
-        sql = f"SELECT t.trace_id FROM traces AS t WHERE {' AND '.join(clauses)} ORDER BY {order} LIMIT ? OFFSET ?"
-        args.extend((max_results, offset))
-        return [r[0] for r in self._conn().execute(sql, args)]
+        if after is not None:
+            after_sql, after_params = after_clause(keys, after)
+            clauses.append(f"({after_sql})")
+            args.extend(after_params)
+        limit = min(max_results, _MAX_LIMIT)
+        sql = (f"SELECT t.trace_id, {', '.join(k.expr for k in keys)} FROM traces AS t"
+               f" WHERE {' AND '.join(clauses)} ORDER BY {order_sql(keys)} LIMIT ?")
+        rows = conn.execute(sql, [*args, limit + 1]).fetchall()
+        if len(rows) <= limit:
+            return rows, None
+        return rows[:limit], encode_page_token(keys, rows[limit - 1][1:])
 
     def count_traces(self) -> int:
-        return int(self._conn().execute("SELECT COUNT(*) FROM traces").fetchone()[0])
+        with self.connections.session("counting traces") as conn:
+            return int(conn.execute("SELECT COUNT(*) FROM traces").fetchone()[0])
 
     # -- assessments -------------------------------------------------------------------------------
     def log_assessment(self, a: Assessment) -> Assessment:
-        with self._write() as conn:
+        with self.connections.session("logging an assessment", write=True) as conn:
             self._require_trace(conn, a.trace_id or "")
             conn.execute("INSERT OR REPLACE INTO assessments VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)", (
                 a.assessment_id, a.trace_id, a.span_id, a.name, a.kind, json.dumps(a.value, default=str),
@@ -247,7 +233,11 @@ class SqliteStore:
 
     # -- experiments -------------------------------------------------------------------------------
     def get_or_create_experiment(self, name: str) -> Experiment:
-        with self._write() as conn:
+        with self.connections.session("reading an experiment") as conn:
+            row = conn.execute("SELECT * FROM experiments WHERE name = ?", (name,)).fetchone()
+        if row is not None:  # found without the write lock: a read-only store can name its experiments
+            return Experiment(row[0], row[1], json.loads(row[2]), row[3])
+        with self.connections.session("creating an experiment", write=True) as conn:
             row = conn.execute("SELECT * FROM experiments WHERE name = ?", (name,)).fetchone()
             if row is None:
                 next_id = conn.execute("SELECT COALESCE(MAX(CAST(experiment_id AS INTEGER)), 0) + 1 FROM experiments"
@@ -257,99 +247,13 @@ class SqliteStore:
         return Experiment(row[0], row[1], json.loads(row[2]), row[3])
 
     def get_experiment(self, experiment_id: str) -> Experiment:
-        row = self._conn().execute("SELECT * FROM experiments WHERE experiment_id = ?", (experiment_id,)).fetchone()
+        with self.connections.session("reading an experiment") as conn:
+            row = conn.execute("SELECT * FROM experiments WHERE experiment_id = ?", (experiment_id,)).fetchone()
         if row is None:
             raise ResourceDoesNotExist(f"experiment {experiment_id!r} does not exist in {self.uri}")
         return Experiment(row[0], row[1], json.loads(row[2]), row[3])
 
     def get_experiment_by_name(self, name: str) -> Experiment | None:
-        row = self._conn().execute("SELECT * FROM experiments WHERE name = ?", (name,)).fetchone()
+        with self.connections.session("reading an experiment") as conn:
+            row = conn.execute("SELECT * FROM experiments WHERE name = ?", (name,)).fetchone()
         return None if row is None else Experiment(row[0], row[1], json.loads(row[2]), row[3])
-
-    # -- logged models -----------------------------------------------------------------------------
-    def create_logged_model(self, m: LoggedModel) -> LoggedModel:
-        with self._write() as conn:
-            conn.execute("INSERT INTO logged_models VALUES (?,?,?,?,?,?,?,?)", (
-                m.model_id, m.experiment_id, m.name, m.model_type, m.source_run_id, m.status,
-                m.creation_timestamp, m.last_updated_timestamp))
-            conn.executemany("INSERT INTO logged_model_tags VALUES (?,?,?)",
-                             [(m.model_id, k, v) for k, v in m.tags.items()])
-            conn.executemany("INSERT INTO logged_model_params VALUES (?,?,?)",
-                             [(m.model_id, k, v) for k, v in m.params.items()])
-            conn.executemany("INSERT INTO logged_model_metrics VALUES (?,?,?)",
-                             [(m.model_id, k, v) for k, v in m.metrics.items()])
-        return m
-
-    def set_logged_model_tags(self, model_id: str, tags: dict[str, str]) -> None:
-        self._set_model_values(model_id, "logged_model_tags", tags)
-
-    def _set_model_values(self, model_id: str, table: str, values: dict[str, str]) -> None:
-        """Upsert key/value rows of a model (``table``: its tags or params) and touch its update time."""
-        with self._write() as conn:
-            self._require_model(conn, model_id)
-            conn.executemany(f"INSERT OR REPLACE INTO {table} VALUES (?,?,?)",
-                             [(model_id, k, v) for k, v in values.items()])
-            conn.execute("UPDATE logged_models SET last_updated_timestamp = ? WHERE model_id = ?", (now_ms(), model_id))
-
-    def _require_model(self, conn: sqlite3.Connection, model_id: str) -> None:
-        if conn.execute("SELECT 1 FROM logged_models WHERE model_id = ?", (model_id,)).fetchone() is None:
-            raise ResourceDoesNotExist(f"logged model {model_id!r} does not exist in {self.uri}")
-
-    def log_logged_model_params(self, model_id: str, params: dict[str, str]) -> None:
-        self._set_model_values(model_id, "logged_model_params", params)
-
-    def set_logged_model_status(self, model_id: str, status: str) -> None:
-        with self._write() as conn:
-            self._require_model(conn, model_id)
-            conn.execute("UPDATE logged_models SET status = ?, last_updated_timestamp = ? WHERE model_id = ?",
-                         (status, now_ms(), model_id))
-
-    def delete_logged_model_tag(self, model_id: str, key: str) -> None:
-        with self._write() as conn:
-            self._require_model(conn, model_id)
-            if conn.execute("DELETE FROM logged_model_tags WHERE model_id = ? AND key = ?",
-                            (model_id, key)).rowcount == 0:
-                raise ResourceDoesNotExist(f"logged model {model_id!r} has no tag {key!r}")
-
-    def _load_models(self, model_ids: Sequence[str]) -> list[LoggedModel]:
-        conn = self._conn()
-        models: dict[str, LoggedModel] = {}
-        for chunk in chunks(list(model_ids)):
-            places = marks(len(chunk))
-            for row in conn.execute(
-                    "SELECT model_id, name, experiment_id, creation_timestamp, last_updated_timestamp, model_type,"
-                    f" source_run_id, status FROM logged_models WHERE model_id IN ({places})", chunk):
-                model_id, name, experiment_id, created, updated, model_type, source_run_id, status = row
-                models[model_id] = LoggedModel(model_id, name, experiment_id, created, updated, status=status,
-                                               model_type=model_type, source_run_id=source_run_id)
-            for table, attr in (("logged_model_tags", "tags"), ("logged_model_params", "params"),
-                                ("logged_model_metrics", "metrics")):
-                for mid, k, v in conn.execute(f"SELECT * FROM {table} WHERE model_id IN ({places})", chunk):
-                    getattr(models[mid], attr)[k] = v
-        return [models[m] for m in model_ids if m in models]
-
-    def get_logged_model(self, model_id: str) -> LoggedModel:
-        found = self._load_models([model_id])
-        if not found:
-            raise ResourceDoesNotExist(f"logged model {model_id!r} does not exist in {self.uri}")
-        return found[0]
-
-    def find_newest_logged_model(self, experiment_id: str, name: str) -> LoggedModel | None:
-        row = self._conn().execute(
-            "SELECT model_id FROM logged_models WHERE experiment_id = ? AND name = ?"
-            " ORDER BY creation_timestamp DESC, rowid DESC LIMIT 1", (experiment_id, name)).fetchone()
-        return None if row is None else self.get_logged_model(row[0])
-
-    def search_logged_models(self, experiment_ids: Sequence[str] | None, filter_string: str | None,
-                             order_by: list[str] | None, max_results: int, offset: int = 0) -> list[LoggedModel]:
-        where, params = compile_logged_model_filter(filter_string, alias="m")
-        args: list[object] = list(params)
-        clauses = [f"({where})"]
-        if experiment_ids:
-            clauses.append(f"m.experiment_id IN ({marks(len(experiment_ids))})")
-            args.extend(str(e) for e in experiment_ids)
-        order = compile_logged_model_order_by(order_by, alias="m")
-        sql = (f"SELECT m.model_id FROM logged_models AS m WHERE {' AND '.join(clauses)} ORDER BY {order}"
-               " LIMIT ? OFFSET ?")
-        args.extend((max_results, offset))
-        return self._load_models([r[0] for r in self._conn().execute(sql, args)])

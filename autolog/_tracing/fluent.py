@@ -12,15 +12,15 @@ from __future__ import annotations
 import functools
 import inspect
 from collections.abc import Callable
+from contextvars import Token
 from types import TracebackType
 from typing import Any, TypeVar, overload
 
-from autolog._errors import InvalidArgumentError, check_key
-from autolog._tracing.context import CURRENT_SPAN, SUPPRESSED, aiterate_in_span, current_parent, iterate_in_span
+from autolog._tracing.context import CURRENT_SPAN, SUPPRESSED, current_parent
+from autolog._tracing.current_trace import update_current_trace
 from autolog._tracing.guard import handle_internal_errors, report_internal_error
 from autolog._tracing.live import LiveSpan, NoOpSpan
 from autolog._tracing.tracer import start_root_span
-from autolog.entities import keys
 from autolog.entities.span import SpanType
 
 __all__ = ["get_current_active_span", "start_span", "trace", "update_current_trace"]
@@ -111,23 +111,46 @@ def trace(func: Any = None, *, name: str | None = None, span_type: str = SpanTyp
     if inspect.isasyncgenfunction(func):
         @functools.wraps(func)
         async def agen_wrapper(*args: Any, **kwargs: Any) -> Any:
+            # A manual loop over asend/athrow (async generators have no `yield from`): values
+            # sent and exceptions thrown into this wrapper reach the user's generator exactly,
+            # and the span is current only while the user's generator computes a step.
             span = start(args, kwargs)
-            if span is None:
-                async for item in func(*args, **kwargs):
-                    yield item
-                return
             gen = func(*args, **kwargs)
             items: list[Any] = []
-            steps = aiterate_in_span(span, gen, items, _MAX_GENERATOR_OUTPUTS)
-            try:
-                async for item in steps:
-                    yield item
-            except BaseException as exc:
-                _end_generator(span, items, output_reducer, exc)
-                await steps.aclose()
-                await gen.aclose()
-                raise
-            _end_generator(span, items, output_reducer)
+            sent: Any = None
+            thrown: BaseException | None = None
+            while True:
+                token = CURRENT_SPAN.set(span) if span is not None else None
+                try:
+                    item = await (gen.asend(sent) if thrown is None else gen.athrow(thrown))
+                except StopAsyncIteration:
+                    if span is not None:
+                        _end_generator(span, items, output_reducer)
+                    return
+                except BaseException as exc:
+                    if span is not None:
+                        _end_generator(span, items, output_reducer, exc)
+                    raise
+                finally:
+                    if token is not None:
+                        CURRENT_SPAN.reset(token)
+                if span is not None and len(items) < _MAX_GENERATOR_OUTPUTS:
+                    items.append(item)
+                try:
+                    sent = yield item
+                    thrown = None
+                except GeneratorExit as exc:
+                    token = CURRENT_SPAN.set(span) if span is not None else None
+                    try:
+                        await gen.aclose()
+                    finally:
+                        if token is not None:
+                            CURRENT_SPAN.reset(token)
+                        if span is not None:
+                            _end_generator(span, items, output_reducer, exc)
+                    raise
+                except BaseException as exc:  # noqa: BLE001 - thrown into the user's generator, as it would be untraced
+                    sent, thrown = None, exc
 
         return agen_wrapper
 
@@ -136,17 +159,41 @@ def trace(func: Any = None, *, name: str | None = None, span_type: str = SpanTyp
         def gen_wrapper(*args: Any, **kwargs: Any) -> Any:
             span = start(args, kwargs)
             if span is None:
-                return (yield from func(*args, **kwargs))
+                return (yield from func(*args, **kwargs))  # forwards send/throw/close exactly
+            # Not `yield from`: the span must be current only while the user's generator
+            # computes a step, never while the caller runs between two items. The loop
+            # forwards send, throw and close the way `yield from` does.
             gen = func(*args, **kwargs)
             items: list[Any] = []
-            try:
-                result = yield from iterate_in_span(span, gen, items, _MAX_GENERATOR_OUTPUTS)
-            except BaseException as exc:
-                _end_generator(span, items, output_reducer, exc)
-                gen.close()
-                raise
-            _end_generator(span, items, output_reducer)
-            return result
+            sent: Any = None
+            thrown: BaseException | None = None
+            while True:
+                token = CURRENT_SPAN.set(span)
+                try:
+                    item = gen.send(sent) if thrown is None else gen.throw(thrown)
+                except StopIteration as stop:
+                    _end_generator(span, items, output_reducer)
+                    return stop.value
+                except BaseException as exc:
+                    _end_generator(span, items, output_reducer, exc)
+                    raise
+                finally:
+                    CURRENT_SPAN.reset(token)
+                if len(items) < _MAX_GENERATOR_OUTPUTS:
+                    items.append(item)
+                try:
+                    sent = yield item
+                    thrown = None
+                except GeneratorExit as exc:
+                    token = CURRENT_SPAN.set(span)
+                    try:
+                        gen.close()
+                    finally:
+                        CURRENT_SPAN.reset(token)
+                        _end_generator(span, items, output_reducer, exc)
+                    raise
+                except BaseException as exc:  # noqa: BLE001 - thrown into the user's generator, as it would be untraced
+                    sent, thrown = None, exc
 
         return gen_wrapper
 
@@ -163,8 +210,15 @@ def trace(func: Any = None, *, name: str | None = None, span_type: str = SpanTyp
                 _fail(span, exc)
                 raise
             finally:
-                CURRENT_SPAN.reset(token)
-            span.end(result)
+                try:
+                    CURRENT_SPAN.reset(token)
+                except ValueError:  # the coroutine was resumed in another context than it started in
+                    _restore(token, span)
+            try:  # not a `with` guard: this runs on every traced call
+                span.end(result)
+            except Exception as exc:
+                if not report_internal_error("trace.end", exc):
+                    raise
             return result
 
         return async_wrapper
@@ -182,10 +236,22 @@ def trace(func: Any = None, *, name: str | None = None, span_type: str = SpanTyp
             raise
         finally:
             CURRENT_SPAN.reset(token)
-        span.end(result)
+        try:  # not a `with` guard: this runs on every traced call
+            span.end(result)
+        except Exception as exc:
+            if not report_internal_error("trace.end", exc):
+                raise
         return result
 
     return wrapper
+
+
+def _restore(token: Token[LiveSpan | None], span: LiveSpan) -> None:
+    """Undo ``CURRENT_SPAN.set`` when its token belongs to another context (a block held across a
+    ``yield`` and resumed elsewhere): only if ``span`` is what this context sees, put back the parent."""
+    if CURRENT_SPAN.get() is span:
+        previous = token.old_value
+        CURRENT_SPAN.set(None if previous is Token.MISSING else previous)
 
 
 def _fail(span: LiveSpan, exc: BaseException) -> None:
@@ -224,23 +290,34 @@ class _SpanContext:
     def __enter__(self) -> LiveSpan | NoOpSpan:
         if SUPPRESSED.get():
             return NoOpSpan()
-        with handle_internal_errors("start_span.enter"):
+        try:  # not a `with` guard: this runs on every block
             span = _new_span(self._name, self._span_type, None, self._attributes)
-            self._token = CURRENT_SPAN.set(span)
-            self._span = span
-            return span
-        return NoOpSpan()
+        except Exception as exc:
+            if report_internal_error("start_span.enter", exc):
+                return NoOpSpan()
+            raise
+        self._token = CURRENT_SPAN.set(span)
+        self._span = span
+        return span
 
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
                  tb: TracebackType | None) -> None:
         span = self._span
         if span is None:
             return
-        CURRENT_SPAN.reset(self._token)
+        self._span = None
+        try:
+            CURRENT_SPAN.reset(self._token)
+        except ValueError:  # entered in another thread/task than this one (held across a `yield`)
+            _restore(self._token, span)
         if exc is not None:
             _fail(span, exc)
-        else:
+            return
+        try:
             span.end()
+        except Exception as error:
+            if not report_internal_error("start_span.exit", error):
+                raise
 
 
 def start_span(name: str = "span", span_type: str = SpanType.UNKNOWN,
@@ -257,46 +334,3 @@ def start_span(name: str = "span", span_type: str = SpanType.UNKNOWN,
 def get_current_active_span() -> LiveSpan | None:
     """The span current in this thread/task (including a LangChain/LlamaIndex step being run), or None."""
     return current_parent()
-
-
-def update_current_trace(tags: dict[str, Any] | None = None, metadata: dict[str, Any] | None = None,
-                         session_id: str | None = None, user: str | None = None,
-                         client_request_id: str | None = None, request_preview: str | None = None,
-                         response_preview: str | None = None, state: str | None = None,
-                         model_id: str | None = None) -> None:
-    """Add tags/metadata (and session, user, client request id, previews, state, model) to the current trace.
-
-    ``state`` ("OK" or "ERROR") overrides the state derived from the root span; ``model_id``
-    links the trace to another LoggedModel than the active one.
-
-    Raises:
-        InvalidArgumentError: no span is active, or a key is not a non-empty str.
-    """
-    span = current_parent()
-    if span is None:
-        raise InvalidArgumentError("update_current_trace() was called outside of a trace: no span is active "
-                                   "(call it inside a function decorated with @autolog.trace or a start_span block)")
-    live = span.live_trace
-    for key, value in (tags or {}).items():
-        check_key(key, "tag key")
-        live.set_tag(key, value)
-    for key, value in (metadata or {}).items():
-        check_key(key, "metadata key")
-        live.set_metadata(key, value)
-    if session_id is not None:
-        live.set_metadata(keys.TRACE_SESSION, session_id)
-    if user is not None:
-        live.set_metadata(keys.TRACE_USER, user)
-    if client_request_id is not None:
-        live.client_request_id = str(client_request_id)
-    if request_preview is not None:
-        live.request_preview = str(request_preview)
-    if response_preview is not None:
-        live.response_preview = str(response_preview)
-    if state is not None:
-        code = str(getattr(state, "value", state)).upper()
-        if code not in ("OK", "ERROR"):
-            raise InvalidArgumentError(f"state must be 'OK' or 'ERROR', got {state!r}")
-        live.state = code
-    if model_id is not None:
-        live.set_metadata(keys.MODEL_ID, model_id)

@@ -30,6 +30,15 @@ _last_logged: dict[str, float] = {}
 _lock = threading.Lock()
 
 
+def _new_lock_after_fork() -> None:
+    # A lock held by one of the parent's threads at fork would be held forever in the child.
+    global _lock
+    _lock = threading.Lock()
+
+
+os.register_at_fork(after_in_child=_new_lock_after_fork)
+
+
 def _raise_internal_errors() -> bool:
     return os.environ.get("AUTOLOG_RAISE_INTERNAL_ERRORS", "") in ("1", "true", "True")
 

@@ -2,15 +2,15 @@
 
 A counter from a random start, spread over 64 bits: ids are unique in the process and look
 random, without touching a random generator's state on every span (cold on the
-application's thread, that costs more than the whole id) and without a ``uuid`` /
-``os.urandom`` syscall. A forked child starts anew.
+application's thread, that costs more than the whole id) and without a syscall per id.
+The start comes from ``os.urandom``, not the ``random`` module: an application that calls
+``random.seed(N)`` must not get the same ids on every run. A forked child starts anew.
 """
 
 from __future__ import annotations
 
 import itertools
 import os
-import random
 import time
 from collections.abc import Callable
 
@@ -23,7 +23,7 @@ _SPREAD = 0x9E3779B97F4A7C15  # odd, so multiplying by it permutes 64-bit values
 
 def _reseed() -> None:
     global _next_id
-    _next_id = itertools.count(random.getrandbits(64)).__next__
+    _next_id = itertools.count(int.from_bytes(os.urandom(8), "big")).__next__
 
 
 _next_id: Callable[[], int] = itertools.count().__next__

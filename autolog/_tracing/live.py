@@ -19,10 +19,12 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
-from autolog._serialize import JsonText
+from autolog._errors import InvalidArgumentError
+from autolog._serialize import JsonText, safe_str
+from autolog._tracing.coerce import check_time_ns
 from autolog._tracing.ids import new_span_id
 from autolog.entities.span import OK_STATUS, UNSET_STATUS, Span, SpanEvent, SpanStatus, SpanStatusCode, SpanType
 
@@ -66,9 +68,10 @@ class LiveSpan(Span):
         self._trace_id = trace.trace_id
         self._span_id = span_id
         self._parent_id = parent_id
-        self._name = name
-        self._span_type = span_type
-        self._start_time_ns = _time_ns() if start_time_ns is None else start_time_ns
+        # A name or type that is not a str would make the store reject the whole batch.
+        self._name = name if type(name) is str else safe_str(name)
+        self._span_type = span_type if type(span_type) is str else safe_str(span_type)
+        self._start_time_ns = _time_ns() if start_time_ns is None else check_time_ns(start_time_ns, "start_time_ns")
         self._end_time_ns = None
         self._status = UNSET_STATUS
         self._inputs = inputs
@@ -115,16 +118,28 @@ class LiveSpan(Span):
         if self._end_time_ns is None:
             self._attributes[key] = value
 
-    def set_attributes(self, attributes: dict[str, Any]) -> None:
+    def set_attributes(self, attributes: dict[str, Any] | None) -> None:
+        """Set several attributes; None (or an empty dict) sets nothing.
+
+        Raises:
+            InvalidArgumentError: ``attributes`` is not a mapping.
+        """
+        if not attributes:
+            return
+        if not isinstance(attributes, Mapping):
+            raise InvalidArgumentError(f"set_attributes() takes a dict of attributes, got {type(attributes).__name__}")
         if self._end_time_ns is None:
             self._attributes.update(attributes)
 
     def set_span_type(self, span_type: str) -> None:
         if self._end_time_ns is None:
-            self._span_type = span_type
+            self._span_type = span_type if type(span_type) is str else safe_str(span_type)
 
-    def add_event(self, event: SpanEvent) -> None:
+    def add_event(self, event: SpanEvent | str) -> None:
+        """Add an event; a str is an event of that name, anything else is kept as a readable ``invalid_event``."""
         if self._end_time_ns is None:
+            if type(event) is not SpanEvent:
+                event = as_event(event)
             self._events.append(event)
 
     def record_exception(self, exc: BaseException | str) -> None:
@@ -133,10 +148,11 @@ class LiveSpan(Span):
             return
         if isinstance(exc, BaseException):
             self._events.append(SpanEvent.from_exception(exc))
-            self._status = SpanStatus(SpanStatusCode.ERROR, f"{type(exc).__name__}: {exc}")
+            self._status = SpanStatus(SpanStatusCode.ERROR, f"{type(exc).__name__}: {safe_str(exc)}")
         else:
-            self._events.append(SpanEvent("exception", attributes={"exception.message": str(exc)}))
-            self._status = SpanStatus(SpanStatusCode.ERROR, str(exc))
+            message = safe_str(exc)
+            self._events.append(SpanEvent("exception", attributes={"exception.message": message}))
+            self._status = SpanStatus(SpanStatusCode.ERROR, message)
 
     def set_status(self, status: SpanStatus | str) -> None:
         if self._end_time_ns is None:
@@ -144,9 +160,15 @@ class LiveSpan(Span):
 
     def end(self, outputs: Any = None, attributes: dict[str, Any] | None = None,
             status: SpanStatus | str | None = None, end_time_ns: int | None = None) -> None:
-        """End the span (only the first call counts). Never raises; never blocks on I/O."""
+        """End the span (only the first call counts). Never blocks on I/O.
+
+        Raises:
+            InvalidArgumentError: ``end_time_ns`` is given and is not an int in the signed 64-bit range.
+        """
         if self._end_time_ns is not None:
             return
+        if end_time_ns is not None:
+            end_time_ns = check_time_ns(end_time_ns, "end_time_ns")
         if outputs is not None:
             self._outputs = outputs
         if attributes:
@@ -157,6 +179,17 @@ class LiveSpan(Span):
             self._status = OK_STATUS
         self._end_time_ns = _time_ns() if end_time_ns is None else end_time_ns
         self._trace.span_ended(self)
+
+
+def as_event(event: Any) -> SpanEvent:
+    """``event`` if it is a SpanEvent; a str names a new event; anything else is kept as ``invalid_event``."""
+    if isinstance(event, SpanEvent):
+        return event
+    if isinstance(event, str):
+        return SpanEvent(str.__str__(event))
+    # Kept rather than dropped: the encoder would otherwise fail on it and lose the whole trace.
+    return SpanEvent("invalid_event", attributes={"autolog.event": safe_str(event),
+                                                  "autolog.event_type": type(event).__qualname__})
 
 
 class NoOpSpan:
@@ -321,12 +354,12 @@ class LiveTrace:
         return None
 
     def set_tag(self, key: str, value: Any) -> None:
-        self.tags[key] = str(value)
+        self.tags[key] = safe_str(value)
 
     def set_metadata(self, key: str, value: Any, replace: bool = True) -> None:
         """Set a per-trace metadata key (as str); with ``replace=False`` a value already set is kept."""
         if replace or key not in self.metadata:
-            self.metadata[key] = value if isinstance(value, str) else str(value)
+            self.metadata[key] = safe_str(value)
 
 
 class OpenTraces:

@@ -9,6 +9,7 @@ not matter whether the user imports the library before or after calling
 
 from __future__ import annotations
 
+import os
 import sys
 import threading
 from collections.abc import Callable
@@ -80,6 +81,17 @@ class IntegrationState:
 
 _STATES: dict[str, IntegrationState] = {}
 _STATES_LOCK = threading.Lock()
+
+
+def _new_locks_after_fork() -> None:
+    # A lock held by one of the parent's threads at fork would be held forever in the child.
+    global _STATES_LOCK
+    _STATES_LOCK = threading.Lock()
+    for state in _STATES.values():
+        state.lock = threading.RLock()
+
+
+os.register_at_fork(after_in_child=_new_locks_after_fork)
 
 
 def get_state(name: str) -> IntegrationState:

@@ -1,8 +1,10 @@
 """Which application version and experiment new traces belong to: state only, no store.
 
 The active model is looked up on every new trace, so the lookup is a contextvar read
-plus a global read. Precedence: the value set in this context (thread / asyncio task)
-→ the process-wide value set by the last ``activate`` → the environment
+plus a global read or two. Precedence: the value set in this context (thread / asyncio task)
+→ the model of the innermost ``with set_active_model(...)`` block still open in any thread
+→ the process-wide value set by the last plain ``activate`` (one not used as a context
+manager) → the environment
 (``AUTOLOG_ACTIVE_MODEL_ID``, else ``MLFLOW_ACTIVE_MODEL_ID``), for deployments that pin
 the version outside the code. The functions that look models and experiments up in a
 store (``set_active_model``, ``set_experiment``) are ``autolog._versions``.
@@ -24,9 +26,25 @@ __all__ = ["ActiveModel", "activate", "clear_active_model", "forget_selected_exp
 
 _UNSET: Any = object()
 _ACTIVE_MODEL_ID: ContextVar[Any] = ContextVar("autolog_active_model_id", default=_UNSET)
-_global_model_id: Any = _UNSET
+_global_model_id: Any = _UNSET  # what the last plain activate() set
+# `with` blocks open in any thread, in the order they were entered. A block changes the
+# process-wide fallback only while it is open: blocks on two threads may exit in any
+# order, so restoring "the previous value" on exit would leak one block's model.
+_scoped: list[ActiveModel] = []
+_scoped_model_id: Any = _UNSET
+_scoped_lock = threading.Lock()
 _experiment_id: str | None = None
 _experiment_lock = threading.Lock()
+
+
+def _new_locks_after_fork() -> None:
+    # A lock held by a parent's thread at fork stays held forever in the child.
+    global _scoped_lock, _experiment_lock
+    _scoped_lock = threading.Lock()
+    _experiment_lock = threading.Lock()
+
+
+os.register_at_fork(after_in_child=_new_locks_after_fork)
 
 
 def _env_model_id() -> str | None:
@@ -38,6 +56,9 @@ def get_active_model_id() -> str | None:
     global _global_model_id
     value = _ACTIVE_MODEL_ID.get()
     if value is _UNSET:
+        value = _scoped_model_id
+        if value is not _UNSET:
+            return value  # type: ignore[no-any-return]
         value = _global_model_id
         if value is _UNSET:
             # The environment is read once: it is the deployment's setting, not per-call state.
@@ -50,29 +71,45 @@ class ActiveModel(LoggedModel):
 
     _token: Token[Any] | None
     _previous_global: Any
+    _owns_global = False  # True while the process-wide value is the one this activation set
 
     def __enter__(self) -> ActiveModel:
+        global _global_model_id, _scoped_model_id
+        with _scoped_lock:
+            # A `with` block, not a plain call: the process-wide value goes back to the last plain one.
+            if self._owns_global and _global_model_id == self.model_id:
+                _global_model_id = self._previous_global
+            self._owns_global = False
+            _scoped.append(self)
+            _scoped_model_id = self.model_id
         return self
 
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
                  tb: TracebackType | None) -> None:
-        global _global_model_id
+        global _scoped_model_id
         if self._token is not None:
             try:
                 _ACTIVE_MODEL_ID.reset(self._token)
             except ValueError:  # exited in another context than entered: restore by value
                 _ACTIVE_MODEL_ID.set(self._token.old_value)
             self._token = None
-        _global_model_id = self._previous_global
+        with _scoped_lock:
+            for i in range(len(_scoped) - 1, -1, -1):
+                if _scoped[i] is self:
+                    del _scoped[i]
+                    break
+            _scoped_model_id = _scoped[-1].model_id if _scoped else _UNSET
 
 
 def activate(model: LoggedModel) -> ActiveModel:
     """Make ``model`` active in this context and process-wide; returns it as an ActiveModel."""
     global _global_model_id
     active = ActiveModel(**{f: getattr(model, f) for f in LoggedModel.__dataclass_fields__})
-    active._previous_global = _global_model_id
+    with _scoped_lock:
+        active._previous_global = _global_model_id
+        active._owns_global = True
+        _global_model_id = model.model_id
     active._token = _ACTIVE_MODEL_ID.set(model.model_id)
-    _global_model_id = model.model_id
     return active
 
 

@@ -105,7 +105,7 @@ def test_order_by(traces: dict[str, str]) -> None:
     by_name = autolog.search_traces(order_by=["name DESC"], return_type="list")
     assert [by_id[t.info.trace_id] for t in by_name] == ["gamma", "epsilon", "delta", "beta", "alpha"]
     assert compile_trace_order_by(["execution_time_ms DESC", "timestamp_ms"]) == (
-        "t.execution_duration DESC, t.request_time ASC, t.trace_id")
+        "t.execution_duration DESC, t.request_time ASC, t.trace_id ASC")
     with pytest.raises(autolog.InvalidFilterError, match="ASC or DESC"):
         compile_trace_order_by(["timestamp_ms SIDEWAYS"])
     with pytest.raises(autolog.InvalidFilterError, match="one of"):

@@ -72,7 +72,7 @@ def test_filters_on_promoted_keys(tmp_path: Path, filter_string: str, expected: 
     path = tmp_path / "v1.db"
     _v1_store(path)
     store = SqliteStore(f"sqlite:///{path}")
-    found = store.search_trace_ids(None, filter_string, ["timestamp_ms ASC"], 10, 0)
+    found = store.search_trace_ids(None, filter_string, ["timestamp_ms ASC"], 10)
     assert found == [f"tr-{i:032x}" for i in expected]
 
 

@@ -1,0 +1,123 @@
+"""The LoggedModel tables of the SQLite store (``SqliteStore`` inherits these methods)."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Sequence
+
+from autolog._errors import InvalidArgumentError, ResourceDoesNotExist
+from autolog._store.connections import Connections
+from autolog._store.filter_sql import compile_logged_model_filter, compile_logged_model_order_by
+from autolog._store.sqlite_io import chunks, marks
+from autolog.entities.ids import now_ms
+from autolog.entities.logged_model import LoggedModel
+
+__all__ = ["MAX_EXPERIMENT_IDS", "LoggedModelTables", "check_experiment_ids"]
+
+# Bound parameters a search spends on experiment ids, at most (see filter_sql.MAX_FILTER_VALUES).
+MAX_EXPERIMENT_IDS = 10_000
+
+
+def check_experiment_ids(experiment_ids: Sequence[str] | None) -> None:
+    if experiment_ids and len(experiment_ids) > MAX_EXPERIMENT_IDS:
+        raise InvalidArgumentError(f"experiment_ids: at most {MAX_EXPERIMENT_IDS:,} ids in one search, "
+                                   f"got {len(experiment_ids):,}")
+
+
+class LoggedModelTables:
+    """LoggedModels, their tags, params and metrics."""
+
+    uri: str
+    connections: Connections
+
+    def create_logged_model(self, m: LoggedModel) -> LoggedModel:
+        with self.connections.session("creating a logged model", write=True) as conn:
+            conn.execute("INSERT INTO logged_models VALUES (?,?,?,?,?,?,?,?)", (
+                m.model_id, m.experiment_id, m.name, m.model_type, m.source_run_id, m.status,
+                m.creation_timestamp, m.last_updated_timestamp))
+            conn.executemany("INSERT INTO logged_model_tags VALUES (?,?,?)",
+                             [(m.model_id, k, v) for k, v in m.tags.items()])
+            conn.executemany("INSERT INTO logged_model_params VALUES (?,?,?)",
+                             [(m.model_id, k, v) for k, v in m.params.items()])
+            conn.executemany("INSERT INTO logged_model_metrics VALUES (?,?,?)",
+                             [(m.model_id, k, v) for k, v in m.metrics.items()])
+        return m
+
+    def set_logged_model_tags(self, model_id: str, tags: dict[str, str]) -> None:
+        self._set_model_values(model_id, "logged_model_tags", tags)
+
+    def log_logged_model_params(self, model_id: str, params: dict[str, str]) -> None:
+        self._set_model_values(model_id, "logged_model_params", params)
+
+    def _set_model_values(self, model_id: str, table: str, values: dict[str, str]) -> None:
+        """Upsert key/value rows of a model (``table``: its tags or params) and touch its update time."""
+        with self.connections.session("updating a logged model", write=True) as conn:
+            self._require_model(conn, model_id)
+            conn.executemany(f"INSERT OR REPLACE INTO {table} VALUES (?,?,?)",
+                             [(model_id, k, v) for k, v in values.items()])
+            conn.execute("UPDATE logged_models SET last_updated_timestamp = ? WHERE model_id = ?", (now_ms(), model_id))
+
+    def _require_model(self, conn: sqlite3.Connection, model_id: str) -> None:
+        if conn.execute("SELECT 1 FROM logged_models WHERE model_id = ?", (model_id,)).fetchone() is None:
+            raise ResourceDoesNotExist(f"logged model {model_id!r} does not exist in {self.uri}")
+
+    def set_logged_model_status(self, model_id: str, status: str) -> None:
+        with self.connections.session("updating a logged model", write=True) as conn:
+            self._require_model(conn, model_id)
+            conn.execute("UPDATE logged_models SET status = ?, last_updated_timestamp = ? WHERE model_id = ?",
+                         (status, now_ms(), model_id))
+
+    def delete_logged_model_tag(self, model_id: str, key: str) -> None:
+        with self.connections.session("deleting a logged model tag", write=True) as conn:
+            self._require_model(conn, model_id)
+            if conn.execute("DELETE FROM logged_model_tags WHERE model_id = ? AND key = ?",
+                            (model_id, key)).rowcount == 0:
+                raise ResourceDoesNotExist(f"logged model {model_id!r} has no tag {key!r}")
+
+    def _load_models(self, conn: sqlite3.Connection, model_ids: Sequence[str]) -> list[LoggedModel]:
+        models: dict[str, LoggedModel] = {}
+        for chunk in chunks(list(model_ids)):
+            places = marks(len(chunk))
+            for row in conn.execute(
+                    "SELECT model_id, name, experiment_id, creation_timestamp, last_updated_timestamp, model_type,"
+                    f" source_run_id, status FROM logged_models WHERE model_id IN ({places})", chunk):
+                model_id, name, experiment_id, created, updated, model_type, source_run_id, status = row
+                models[model_id] = LoggedModel(model_id, name, experiment_id, created, updated, status=status,
+                                               model_type=model_type, source_run_id=source_run_id)
+            for table, attr in (("logged_model_tags", "tags"), ("logged_model_params", "params"),
+                                ("logged_model_metrics", "metrics")):
+                for mid, k, v in conn.execute(f"SELECT * FROM {table} WHERE model_id IN ({places})", chunk):
+                    getattr(models[mid], attr)[k] = v
+        return [models[m] for m in model_ids if m in models]
+
+    def get_logged_model(self, model_id: str) -> LoggedModel:
+        with self.connections.session("reading a logged model") as conn:
+            found = self._load_models(conn, [model_id])
+        if not found:
+            raise ResourceDoesNotExist(f"logged model {model_id!r} does not exist in {self.uri}")
+        return found[0]
+
+    def find_newest_logged_model(self, experiment_id: str, name: str) -> LoggedModel | None:
+        with self.connections.session("reading a logged model") as conn:
+            row = conn.execute(
+                "SELECT model_id FROM logged_models WHERE experiment_id = ? AND name = ?"
+                " ORDER BY creation_timestamp DESC, rowid DESC LIMIT 1", (experiment_id, name)).fetchone()
+            return None if row is None else self._load_models(conn, [row[0]])[0]
+
+    def search_logged_models(self, experiment_ids: Sequence[str] | None, filter_string: str | None,
+                             order_by: list[str] | None, max_results: int) -> list[LoggedModel]:
+        where, params = compile_logged_model_filter(filter_string, alias="m")
+        check_experiment_ids(experiment_ids)
+        args: list[object] = list(params)
+        clauses = [f"({where})"]
+        if experiment_ids:
+            clauses.append(f"m.experiment_id IN ({marks(len(experiment_ids))})")
+            args.extend(str(e) for e in experiment_ids)
+        order = compile_logged_model_order_by(order_by, alias="m")
+        sql = f"SELECT m.model_id FROM logged_models AS m WHERE {' AND '.join(clauses)} ORDER BY {order} LIMIT ?"
+        args.append(min(max_results, _MAX_LIMIT))
+        with self.connections.session("searching logged models") as conn:
+            return self._load_models(conn, [r[0] for r in conn.execute(sql, args)])
+
+
+_MAX_LIMIT = 2**62  # SQLite binds 64-bit integers; a larger max_results means "all"
