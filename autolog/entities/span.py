@@ -11,6 +11,7 @@ import traceback
 from operator import attrgetter
 from typing import Any
 
+from autolog._serialize import safe_str
 from autolog.entities.keys import SPAN_INPUTS, SPAN_OUTPUTS, SPAN_TYPE
 
 __all__ = ["Span", "SpanEvent", "SpanStatus", "SpanStatusCode", "SpanType"]
@@ -95,7 +96,7 @@ class SpanEvent:
         return cls("exception", attributes={
             "exception.type": type(exc).__qualname__ if type(exc).__module__ == "builtins"
             else f"{type(exc).__module__}.{type(exc).__qualname__}",
-            "exception.message": str(exc),
+            "exception.message": safe_str(exc),  # a user's __str__ may raise
             "exception.stacktrace": "".join(traceback.format_exception(type(exc), exc, exc.__traceback__)),
         })
 

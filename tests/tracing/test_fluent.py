@@ -212,6 +212,9 @@ def test_update_current_trace_sets_tags_metadata_session_user_previews() -> None
 
 
 def test_update_current_trace_outside_a_trace_warns_and_returns(caplog: pytest.LogCaptureFixture) -> None:
+    from autolog._tracing import current_trace
+
+    current_trace._last_outside_warning[0] = 0.0  # the warning is rate-limited per process
     # As MLflow: code that also runs untraced must not fail because of this call.
     autolog.update_current_trace(tags={"a": "b"})
     assert any("outside of a trace" in r.getMessage() for r in caplog.records)
@@ -321,3 +324,21 @@ def test_internal_error_never_reaches_the_user(monkeypatch: pytest.MonkeyPatch) 
     with autolog.start_span("s") as span:
         span.set_outputs(1)
     assert autolog.stats()["internal_errors"] == before + 2
+
+    # The end side: spans start, but handing the finished trace over fails.
+    monkeypatch.undo()
+    monkeypatch.delenv("AUTOLOG_RAISE_INTERNAL_ERRORS")
+    from autolog._tracing.live import LiveTrace
+
+    monkeypatch.setattr(LiveTrace, "span_ended", broken)
+
+    @autolog.trace
+    async def g(x: int) -> int:
+        return x + 2
+
+    assert f(1) == 2
+    assert asyncio.run(g(1)) == 3
+    with autolog.start_span("s") as span:
+        span.set_outputs(1)
+    assert autolog.get_current_active_span() is None
+    assert autolog.stats()["internal_errors"] == before + 5
