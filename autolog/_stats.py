@@ -9,7 +9,8 @@ from __future__ import annotations
 import itertools
 import threading
 
-_COUNTERS = ("queued", "exported", "spooled", "replayed", "dropped", "internal_errors", "export_retries")
+_COUNTERS = ("queued", "exported", "spooled", "replayed", "dropped", "quarantined", "internal_errors",
+             "export_retries")
 
 
 class _Stats:
@@ -57,9 +58,12 @@ def stats() -> dict[str, int]:
 
     Keys: ``queued`` (finished traces handed to the exporter), ``exported`` (written to
     the store), ``spooled`` (written to the disk spool because the queue was full or the
-    process was exiting), ``replayed`` (read back from a spool), ``dropped`` (lost because
-    even the spool failed: should always be 0), ``internal_errors`` (failures of autolog's
-    own code, each also logged), ``export_retries`` (transient store errors retried).
+    process was exiting), ``replayed`` (read back from a spool and stored), ``dropped``
+    (lost because even the spool failed, or a trace could not be serialized at all: should
+    always be 0), ``quarantined`` (records the store refused and spool lines that could not
+    be read back, kept in ``<db>.spool/quarantine/`` for a person to look at),
+    ``internal_errors`` (failures of autolog's own code, each also logged),
+    ``export_retries`` (transient store errors retried).
 
     Thread-safe; never blocks on I/O.
     """

@@ -4,18 +4,22 @@ The pipeline (``pipeline.ExportPipeline``) owns the queue, the worker, batching,
 and the spool; a destination only writes a batch and says how that went, as
 OpenTelemetry's span exporters do. A destination never raises out of ``export``: it
 returns an ``ExportResult`` that says whether the batch is stored, and if not whether
-trying again may help (a locked file, a busy server) or not (then the pipeline spools the
-batch for a later replay).
+trying again may help (a locked file, a busy server), whether the destination refused the
+records themselves (``rejected``: the pipeline bisects the batch and quarantines the bad
+records, see ``delivery``), or neither (the destination is down: the pipeline keeps the
+batch in the spool for a later replay).
 """
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
 from tenacity import RetryCallState, retry, retry_if_result, stop_after_delay, wait_random_exponential
 
+from autolog._errors import StoreError
 from autolog._stats import STATS
 from autolog._store.records import Record
 from autolog._store.sqlite import SqliteStore
@@ -25,11 +29,16 @@ __all__ = ["ExportResult", "Exporter", "StoreExporter", "export_with_retries"]
 
 @dataclass(frozen=True)
 class ExportResult:
-    """How one ``export`` call went: stored (``ok``), or failed with ``error`` (``retryable`` or not)."""
+    """How one ``export`` call went: stored (``ok``), or failed with ``error``.
+
+    ``retryable``: the same call may succeed soon (a lock, a busy server). ``rejected``: the
+    destination works but refused these records (a constraint, a value it cannot take).
+    """
 
     ok: bool
     retryable: bool = False
     error: BaseException | None = None
+    rejected: bool = False
 
 
 EXPORTED = ExportResult(ok=True)
@@ -75,7 +84,7 @@ class StoreExporter:
         except self.store.transient_errors as exc:
             return ExportResult(ok=False, retryable=True, error=exc)
         except Exception as exc:  # noqa: BLE001 - reported to the pipeline, which keeps the batch
-            return ExportResult(ok=False, error=exc)
+            return ExportResult(ok=False, error=exc, rejected=_is_about_the_records(exc))
         return EXPORTED
 
     def maintain(self) -> None:
@@ -85,6 +94,19 @@ class StoreExporter:
         # Connections are per thread and close with their thread; the store stays readable
         # through the client after its pipeline stopped.
         return None
+
+
+# What SQLite (or the binding of a value) says when a record, not the store, is at fault:
+# a NOT NULL or other constraint, a value it cannot bind (a tuple, an int past 64 bits).
+_RECORD_FAULTS = (sqlite3.IntegrityError, sqlite3.InterfaceError, sqlite3.ProgrammingError, sqlite3.DataError)
+
+
+def _is_about_the_records(exc: BaseException) -> bool:
+    if isinstance(exc, StoreError):
+        return isinstance(exc.__cause__, _RECORD_FAULTS)
+    # Not a StoreError: raised while binding or building rows, before SQLite saw anything
+    # (OverflowError for ints past 64 bits, TypeError/ValueError/IndexError for a malformed record).
+    return isinstance(exc, (OverflowError, TypeError, ValueError, IndexError, KeyError, *_RECORD_FAULTS))
 
 
 def export_with_retries(exporter: Exporter, records: Sequence[Record], metadata_sets: dict[str, dict[str, str]],

@@ -24,11 +24,15 @@ which the garbage collector stops scanning after one pass. Nothing is dropped si
 * queue full            → the trace is serialized and appended to this process's spool file;
 * export fails          → retryable failures are retried (tenacity, exponential backoff
                           with jitter); if they persist, the batch goes to the spool;
+* store refuses records → the batch is bisected: the good ones stored, the others quarantined;
 * spool write fails     → the trace is dropped and counted in ``stats()["dropped"]``.
 
-The worker replays its own spool (``spool.Spool``) when the queue is idle, and spools of
-processes that died when it starts. At exit, everything still queued is flushed with a
-deadline, and what the deadline leaves is spooled for the next process.
+(``keeper``). The worker replays spools (``replay``): its own when the queue is idle, dead
+processes' when it starts (the first ``flush()``, so every read, waits for that) and every
+30 s. At exit, everything still queued is flushed with a deadline, and what the deadline
+leaves is spooled for the next process. After shutdown nothing restarts the worker: a
+trace that ends later goes to the pipeline that replaced this one (``successor``, set by
+``configure``) or to the spool.
 """
 
 from __future__ import annotations
@@ -43,11 +47,15 @@ from pathlib import Path
 from typing import TypeVar
 
 from autolog._export.encode import encode_for_store, metadata_sets_of
-from autolog._export.exporter import Exporter, ExportResult, export_with_retries
+from autolog._export.exporter import Exporter
+from autolog._export.keeper import Keeper
 from autolog._export.lifecycle import register
-from autolog._export.spool import Spool, records_from_spool
+from autolog._export.options import check_export_options
+from autolog._export.quarantine import Quarantine
+from autolog._export.replay import Replayer
+from autolog._export.spool import Spool
 from autolog._stats import STATS
-from autolog._store.records import SET_FIELD, Record, content_chars, record_to_json
+from autolog._store.records import Record, content_chars
 from autolog._tracing.context import SUPPRESSED
 from autolog._tracing.guard import handle_internal_errors, report_internal_error
 from autolog._tracing.live import LiveTrace, OpenTraces
@@ -55,7 +63,6 @@ from autolog._tracing.live import LiveTrace, OpenTraces
 __all__ = ["ExportPipeline"]
 
 _logger = logging.getLogger("autolog")
-_ORPHAN_SCAN_INTERVAL_SECONDS = 30.0
 _WAKE_AT_QUEUED = 64
 _ENCODE_ON_CALLER_AT = 128  # queued traces: past this, the worker is not keeping up
 # Characters of span content the worker holds before it writes, whatever the batch size:
@@ -75,6 +82,9 @@ class ExportPipeline:
     def __init__(self, exporter: Exporter, spool_dir: Path, open_traces: OpenTraces, *, max_queue_size: int = 8192,
                  max_batch_size: int = 512, schedule_delay_seconds: float = 0.2, max_content_chars: int | None = None,
                  retry_timeout_seconds: float = 10.0) -> None:
+        check_export_options(max_queue_size=max_queue_size, max_batch_size=max_batch_size,
+                             schedule_delay_seconds=schedule_delay_seconds, max_content_chars=max_content_chars,
+                             retry_timeout_seconds=retry_timeout_seconds)
         self.exporter = exporter
         self.open_traces = open_traces
         self.max_queue_size = max_queue_size
@@ -92,6 +102,12 @@ class ExportPipeline:
         self._encode = functools.partial(encode_for_store, max_chars=max_content_chars)  # a C call per trace
         self.retry_timeout_seconds = retry_timeout_seconds
         self.spool = Spool(spool_dir)
+        self._keeper = Keeper(exporter, self.spool, Quarantine(spool_dir / "quarantine"), retry_timeout_seconds,
+                              self._add_lost)
+        self._replayer = Replayer(self.spool, self._keeper, max_batch_size, _WRITE_AT_CHARS, self._notify)
+        # Where traces that end after shutdown go: the pipeline configure() put in this one's place.
+        self.successor: ExportPipeline | None = None
+        self._closed = False  # shut down: for good, nothing restarts the worker
         self._init_state()
         register(self)  # flushed at exit, restarted after fork
 
@@ -101,7 +117,7 @@ class ExportPipeline:
         self._wake = threading.Event()
         self._submitted = 0  # traces put in the queue
         self._handled = 0  # traces the worker took care of (stored, spooled or dropped)
-        self._replaying = 0  # spooled records read back and being written right now
+        self._lost = 0  # traces submitted here that will never be stored (dropped or quarantined)
         self._flushing = 0  # flush() calls waiting
         # Records the worker has encoded and not stored yet (it writes them once a batch is
         # full, the delay passed, or a flush asks). Replaced, never emptied in place, once written.
@@ -111,13 +127,16 @@ class ExportPipeline:
         self._worker: threading.Thread | None = None
         self._worker_pid = -1
         self._stopping = False
-        self._last_orphan_scan = 0.0
+        self._replayer.after_fork()
 
     # -- application side --------------------------------------------------------------------------
     def enqueue(self, trace: LiveTrace) -> None:
         """Hand a finished trace over. Never blocks on I/O unless the queue is full (then: spool)."""
         if self._worker is None or self._stopping:  # first use, after fork, or after shutdown
-            self._start_worker()
+            if self._closed:
+                self._late(trace)
+                return
+            self._start_worker()  # if it cannot start, the trace waits: flush() and exit export on their thread
         if len(self._queue) >= _ENCODE_ON_CALLER_AT:
             with handle_internal_errors("export.encode"):  # on failure the worker encodes it (and counts a loss)
                 if trace.encode(self._encode, only_if_cheap=True, then=self._put) is not None:
@@ -137,6 +156,24 @@ class ExportPipeline:
         elif size == self._wake_at:  # wake once per burst, not on every trace above it
             self._wake.set()
 
+    def _late(self, trace: LiveTrace) -> None:
+        """A trace that ended after shutdown: to the successor, else to the spool (then unlocked for replay)."""
+        successor = self.successor
+        if successor is not None:
+            successor.enqueue(trace)
+            return
+        with handle_internal_errors("export.late"):
+            self._spill([trace])
+            self.spool.close()  # any live process (or the next one) replays it
+
+    def _notify(self) -> None:
+        with self._cond:
+            self._cond.notify_all()
+
+    def _add_lost(self, n: int) -> None:
+        with self._cond:
+            self._lost += n
+
     def _records_of(self, items: list[LiveTrace | Record]) -> list[Record]:
         """Records of queue items, encoding the live traces among them (a failure is a counted loss)."""
         return [record for item in items if (record := self._record_of(item)) is not None]
@@ -148,12 +185,12 @@ class ExportPipeline:
         try:  # not a `with` guard: this runs once per trace
             record: Record | None = item.encode(self._encode, lock_wait=lock_wait)
         except Exception as exc:
-            STATS.incr("dropped")
+            self._keeper.count_lost("dropped", 1)
             if report_internal_error("export.serialize", exc):
                 return None
             raise
         if record is None:  # only a bounded lock_wait declines: the worker is stuck encoding this trace
-            STATS.incr("dropped")
+            self._keeper.count_lost("dropped", 1)
             _logger.error("autolog dropped trace %s: it was still being serialized when the exit deadline passed",
                           item.trace_id)
         return record
@@ -186,32 +223,30 @@ class ExportPipeline:
         self._spool_records(self._records_of(items))
 
     def _spool_records(self, records: list[Record], sets: dict[str, dict[str, str]] | None = None) -> None:
-        if not records:
-            return
-        if sets is None:
-            sets = metadata_sets_of(records)
-        try:
-            self.spool.append([record_to_json(r, sets.get(r[SET_FIELD])) for r in records])
-            STATS.incr("spooled", len(records))
-        except Exception as exc:  # noqa: BLE001 - the last line of defence: count every loss
-            STATS.incr("dropped", len(records))
-            _logger.error("autolog dropped %d traces: the spool in %s failed: %r", len(records),
-                          self.spool.directory, exc)
+        self._keeper.spool_records(records, sets)
         self._wake.set()
 
     def flush(self, timeout_seconds: float | None = 30.0) -> bool:
         """Block until everything queued before the call (and this process's spool) is stored.
 
-        Returns False if ``timeout_seconds`` passed first (None: no limit).
+        Also waits for the replay of dead processes' spools that opening the store started,
+        so a read right after start-up sees them. Returns True only if all of that is stored:
+        False if ``timeout_seconds`` passed first (None: no limit), or if a trace submitted
+        here was dropped or quarantined meanwhile (see ``autolog.stats()``).
         """
-        if self._worker is None or self._stopping:
-            self._start_worker()
         deadline = None if timeout_seconds is None else time.monotonic() + timeout_seconds
+        if self._closed:
+            successor = self.successor
+            if successor is not None:
+                return successor.flush(timeout_seconds)
+            return self._handled >= self._submitted and not self.spool.pending
+        if (self._worker is None or self._stopping) and not self._start_worker():
+            self._export_on_this_thread(time.monotonic() + (10.0 if deadline is None else timeout_seconds or 0.0))
         with self._cond:
-            target = self._submitted
+            target, lost = self._submitted, self._lost
             self._flushing += 1  # the worker writes what it holds instead of waiting for a full batch
             try:
-                while self._handled < target or self.spool.pending or self._replaying:
+                while (self._handled < target or self.spool.pending or self._replayer.busy):
                     remaining = None if deadline is None else deadline - time.monotonic()
                     if remaining is not None and remaining <= 0:
                         return False
@@ -219,22 +254,31 @@ class ExportPipeline:
                     self._cond.wait(remaining if remaining is None else min(remaining, 0.05))
             finally:
                 self._flushing -= 1
-        return True
+            return self._lost == lost
 
     # -- worker side -------------------------------------------------------------------------------
-    def _start_worker(self) -> None:
+    def _start_worker(self) -> bool:
+        """Start the worker unless it runs (first use, after fork); False if it cannot (counted, never raised)."""
         with self._cond:
-            if (self._worker_pid == os.getpid() and self._worker is not None and self._worker.is_alive()
-                    and not self._stopping):
-                return
-            self._stopping = False
-            self._worker_pid = os.getpid()
-            self._worker = threading.Thread(target=self._run, name="autolog-exporter", daemon=True)
-            self._worker.start()
+            if self._closed:
+                return False
+            if self._worker_pid == os.getpid() and self._worker is not None and self._worker.is_alive():
+                return True
+            worker = threading.Thread(target=self._run, name="autolog-exporter", daemon=True)
+            try:
+                worker.start()
+            except Exception as exc:
+                # Python 3.12+ refuses new threads during interpreter shutdown; a process can hit
+                # its thread limit. The traces wait in the queue; flush() and exit export them.
+                if report_internal_error("export.start_worker", exc):
+                    return False
+                raise
+            self._worker, self._worker_pid = worker, os.getpid()
+            return True
 
     def _run(self) -> None:
         SUPPRESSED.set(True)  # nothing the worker does is traced
-        self._replay(orphans=True)
+        self._replayer.replay(orphans=True)
         delay = self.schedule_delay_seconds
         pending_items = 0  # the queue items self._held came from (flush() counts items)
         held_chars = 0  # span content in self._held
@@ -271,19 +315,13 @@ class ExportPipeline:
                 unchecked_chars = 0
                 with handle_internal_errors("export.maintain"):  # the next one catches up
                     self.exporter.maintain()
-            if self.spool.pending:
-                self._replay(orphans=False)
-            elif time.monotonic() - self._last_orphan_scan > _ORPHAN_SCAN_INTERVAL_SECONDS:
-                self._replay(orphans=True)
+            self._replayer.replay_due()
             with self._cond:
                 self._cond.notify_all()
                 # Not while records are pending: stopping may have been asked since the check
                 # above, and the next turn writes them (shutdown sets the wake event).
                 if self._stopping and not self._queue and not pending_items:
                     return
-
-    def _take_batch(self) -> list[LiveTrace | Record]:
-        return self._take_into([])
 
     def _take_into(self, batch: _Batch) -> _Batch:
         """Move up to ``max_batch_size`` queued items into ``batch``; returns it."""
@@ -297,102 +335,66 @@ class ExportPipeline:
             pass
         return batch
 
-    def _send(self, records: list[Record], sets: dict[str, dict[str, str]]) -> ExportResult:
-        return export_with_retries(self.exporter, records, sets, self.retry_timeout_seconds)
-
-    def _export(self, batch: list[LiveTrace | Record]) -> None:
-        records = self._records_of(batch)
-        handled = len(batch)
-        batch.clear()
-        self._store(records, handled)
-
     def _store(self, records: list[Record], handled: int) -> None:
-        """Export records in one batch (spool them if that fails); ``handled`` queue items are then done."""
-        result = self._send(records, metadata_sets_of(records))
-        if result.ok:
-            STATS.incr("exported", len(records))
-        else:  # keep the data: spool it for a later replay
-            _logger.warning("autolog could not write %d traces to %s (%r); spooling them", len(records),
-                            self.exporter.destination, result.error)
-            self._spool_records(records)
+        """Export records in one batch (spool what the store did not take); ``handled`` queue items are then done."""
+        sets = metadata_sets_of(records)
+        delivery = self._keeper.write(records, sets)
+        STATS.incr("exported", delivery.stored)
+        if delivery.unsent:  # keep the data: spool it for a later replay
+            self._spool_records(delivery.unsent, sets)
+        else:
+            self._replayer.store_works()
         with self._cond:
             self._handled += handled
             self._cond.notify_all()
 
-    def _replay(self, orphans: bool) -> None:
-        claimed = None
-        # Taken under the condition's lock, so flush() never sees a moment where the
-        # records are neither pending in the spool nor counted as being replayed.
-        with handle_internal_errors("export.replay"), self._cond:
-            if orphans:
-                self._last_orphan_scan = time.monotonic()
-                lines, claims = self.spool.claim_orphans()
-            else:
-                lines, claims = self.spool.claim_own()
-            records, sets = records_from_spool(lines)
-            self._replaying += len(records)
-            claimed = records, sets, claims
-        if claimed is None:
-            return
-        records, sets, claims = claimed
-        for i in range(0, len(records), self.max_batch_size):
-            chunk = records[i:i + self.max_batch_size]
-            try:
-                if self._send(chunk, sets).ok:
-                    STATS.incr("replayed", len(chunk))
-                else:  # still failing: back to the spool, counted there
-                    self._spool_records(chunk, sets)
-                    time.sleep(0.5)
-            finally:
-                with self._cond:
-                    self._replaying -= len(chunk)
-                    self._cond.notify_all()
-        with handle_internal_errors("export.replay"):
-            self.spool.release(claims)  # every record is stored or in the current spool file now
-
     # -- shutdown and fork -------------------------------------------------------------------------
     def shutdown(self, timeout_seconds: float = 10.0) -> None:
-        """Flush with a deadline; spool whatever is left so the next process stores it."""
+        """Flush with a deadline; spool whatever is left so the next process stores it. For good."""
+        if self._closed:
+            return
+        deadline = time.monotonic() + timeout_seconds
         for trace in self.open_traces.drain():  # root never ended: store what there is, as IN_PROGRESS
             trace.export_now()
-        stuck = False
         if self._handled < self._submitted or self.spool.pending:  # queued, or held by the worker
-            try:
-                stuck = not self.flush(timeout_seconds)
-            except RuntimeError:
-                # Python 3.12+ refuses to start a thread during interpreter shutdown: if the
-                # worker never started, export on this thread instead.
-                self._export_on_this_thread(time.monotonic() + timeout_seconds)
+            self.flush(timeout_seconds)
+        stuck = self._handled < self._submitted
         leftover: list[LiveTrace | Record] = []
-        while batch := self._take_batch():  # atomic pops: a trace the worker takes meanwhile is not taken twice
+        while batch := self._take_into([]):  # atomic pops: a trace the worker takes meanwhile is not taken twice
             leftover.extend(batch)
         if stuck:
-            # The worker is stuck (the store stays locked, or a trace is slow to serialize): spool
-            # what it has yet to encode and what it holds, so the next process stores them. Read
-            # in this order because an item moves from the first to the second. If the worker's
-            # write succeeds after all, the spooled copy is written again later, harmlessly
-            # (writes are idempotent by trace id).
+            # The worker is stuck (a locked store, a trace slow to serialize): spool what it has yet
+            # to encode and what it holds, read in that order (an item moves from the first to the
+            # second). If its write succeeds after all, the copy is written again later, harmlessly.
             unencoded, held = list(self._unencoded), list(self._held)
             self._spool_records(held)
             self._spool_records([record for item in unencoded
                                  if (record := self._record_of(item, lock_wait=0.1)) is not None])
         with self._cond:
             self._handled += len(leftover)
-            self._stopping = True
+            self._stopping = self._closed = True
         if leftover:
             self._spill(leftover)
         self._wake.set()
+        worker = self._worker
+        if worker is not None and worker is not threading.current_thread() and worker.ident is not None:
+            worker.join(max(0.0, deadline - time.monotonic()))
+        if worker is None or not worker.is_alive():
+            self.spool.close()  # what is left in it is for any live process (or the next one) to replay
         with handle_internal_errors("export.shutdown"):
             self.exporter.shutdown(timeout_seconds)
 
     def _export_on_this_thread(self, deadline: float) -> None:
+        if self._replayer.orphans_due:
+            self._replayer.replay(orphans=True)
         while self._queue and time.monotonic() < deadline:
-            self._export(self._take_batch())
+            batch = self._take_into([])
+            self._store(self._records_of(batch), len(batch))
         if self.spool.pending and time.monotonic() < deadline:
-            self._replay(orphans=False)
+            self._replayer.replay(orphans=False)
 
     def after_fork_in_child(self) -> None:
         """Start afresh in a forked child: the parent's queue, worker, spool file and open traces stay its own."""
         self._init_state()
-        self.spool.after_fork()
+        self._keeper.after_fork()
         self.open_traces.after_fork()

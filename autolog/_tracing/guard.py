@@ -22,7 +22,7 @@ from types import TracebackType
 
 from autolog._stats import STATS
 
-__all__ = ["handle_internal_errors", "report_internal_error"]
+__all__ = ["handle_internal_errors", "log_rate_limited", "report_internal_error"]
 
 _logger = logging.getLogger("autolog")
 _RATE_LIMIT_SECONDS = 60.0
@@ -39,6 +39,24 @@ def _new_lock_after_fork() -> None:
 os.register_at_fork(after_in_child=_new_lock_after_fork)
 
 
+def _due(where: str) -> bool:
+    """Whether site ``where`` may log now: once, then at most once per minute."""
+    now = time.monotonic()
+    with _lock:
+        last = _last_logged.get(where)
+        if last is not None and now - last < _RATE_LIMIT_SECONDS:
+            return False
+        _last_logged[where] = now
+    return True
+
+
+def log_rate_limited(where: str, level: int, message: str, *args: object) -> None:
+    """Log at most once per minute for site ``where`` (losses are counted in ``stats()`` every time)."""
+    if _due("log:" + where):
+        _logger.log(level, message + " (further messages from here are counted in autolog.stats(), logged once a"
+                    " minute)", *args)
+
+
 def _raise_internal_errors() -> bool:
     return os.environ.get("AUTOLOG_RAISE_INTERNAL_ERRORS", "") in ("1", "true", "True")
 
@@ -50,13 +68,7 @@ def report_internal_error(where: str, exc: BaseException) -> bool:
     (``AUTOLOG_RAISE_INTERNAL_ERRORS=1``, set by the project's test suite).
     """
     STATS.incr("internal_errors")
-    now = time.monotonic()
-    with _lock:
-        last = _last_logged.get(where)
-        should_log = last is None or now - last >= _RATE_LIMIT_SECONDS
-        if should_log:
-            _last_logged[where] = now
-    if should_log:
+    if _due(where):
         _logger.warning("autolog internal error in %s (further ones here are counted, not logged, for a minute): %r",
                         where, exc, exc_info=exc)
     return not _raise_internal_errors()

@@ -19,6 +19,7 @@ import pytest
 
 import autolog
 from autolog._export import pipeline as _export
+from autolog._export.spool import SpoolFile
 from autolog._stats import STATS
 from autolog._store.records import content_chars
 from autolog._store.sqlite import SqliteStore
@@ -328,21 +329,28 @@ def test_shutdown_spools_the_traces_the_worker_took_and_has_not_encoded_yet(stor
 def test_a_spool_file_being_replayed_stays_on_disk_and_claimed_until_released(tmp_path: Path) -> None:
     from autolog._export.spool import Spool
 
+    def ids(files: list[SpoolFile]) -> list[str]:
+        return [json.loads(line)["trace_id"] for f in files for line in f.path.read_text().splitlines()]
+
     owner, other = Spool(tmp_path / "spool"), Spool(tmp_path / "spool")
     owner.append([{"trace_id": "tr-1"}, {"trace_id": "tr-2"}])
-    records, claims = owner.claim_own()
-    assert [r["trace_id"] for r in records] == ["tr-1", "tr-2"]
+    claims = owner.claim_own()
+    assert ids(claims) == ["tr-1", "tr-2"]
     files = list((tmp_path / "spool").glob("*.jsonl"))
     assert len(files) == 1, "a claimed file is deleted only once its records are stored"
-    assert other.claim_orphans() == ([], []), "a claimed file must not be replayed by anyone else meanwhile"
+    assert other.claim_orphans() == [], "a claimed file must not be replayed by anyone else meanwhile"
     owner.append([{"trace_id": "tr-3"}])  # appends after the claim go to a new file
     assert len(list((tmp_path / "spool").glob("*.jsonl"))) == 2
-    owner.release(claims)
+    owner.release(claims[0])
     assert not files[0].exists()
     assert owner.pending == 1
-    records, claims = owner.claim_own()
-    owner.release(claims)
-    assert [r["trace_id"] for r in records] == ["tr-3"]
+    claims = owner.claim_own()
+    assert ids(claims) == ["tr-3"]
+    owner.give_back(claims)  # the store failed: the file is kept once, still this process's
+    assert owner.pending == 1 and other.claim_orphans() == []
+    claims = owner.claim_own()
+    owner.release(claims[0])
+    assert owner.pending == 0
     assert not list((tmp_path / "spool").glob("*.jsonl"))
 
 
