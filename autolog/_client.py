@@ -22,6 +22,7 @@ from typing import Any
 
 from autolog._errors import InvalidArgumentError, ResourceDoesNotExist, check_key
 from autolog._export import ExportPipeline, StoreExporter
+from autolog._export.options import check_export_options
 from autolog._serialize import safe_str
 from autolog._store.sqlite import SqliteStore
 from autolog._store.sqlite_io import path_from_uri
@@ -83,6 +84,8 @@ class Client:
                  schedule_delay_millis: float | None = None) -> None:
         if schedule_delay_millis is not None:
             schedule_delay_seconds = schedule_delay_millis / 1000
+        check_export_options(max_queue_size=max_queue_size, max_batch_size=max_batch_size,
+                             schedule_delay_seconds=schedule_delay_seconds, max_content_chars=max_content_chars)
         self.tracking_uri = resolve_tracking_uri(tracking_uri)
         path = path_from_uri(self.tracking_uri)  # validates the URI now, on the caller's thread
         self._store = SqliteStore(self.tracking_uri)
@@ -338,6 +341,8 @@ def configure(tracking_uri: str | None = None, *, max_content_chars: int | None 
         _client_options.clear()
         _client_options.update(options)
     if old is not None:
+        # A trace of the old client that ends later (it straddles this call) goes to the new one.
+        old._pipeline.successor = new_client._pipeline
         old.shutdown(10.0)
     versions.forget_selected_experiment()  # a new store has other experiment ids
     return new_client
