@@ -343,7 +343,7 @@ def configure(tracking_uri: str | None = None, *, max_content_chars: int | None 
     if old is not None:
         # A trace of the old client that ends later (it straddles this call) goes to the new one.
         old._pipeline.successor = new_client._pipeline
-        old.shutdown(10.0)
+        old._pipeline.shutdown(10.0, keep_open_traces=True)
     versions.forget_selected_experiment()  # a new store has other experiment ids
     return new_client
 

@@ -349,13 +349,18 @@ class ExportPipeline:
             self._cond.notify_all()
 
     # -- shutdown and fork -------------------------------------------------------------------------
-    def shutdown(self, timeout_seconds: float = 10.0) -> None:
-        """Flush with a deadline; spool whatever is left so the next process stores it. For good."""
+    def shutdown(self, timeout_seconds: float = 10.0, keep_open_traces: bool = False) -> None:
+        """Flush with a deadline; spool whatever is left so the next process stores it. For good.
+
+        Traces still open are stored as they are (IN_PROGRESS), unless ``keep_open_traces``
+        (configure(): they end later and go to the successor), until the exit's shutdown.
+        """
+        if not keep_open_traces:
+            for trace in self.open_traces.drain():  # root never ended: store what there is, as IN_PROGRESS
+                trace.export_now()  # after a first shutdown: to the successor or the spool
         if self._closed:
             return
         deadline = time.monotonic() + timeout_seconds
-        for trace in self.open_traces.drain():  # root never ended: store what there is, as IN_PROGRESS
-            trace.export_now()
         if self._handled < self._submitted or self.spool.pending:  # queued, or held by the worker
             self.flush(timeout_seconds)
         stuck = self._handled < self._submitted
