@@ -267,9 +267,7 @@ class ExportPipeline:
             worker = threading.Thread(target=self._run, name="autolog-exporter", daemon=True)
             try:
                 worker.start()
-            except Exception as exc:
-                # Python 3.12+ refuses new threads during interpreter shutdown; a process can hit
-                # its thread limit. The traces wait in the queue; flush() and exit export them.
+            except Exception as exc:  # at interpreter shutdown (3.12+), at a thread limit: flush() exports instead
                 if report_internal_error("export.start_worker", exc):
                     return False
                 raise
@@ -350,11 +348,8 @@ class ExportPipeline:
 
     # -- shutdown and fork -------------------------------------------------------------------------
     def shutdown(self, timeout_seconds: float = 10.0, keep_open_traces: bool = False) -> None:
-        """Flush with a deadline; spool whatever is left so the next process stores it. For good.
-
-        Traces still open are stored as they are (IN_PROGRESS), unless ``keep_open_traces``
-        (configure(): they end later and go to the successor), until the exit's shutdown.
-        """
+        """Flush with a deadline and spool what is left, for good; open traces are stored as IN_PROGRESS,
+        unless ``keep_open_traces`` (configure(): they end later and go to the successor)."""
         if not keep_open_traces:
             for trace in self.open_traces.drain():  # root never ended: store what there is, as IN_PROGRESS
                 trace.export_now()  # after a first shutdown: to the successor or the spool
