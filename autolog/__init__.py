@@ -32,7 +32,14 @@ from autolog._api import (
     set_tracking_uri,
 )
 from autolog._client import Client, configure
-from autolog._errors import AutologError, InvalidArgumentError, InvalidFilterError, ResourceDoesNotExist, StoreError
+from autolog._errors import (
+    AutologError,
+    InvalidArgumentError,
+    InvalidFilterError,
+    ResourceDoesNotExist,
+    StoreBusyError,
+    StoreError,
+)
 from autolog._stats import stats
 from autolog._tracing.context import suppress_tracing
 from autolog._tracing.fluent import get_current_active_span, start_span, trace, update_current_trace
@@ -65,7 +72,8 @@ __all__ = [
     "ActiveModel", "Assessment", "AssessmentError", "AssessmentSource", "AutologError", "Client", "Expectation",
     "Experiment", "Feedback", "InvalidArgumentError", "InvalidFilterError", "LiveSpan", "LoggedModel",
     "LoggedModelStatus", "NoOpSpan", "ResourceDoesNotExist", "Span", "SpanEvent", "SpanStatus", "SpanStatusCode",
-    "SpanType", "StoreError", "Trace", "TraceData", "TraceInfo", "TraceState", "__version__", "clear_active_model",
+    "SpanType", "StoreBusyError", "StoreError", "Trace", "TraceData", "TraceInfo", "TraceState", "__version__",
+    "clear_active_model",
     "configure", "create_external_model", "delete_logged_model_tag", "delete_trace_tag", "finalize_logged_model",
     "flush", "get_active_model_id", "get_current_active_span", "get_last_active_trace_id", "get_logged_model",
     "get_trace", "get_tracking_uri", "initialize_logged_model", "langchain", "llama_index", "log_expectation",
