@@ -51,6 +51,13 @@ def bench(session: nox.Session) -> None:
 
 
 @nox.session(python=PYTHON)
+def soak(session: nox.Session) -> None:
+    """Minutes of writers killed with SIGKILL and restarted, counting submitted against stored (BENCHMARKS.md)."""
+    session.install("-e", ".[test]")
+    session.run("python", "bench/soak.py", "--json", "bench/results/soak.json", *session.posargs)
+
+
+@nox.session(python=PYTHON)
 def demo(session: nox.Session) -> None:
     session.install("-e", ".[all]")
     session.run("autolog", "demo")

@@ -205,6 +205,34 @@ def fault_bad_input(uri: str, db: Path) -> list[dict[str, Any]]:
         """, uri)
 
 
+def fault_large_spool(uri: str, db: Path) -> list[dict[str, Any]]:
+    """A dead process left a 1 GB spool: the next process replays it (its peak RSS is the figure)."""
+    reports = create_store(uri)
+    spool = Path(str(db) + ".spool")
+    spool.mkdir(exist_ok=True)
+    text = "ünïcødé spool " * 2850  # ~40 kB of span content a trace
+    with open(spool / "999997-large.jsonl", "w", encoding="utf-8") as f:
+        for i in range(26_000):
+            content = json.dumps({"inputs": {"i": i, "text": text}, "outputs": None, "attributes": {}, "events": [],
+                                  "status_message": ""}, ensure_ascii=False)
+            f.write(json.dumps({
+                "trace_id": f"tr-{i:032x}", "experiment_id": "0", "name": "root",
+                "request_time": 1_700_000_000_000 + i, "execution_duration": 5, "state": "OK",
+                "client_request_id": None, "model_id": None, "run_id": None, "token_usage": None,
+                "request_preview": None, "response_preview": None, "metadata_set": None, "tags": {}, "metadata": {},
+                "spans": [[f"{i:016x}", None, "root", "CHAIN", "OK", 0, 5, content]]}, ensure_ascii=False) + "\n")
+    size_mb = (spool / "999997-large.jsonl").stat().st_size / 1e6
+    reader = run_child("""
+        import resource
+        ok = autolog.flush(600)
+        print(json.dumps({"submitted": 0, "stats": autolog.stats(), "flushed": ok,
+                          "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1000}), flush=True)
+        """, uri, timeout=900)
+    reader[0]["submitted"] = 26_000
+    reader[0]["note"] = f"{size_mb:,.0f} MB spool replayed at {reader[0]['peak_rss_mb']:.0f} MB peak RSS"
+    return reports + reader
+
+
 FAULTS = {
     "store locked by another connection for 8 s": fault_locked_store,
     "kill -9 at a random moment, 10 cycles": fault_kill9,
@@ -214,6 +242,7 @@ FAULTS = {
     "fork with a busy worker, 8 children": fault_fork,
     "multiprocessing Pool and Process, no flush()": fault_multiprocessing,
     "bad input mixed with good (tuple name, hostile object)": fault_bad_input,
+    "a dead process's 1 GB spool": fault_large_spool,
 }
 
 
@@ -243,8 +272,10 @@ def main() -> None:
             uncounted = submitted - stored - counted
             killed = any(r.get("killed") for r in reports)
             note = "killed writers: their in-memory queue is not counted" if killed else ""
+            note = next((r["note"] for r in reports if "note" in r), note)
             results[name] = {"submitted": submitted, "stored": stored, "counted_losses": counted,
-                             "uncounted_losses": uncounted, "seconds": round(time.perf_counter() - started, 1)}
+                             "uncounted_losses": uncounted, "seconds": round(time.perf_counter() - started, 1),
+                             "note": note}
             rows.append([name, submitted, stored, counted, uncounted, note])
     print(table(rows, ["fault", "submitted", "stored", "counted losses", "uncounted", "note"]))
     emit({"scenario": "faults", "results": results}, args.json)
