@@ -137,7 +137,8 @@ def fault_corrupt_spools(uri: str, db: Path) -> list[dict[str, Any]]:
     spool.mkdir(exist_ok=True)
     (spool / "999999-garbage.jsonl").write_bytes(b"\xff\xfe\x00not json\n" * 100)
     (spool / "999998-dir.jsonl").mkdir()
-    return reports
+    # The 100 garbage lines stand for records a crashed process left: submitted, never storable.
+    return [*reports, {"submitted": 100, "stats": {}}]
 
 
 def fault_eight_processes(uri: str, db: Path) -> list[dict[str, Any]]:
