@@ -28,5 +28,5 @@ def store(tmp_path: Path) -> Iterator[autolog.Client]:
     _versions._ACTIVE_MODEL_ID.set(_versions._UNSET)
     STATS.reset()
     yield client
-    client.flush(10)
+    assert client.flush(10), f"teardown flush failed: {STATS.snapshot()}"
     assert STATS.snapshot()["dropped"] == 0, "a test lost traces"

@@ -79,7 +79,7 @@ def test_span_content_cap_keeps_stored_json_valid(store: autolog.Client) -> None
         return {"echo": data}
 
     big("y" * 500)
-    client.flush()
+    assert client.flush()
     (span,) = autolog.search_traces(return_type="list")[0].data.spans
     assert isinstance(span.inputs, str) and span.inputs.startswith('{"data": "yyy')
     assert "truncated by autolog" in span.inputs

@@ -67,5 +67,5 @@ def test_a_spool_line_the_store_refuses_is_quarantined_once(tmp_path: Path) -> N
     [entry] = quarantined(spool_dir)
     assert entry["record"]["trace_id"] == f"tr-{13:032x}" and "NOT NULL" in entry["reason"]
     assert not list(spool_dir.glob("*.jsonl")), "the replayed file is deleted"
-    autolog.configure(f"sqlite:///{db}").flush(10)  # a restart finds nothing to copy or replay again
+    assert autolog.configure(f"sqlite:///{db}").flush(10)  # a restart finds nothing to copy or replay again
     assert len(quarantined(spool_dir)) == 1 and len(stored_ids(db)) == 39

@@ -415,13 +415,13 @@ def test_enable_twice_log_traces_false_and_disable() -> None:
     assert not isinstance(BaseCallbackManager.__dict__["__init__"].__wrapped__, wrapt.BaseObjectProxy)
     autolog.langchain(log_traces=False)
     RunnableLambda(lambda x: x).invoke(1)
-    autolog.flush()
+    assert autolog.flush()
     assert autolog.search_traces(return_type="list") == []
     autolog.langchain(disable=True)
     assert not isinstance(BaseCallbackManager.__dict__["__init__"], wrapt.BaseObjectProxy)
     assert lc_integration.get_handler() not in CallbackManager(handlers=[]).handlers
     RunnableLambda(lambda x: x).invoke(1)
-    autolog.flush()
+    assert autolog.flush()
     assert autolog.search_traces(return_type="list") == []
     autolog.langchain()
     RunnableLambda(lambda x: x, name="again").invoke(1)

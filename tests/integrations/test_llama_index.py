@@ -250,12 +250,12 @@ def test_handlers_are_added_once_and_removed_by_disable() -> None:
     assert dispatcher.event_handlers.count(event_handler) == 1
     autolog.llama_index(log_traces=False)
     MockLLM().complete("quiet")
-    autolog.flush()
+    assert autolog.flush()
     assert traces() == []
     autolog.llama_index(disable=True)
     assert span_handler not in dispatcher.span_handlers and event_handler not in dispatcher.event_handlers
     MockLLM().complete("off")
-    autolog.flush()
+    assert autolog.flush()
     assert traces() == []
     autolog.llama_index()
     MockLLM().complete("on")

@@ -204,7 +204,7 @@ def test_a_span_started_after_the_call_was_stored_joins_its_trace(client: openai
     client._client.event_hooks["request"].append(hook)
     client.chat.completions.create(model="gpt-4o", messages=MESSAGES)
     client._client.event_hooks["request"].remove(hook)
-    autolog.flush()
+    assert autolog.flush()
     (stored,) = autolog.search_traces(return_type="list")
     assert span_tree(stored) == [("Completions", "CHAT_MODEL", [])]
 

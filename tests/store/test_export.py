@@ -88,19 +88,19 @@ def test_burst_of_20000_traces_loses_none_even_when_the_queue_overflows(store: a
 def test_writes_are_idempotent_by_trace_id(store: autolog.Client) -> None:
     with autolog.start_span("once") as span:
         span.set_inputs(1)
-    store.flush()
+    assert store.flush()
     trace_id = autolog.get_last_active_trace_id()
     assert trace_id is not None
     live = span._trace  # type: ignore[union-attr]
     store._pipeline.enqueue(live)  # the same trace sent twice, as a retry or replay would
-    store.flush()
+    assert store.flush()
     assert store._store.count_traces() == 1
     assert len(store.get_trace(trace_id).data.spans) == 1
 
 
 def test_store_write_failure_spools_then_replays(store: autolog.Client) -> None:
     db = _db(store)
-    store.flush()
+    assert store.flush()
     blocker = sqlite3.connect(db, timeout=1, isolation_level=None)
     blocker.execute("BEGIN EXCLUSIVE")  # another process holding the write lock for a long time
     store._pipeline.retry_timeout_seconds = 3.0  # one busy wait (2 s), then a retry
@@ -121,7 +121,7 @@ def test_store_write_failure_spools_then_replays(store: autolog.Client) -> None:
 
 def test_fork_child_exports_its_own_traces(store: autolog.Client) -> None:
     _make_traces(3)
-    store.flush()
+    assert store.flush()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DeprecationWarning)  # fork with threads (3.12+ warns)
         pid = os.fork()
@@ -135,7 +135,7 @@ def test_fork_child_exports_its_own_traces(store: autolog.Client) -> None:
     _, status = os.waitpid(pid, 0)
     assert os.waitstatus_to_exitcode(status) == 0
     _make_traces(2)
-    store.flush()
+    assert store.flush()
     assert store._store.count_traces() == 12
 
 
@@ -152,7 +152,7 @@ def test_exit_flushes_everything_queued(store: autolog.Client) -> None:
 
 def test_killed_process_loses_nothing_it_had_spooled(store: autolog.Client) -> None:
     db = _db(store)
-    store.flush()
+    assert store.flush()
     blocker = sqlite3.connect(db, timeout=1, isolation_level=None)
     blocker.execute("BEGIN EXCLUSIVE")  # exports stall, so the child's queue overflows to its spool
     child = _run_child("""
@@ -175,7 +175,7 @@ def test_killed_process_loses_nothing_it_had_spooled(store: autolog.Client) -> N
     assert list(Path(str(db) + ".spool").glob("*.jsonl")), "the dead process's spool file should remain"
     # A new process (here: a new client) replays spools whose owner died.
     survivor = autolog.Client(store.tracking_uri)
-    survivor.flush(60)
+    assert survivor.flush(60)
     deadline = time.monotonic() + 60
     while survivor._store.count_traces() < stats["spooled"] and time.monotonic() < deadline:
         time.sleep(0.05)
@@ -221,7 +221,7 @@ def test_traces_taken_at_once_are_written_in_parts_within_the_content_bound(
     release = threading.Event()
 
     client = autolog.Client(store.tracking_uri, schedule_delay_millis=60_000)
-    client.flush()
+    assert client.flush()
     written: list[int] = []  # characters of span content in each write
     write_records = client._store.write_records
 
@@ -273,7 +273,7 @@ def test_shutdown_writes_the_records_the_worker_holds(store: autolog.Client) -> 
 
 def test_shutdown_with_the_store_locked_spools_what_the_worker_holds(store: autolog.Client) -> None:
     client = autolog.Client(store.tracking_uri, schedule_delay_millis=60_000)
-    client.flush()  # the store exists before it is locked
+    assert client.flush()  # the store exists before it is locked
     for i in range(WAKING):
         client.start_trace("held", inputs=i).end(outputs=i)
     time.sleep(0.2)
@@ -298,7 +298,7 @@ def test_shutdown_spools_the_traces_the_worker_took_and_has_not_encoded_yet(stor
     release = threading.Event()
 
     client = autolog.Client(store.tracking_uri, schedule_delay_millis=60_000)
-    client.flush()
+    assert client.flush()
     stuck = client.start_trace("stuck", inputs=SlowToSerialize(release))
     stuck.end()
     taken = []

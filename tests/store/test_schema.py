@@ -81,7 +81,7 @@ def test_trace_name_tag_set_and_deleted_like_any_tag(store: autolog.Client) -> N
         pass
     trace_id = autolog.get_last_active_trace_id()
     assert trace_id is not None
-    store.flush()
+    assert store.flush()
     assert store.get_trace(trace_id).info.tags == {"mlflow.traceName": "root"}
     autolog.set_trace_tag(trace_id, "mlflow.traceName", "renamed")
     assert [t.info.trace_id for t in autolog.search_traces(
@@ -113,7 +113,7 @@ def test_a_v1_spool_file_is_replayed(store: autolog.Client) -> None:
             "spans": [["0" * 16, None, "old", "LLM", "OK", 1, 2, SPAN_CONTENT]]}
     (spool / "1-deadbeef.jsonl").write_text(json.dumps(line) + "\n")  # pid 1's lock is free: an orphan
     replayer = autolog.Client(store.tracking_uri)
-    replayer.flush(30)  # starts its worker, which replays spool files whose process is gone
+    assert replayer.flush(30)  # starts its worker, which replays spool files whose process is gone
     deadline = time.monotonic() + 30
     while replayer._store.count_traces() == 0 and time.monotonic() < deadline:
         time.sleep(0.02)

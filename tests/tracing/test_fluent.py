@@ -284,11 +284,11 @@ def test_span_ending_after_its_trace_root_is_still_stored() -> None:
     root = autolog.start_span_no_context("root")
     late = autolog.start_span_no_context("late", parent_span=root)
     root.end()
-    autolog.flush()
+    assert autolog.flush()
     assert [s.name for s in autolog.get_trace(root.trace_id).data.spans] == ["root", "late"]
     assert autolog.get_trace(root.trace_id).data.spans[1].end_time_ns is None
     late.end(outputs=1)
-    autolog.flush()
+    assert autolog.flush()
     stored = autolog.get_trace(root.trace_id).data.spans[1]
     assert stored.end_time_ns is not None and stored.outputs == 1
 
