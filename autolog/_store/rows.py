@@ -44,15 +44,22 @@ def trace_from_rows(trace_row: Any, tags: dict[str, str], metadata: dict[str, st
     return Trace(info=info, data=TraceData(spans=spans))
 
 
-# The columns of `assessments` that assessment_from_row reads, in its order.
+# The columns of `assessments` that assessment_from_row reads and assessment_row writes, in their order.
 ASSESSMENT_COLUMNS = ("assessment_id, trace_id, span_id, name, kind, value, source_type, source_id, rationale,"
-                      " metadata, error, create_time_ms, last_update_time_ms")
+                      " metadata, error, create_time_ms, last_update_time_ms, run_id, overrides, valid")
+
+
+def assessment_row(a: Assessment) -> tuple[Any, ...]:
+    return (a.assessment_id, a.trace_id, a.span_id, a.name, a.kind, json.dumps(a.value, default=str),
+            a.source.source_type, a.source.source_id, a.rationale, json.dumps(a.metadata) if a.metadata else None,
+            a.error, a.create_time_ms, a.last_update_time_ms, a.run_id, a.overrides, int(bool(a.valid)))
 
 
 def assessment_from_row(row: Any) -> Assessment:
     (assessment_id, trace_id, span_id, name, kind, value, source_type, source_id, rationale, metadata, error,
-     created, updated) = row
+     created, updated, run_id, overrides, valid) = row
     return Assessment(name=name, value=json.loads(value) if value is not None else None, kind=kind,
                       source=AssessmentSource(source_type, source_id), rationale=rationale, trace_id=trace_id,
                       span_id=span_id, metadata=json.loads(metadata) if metadata else None, error=error,
-                      assessment_id=assessment_id, create_time_ms=created, last_update_time_ms=updated)
+                      assessment_id=assessment_id, create_time_ms=created, last_update_time_ms=updated,
+                      run_id=run_id, overrides=overrides, valid=bool(valid))

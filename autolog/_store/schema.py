@@ -22,7 +22,7 @@ from autolog.entities.ids import now_ms
 __all__ = ["DEFAULT_EXPERIMENT_ID", "DEFAULT_EXPERIMENT_NAME", "MIGRATIONS", "SCHEMA_VERSION", "migrate",
            "schema_is_current"]
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 DEFAULT_EXPERIMENT_ID = "0"
 DEFAULT_EXPERIMENT_NAME = "Default"
 
@@ -152,6 +152,76 @@ MIGRATIONS: dict[int, list[str]] = {
         "CREATE INDEX ix_traces_model ON traces (model_id, request_time) WHERE model_id IS NOT NULL",
         "DROP INDEX ix_traces_client_request_id",
         "CREATE INDEX ix_traces_client_request_id ON traces (client_request_id) WHERE client_request_id IS NOT NULL",
+    ],
+    # Evaluation: runs (an evaluation, or any start_run()), evaluation datasets with immutable
+    # versions, and assessments that can be overridden (the old one stays, valid = 0) and
+    # name the run that made them.
+    3: [
+        "ALTER TABLE assessments ADD COLUMN run_id TEXT",
+        "ALTER TABLE assessments ADD COLUMN overrides TEXT",
+        "ALTER TABLE assessments ADD COLUMN valid INTEGER NOT NULL DEFAULT 1",
+        "CREATE INDEX ix_assessments_run ON assessments (run_id) WHERE run_id IS NOT NULL",
+        """CREATE TABLE runs (
+            run_id TEXT PRIMARY KEY,
+            experiment_id TEXT NOT NULL,
+            name TEXT,
+            status TEXT NOT NULL,
+            start_time INTEGER NOT NULL,
+            end_time INTEGER,
+            model_id TEXT,
+            dataset_id TEXT,
+            dataset_name TEXT,
+            dataset_version INTEGER,
+            dataset_digest TEXT
+        )""",
+        "CREATE INDEX ix_runs_experiment_time ON runs (experiment_id, start_time)",
+        "CREATE INDEX ix_runs_model ON runs (model_id) WHERE model_id IS NOT NULL",
+        """CREATE TABLE run_params (
+            run_id TEXT NOT NULL, key TEXT NOT NULL, value TEXT,
+            PRIMARY KEY (run_id, key)
+        ) WITHOUT ROWID""",
+        """CREATE TABLE run_tags (
+            run_id TEXT NOT NULL, key TEXT NOT NULL, value TEXT,
+            PRIMARY KEY (run_id, key)
+        ) WITHOUT ROWID""",
+        """CREATE TABLE run_metrics (
+            run_id TEXT NOT NULL, key TEXT NOT NULL, value REAL, timestamp INTEGER NOT NULL,
+            PRIMARY KEY (run_id, key)
+        ) WITHOUT ROWID""",
+        # A dataset's records belong to one of its versions; a change makes a new version
+        # (records copied, then changed), so every version stays exactly as it was.
+        """CREATE TABLE datasets (
+            dataset_id TEXT PRIMARY KEY,
+            name TEXT NOT NULL UNIQUE,
+            experiment_ids TEXT NOT NULL DEFAULT '[]',
+            tags TEXT NOT NULL DEFAULT '{}',
+            created_time INTEGER NOT NULL,
+            last_update_time INTEGER NOT NULL,
+            current_version INTEGER NOT NULL DEFAULT 0
+        )""",
+        """CREATE TABLE dataset_versions (
+            dataset_id TEXT NOT NULL,
+            version INTEGER NOT NULL,
+            digest TEXT NOT NULL,
+            record_count INTEGER NOT NULL,
+            created_time INTEGER NOT NULL,
+            PRIMARY KEY (dataset_id, version)
+        ) WITHOUT ROWID""",
+        """CREATE TABLE dataset_records (
+            dataset_id TEXT NOT NULL,
+            version INTEGER NOT NULL,
+            record_id TEXT NOT NULL,
+            inputs_digest TEXT NOT NULL,
+            inputs TEXT NOT NULL,
+            outputs TEXT,
+            expectations TEXT NOT NULL DEFAULT '{}',
+            tags TEXT NOT NULL DEFAULT '{}',
+            source TEXT,
+            created_time INTEGER NOT NULL,
+            last_update_time INTEGER NOT NULL,
+            PRIMARY KEY (dataset_id, version, record_id)
+        ) WITHOUT ROWID""",
+        "CREATE INDEX ix_dataset_records_inputs ON dataset_records (dataset_id, version, inputs_digest)",
     ],
 }
 

@@ -21,7 +21,13 @@ from autolog._store.filter_sql import compile_trace_filter, order_sql, trace_ord
 from autolog._store.logged_models import LoggedModelTables, check_experiment_ids
 from autolog._store.pages import after_clause, decode_page_token, encode_page_token
 from autolog._store.records import METADATA_FIELD, SPANS_FIELD, TAG_COLUMNS, TAGS_FIELD, Record
-from autolog._store.rows import ASSESSMENT_COLUMNS, TRACE_ROW_COLUMNS, assessment_from_row, trace_from_rows
+from autolog._store.rows import (
+    ASSESSMENT_COLUMNS,
+    TRACE_ROW_COLUMNS,
+    assessment_from_row,
+    assessment_row,
+    trace_from_rows,
+)
 from autolog._store.schema import DEFAULT_EXPERIMENT_ID, DEFAULT_EXPERIMENT_NAME
 from autolog._store.sqlite_io import chunks, insert_rows, marks, path_from_uri, store_error
 from autolog.entities.assessment import Assessment
@@ -225,10 +231,8 @@ class SqliteStore(LoggedModelTables):
     def log_assessment(self, a: Assessment) -> Assessment:
         with self.connections.session("logging an assessment", write=True) as conn:
             self._require_trace(conn, a.trace_id or "")
-            conn.execute("INSERT OR REPLACE INTO assessments VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)", (
-                a.assessment_id, a.trace_id, a.span_id, a.name, a.kind, json.dumps(a.value, default=str),
-                a.source.source_type, a.source.source_id, a.rationale,
-                json.dumps(a.metadata) if a.metadata else None, a.error, a.create_time_ms, a.last_update_time_ms))
+            conn.execute(f"INSERT OR REPLACE INTO assessments ({ASSESSMENT_COLUMNS}) VALUES ({', '.join('?' * 16)})",
+                         assessment_row(a))
         return a
 
     # -- experiments -------------------------------------------------------------------------------

@@ -58,6 +58,18 @@ class Assessment:
     assessment_id: str = field(default_factory=new_assessment_id)
     create_time_ms: int = field(default_factory=now_ms)
     last_update_time_ms: int = field(default_factory=now_ms)
+    run_id: str | None = None  # the run (an evaluation) that made it
+    overrides: str | None = None  # the assessment this one replaces (override_feedback)
+    valid: bool = True  # False once another assessment overrides this one
+
+    @property
+    def feedback_value(self) -> Any:
+        """The value of a feedback (None for an expectation), as MLflow's ``assessment.feedback.value``."""
+        return self.value if self.kind == "feedback" else None
+
+    @property
+    def expectation_value(self) -> Any:
+        return self.value if self.kind == "expectation" else None
 
     def __post_init__(self) -> None:
         error: Any = self.error
@@ -67,11 +79,14 @@ class Assessment:
             self.error = f"{type(error).__name__}: {error}"
 
 
-def Feedback(name: str, value: Any, source: AssessmentSource | None = None, rationale: str | None = None,
-             **kwargs: Any) -> Assessment:
-    """A judgement of a trace's output (source: CODE unless given)."""
+def Feedback(name: str = "feedback", value: Any = None, source: AssessmentSource | None = None,
+             rationale: str | None = None, error: Any = None, **kwargs: Any) -> Assessment:
+    """A judgement of a trace's output (source: CODE unless given); ``error`` instead of a value if it failed.
+
+    A scorer's Feedback still named "feedback" takes the scorer's name, as in MLflow.
+    """
     return Assessment(name=name, value=value, kind="feedback", source=source or AssessmentSource(),
-                      rationale=rationale, **kwargs)
+                      rationale=rationale, error=error, **kwargs)
 
 
 def Expectation(name: str, value: Any, source: AssessmentSource | None = None, **kwargs: Any) -> Assessment:
