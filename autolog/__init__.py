@@ -31,6 +31,13 @@ from autolog._api import (
     set_trace_tag,
     set_tracking_uri,
 )
+from autolog._assessments import (
+    delete_assessment,
+    get_assessment,
+    log_assessment,
+    override_feedback,
+    update_assessment,
+)
 from autolog._client import Client, configure
 from autolog._errors import (
     AutologError,
@@ -39,6 +46,21 @@ from autolog._errors import (
     ResourceDoesNotExist,
     StoreBusyError,
     StoreError,
+)
+from autolog._runs import (
+    ActiveRun,
+    active_run,
+    end_run,
+    get_run,
+    last_active_run,
+    log_metric,
+    log_metrics,
+    log_param,
+    log_params,
+    search_runs,
+    set_tag,
+    set_tags,
+    start_run,
 )
 from autolog._stats import stats
 from autolog._tracing.context import suppress_tracing
@@ -65,21 +87,24 @@ from autolog.entities import (
     TraceInfo,
     TraceState,
 )
+from autolog.entities.run import Run, RunData, RunInfo, RunStatus
 
 __version__ = "0.1.0"
 
 __all__ = [
-    "ActiveModel", "Assessment", "AssessmentError", "AssessmentSource", "AutologError", "Client", "Expectation",
-    "Experiment", "Feedback", "InvalidArgumentError", "InvalidFilterError", "LiveSpan", "LoggedModel",
-    "LoggedModelStatus", "NoOpSpan", "ResourceDoesNotExist", "Span", "SpanEvent", "SpanStatus", "SpanStatusCode",
-    "SpanType", "StoreBusyError", "StoreError", "Trace", "TraceData", "TraceInfo", "TraceState", "__version__",
-    "clear_active_model",
-    "configure", "create_external_model", "delete_logged_model_tag", "delete_trace_tag", "finalize_logged_model",
-    "flush", "get_active_model_id", "get_current_active_span", "get_last_active_trace_id", "get_logged_model",
-    "get_trace", "get_tracking_uri", "initialize_logged_model", "langchain", "llama_index", "log_expectation",
-    "log_feedback", "log_model_params", "openai", "search_logged_models", "search_traces", "set_active_model",
-    "set_experiment", "set_logged_model_tags", "set_trace_tag", "set_tracking_uri", "start_span",
-    "start_span_no_context", "stats", "suppress_tracing", "trace", "update_current_trace",
+    "ActiveModel", "ActiveRun", "Assessment", "AssessmentError", "AssessmentSource", "AutologError", "Client",
+    "Expectation", "Experiment", "Feedback", "InvalidArgumentError", "InvalidFilterError", "LiveSpan", "LoggedModel",
+    "LoggedModelStatus", "NoOpSpan", "ResourceDoesNotExist", "Run", "RunData", "RunInfo", "RunStatus", "Span",
+    "SpanEvent", "SpanStatus", "SpanStatusCode", "SpanType", "StoreBusyError", "StoreError", "Trace", "TraceData",
+    "TraceInfo", "TraceState", "__version__", "active_run", "clear_active_model", "configure",
+    "create_external_model", "delete_assessment", "delete_logged_model_tag", "delete_trace_tag", "end_run",
+    "finalize_logged_model", "flush", "genai", "get_active_model_id", "get_assessment", "get_current_active_span",
+    "get_last_active_trace_id", "get_logged_model", "get_run", "get_trace", "get_tracking_uri",
+    "initialize_logged_model", "langchain", "last_active_run", "llama_index", "log_assessment", "log_expectation",
+    "log_feedback", "log_metric", "log_metrics", "log_model_params", "log_param", "log_params", "openai",
+    "override_feedback", "search_logged_models", "search_runs", "search_traces", "set_active_model", "set_experiment",
+    "set_logged_model_tags", "set_tag", "set_tags", "set_trace_tag", "set_tracking_uri", "start_run", "start_span",
+    "start_span_no_context", "stats", "suppress_tracing", "trace", "update_assessment", "update_current_trace",
 ]
 
 
@@ -108,3 +133,12 @@ def llama_index(log_traces: bool = True, disable: bool = False, silent: bool = F
 openai.autolog = openai  # type: ignore[attr-defined]
 langchain.autolog = langchain  # type: ignore[attr-defined]
 llama_index.autolog = llama_index  # type: ignore[attr-defined]
+
+
+def __getattr__(name: str) -> Any:
+    # `autolog.genai` (evaluation, scorers, judges, datasets) is imported on first use: tracing alone never loads it.
+    if name == "genai":
+        import importlib
+
+        return importlib.import_module("autolog.genai")
+    raise AttributeError(f"module 'autolog' has no attribute {name!r}")

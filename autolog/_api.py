@@ -91,12 +91,15 @@ def delete_trace_tag(trace_id: str, key: str) -> None:
     get_default_client().delete_trace_tag(trace_id, key)
 
 
-def log_feedback(trace_id: str, name: str, value: Any, source: AssessmentSource | None = None,
+def log_feedback(trace_id: str, name: str = "feedback", value: Any = None, source: AssessmentSource | None = None,
                  rationale: str | None = None, span_id: str | None = None,
-                 metadata: dict[str, str] | None = None) -> Assessment:
-    """Record a judgement of a trace's output (human, LLM judge or code)."""
+                 metadata: dict[str, str] | None = None, error: Any = None) -> Assessment:
+    """Record a judgement of a trace's output (human, LLM judge or code), or with ``error`` why there is none."""
+    if value is None and error is None:
+        raise InvalidArgumentError("log_feedback needs value= or error= (an exception or an AssessmentError)")
     return get_default_client().log_assessment(
-        trace_id, Feedback(name, value, source=source, rationale=rationale, span_id=span_id, metadata=metadata))
+        trace_id, Feedback(name, value, source=source, rationale=rationale, span_id=span_id, metadata=metadata,
+                           error=error))
 
 
 def log_expectation(trace_id: str, name: str, value: Any, source: AssessmentSource | None = None,

@@ -729,9 +729,6 @@ def test_version_comparison_by_model_id() -> None:
 # -- APIs the samples use that autolog lacks ----------------------------------------------------------------
 
 MISSING = {
-    # version-concepts "Within a run context"
-    "start_run(run_id=None, experiment_id=None, run_name=None, ...) -> ActiveRun":
-        lambda: mlflow.start_run(),  # type: ignore[attr-defined]
     # link-production-traces-to-app-versions: `from mlflow.client import MlflowClient`
     "mlflow.client.MlflowClient (module autolog.client)":
         lambda: __import__("autolog.client"),

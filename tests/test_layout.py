@@ -39,7 +39,7 @@ ALLOWED = {
     "client": {"leaf", "entities", "_tracing", "_store", "_export", "client", "integrations"},
     "top": {"leaf", "entities", "_tracing", "_store", "_export", "client", "top", "integrations"},
 }
-CLIENT = {"autolog", "autolog._client", "autolog._api", "autolog._versions"}
+CLIENT = {"autolog", "autolog._client", "autolog._api", "autolog._versions", "autolog._runs", "autolog._assessments"}
 TOP = {"autolog.cli", "autolog._demo", "autolog.__main__"}
 
 

@@ -15,8 +15,21 @@ from autolog._errors import InvalidArgumentError, InvalidFilterError
 from autolog._store.filter_parser import NUMERIC_OPS, STRING_OPS, Comparison, Parser
 from autolog._store.records import METADATA_COLUMNS, TAG_COLUMNS
 
-__all__ = ["MAX_FILTER_VALUES", "SortKey", "all_of", "compile_logged_model_filter", "compile_logged_model_order_by",
-           "compile_trace_filter", "compile_trace_order_by", "order_sql", "parse_filter", "trace_order_keys"]
+__all__ = [
+    "MAX_FILTER_VALUES",
+    "MODEL_FIELDS",
+    "RUN_FIELDS",
+    "EntityFields",
+    "SortKey",
+    "all_of",
+    "compile_entity_filter",
+    "compile_entity_order_by",
+    "compile_trace_filter",
+    "compile_trace_order_by",
+    "order_sql",
+    "parse_filter",
+    "trace_order_keys",
+]
 
 # Values one filter may bind: far above any real search, and with the store's own parameters
 # (experiment ids, the page cursor) still below SQLite's smallest bound-parameter limit (32,766).
@@ -190,7 +203,9 @@ def _metadata_clause(alias: str, c: Comparison, params: list[object]) -> str:
 
 def _assessment_clause(alias: str, c: Comparison, params: list[object]) -> str:
     params.extend((c.key_type, c.key))
-    base = f"EXISTS (SELECT 1 FROM assessments a WHERE a.trace_id = {alias}.trace_id AND a.kind = ? AND a.name = ?"
+    # Overridden assessments (valid = 0) are history, not the current judgement.
+    base = (f"EXISTS (SELECT 1 FROM assessments a WHERE a.trace_id = {alias}.trace_id AND a.valid = 1"
+            " AND a.kind = ? AND a.name = ?")
     if c.op in ("IS NULL", "IS NOT NULL"):
         return ("NOT " if c.op == "IS NULL" else "") + base + ")"
     value = c.value
@@ -294,45 +309,67 @@ def compile_trace_order_by(order_by: list[str] | None, alias: str = "t") -> str:
     return order_sql(trace_order_keys(order_by, alias))
 
 
-# -- logged models ------------------------------------------------------------------------------------
-_MODEL_STRING_COLUMNS = {"name": "name", "model_id": "model_id", "model_type": "model_type", "status": "status",
-                         "source_run_id": "source_run_id", "experiment_id": "experiment_id"}
-_MODEL_NUMERIC_COLUMNS = {"creation_timestamp": "creation_timestamp", "creation_time": "creation_timestamp",
-                          "last_updated_timestamp": "last_updated_timestamp"}
-_MODEL_PREFIXES = {"tags": "tag", "tag": "tag", "params": "param", "param": "param", "metrics": "metric",
-                   "metric": "metric", "attributes": "attribute", "attribute": "attribute"}
+# -- logged models and runs: attributes, tags.<k>, params.<k>, metrics.<k> ----------------------------
+@dataclass(frozen=True)
+class EntityFields:
+    """What a filter over logged models or runs may name: its table's columns and its key/value tables."""
+
+    what: str  # "model", "run": for error messages
+    id_column: str
+    string_columns: dict[str, str]
+    numeric_columns: dict[str, str]
+    tables: dict[str, str]  # "tag" | "param" | "metric" -> table name
+    default_order: tuple[tuple[str, bool], ...]
 
 
-def compile_logged_model_filter(filter_string: str | None, alias: str = "m") -> tuple[str, list[object]]:
-    """SQL boolean expression over ``logged_models AS <alias>`` and its bound parameters."""
+MODEL_FIELDS = EntityFields(
+    "model", "model_id",
+    {"name": "name", "model_id": "model_id", "model_type": "model_type", "status": "status",
+     "source_run_id": "source_run_id", "experiment_id": "experiment_id"},
+    {"creation_timestamp": "creation_timestamp", "creation_time": "creation_timestamp",
+     "last_updated_timestamp": "last_updated_timestamp"},
+    {"tag": "logged_model_tags", "param": "logged_model_params", "metric": "logged_model_metrics"},
+    (("creation_timestamp", True), ("model_id", True)))
+RUN_FIELDS = EntityFields(
+    "run", "run_id",
+    {"run_name": "name", "name": "name", "run_id": "run_id", "status": "status", "experiment_id": "experiment_id",
+     "model_id": "model_id", "dataset_name": "dataset_name", "dataset_digest": "dataset_digest"},
+    {"start_time": "start_time", "end_time": "end_time", "dataset_version": "dataset_version"},
+    {"tag": "run_tags", "param": "run_params", "metric": "run_metrics"},
+    (("start_time", True), ("run_id", True)))
+_ENTITY_PREFIXES = {"tags": "tag", "tag": "tag", "params": "param", "param": "param", "metrics": "metric",
+                    "metric": "metric", "attributes": "attribute", "attribute": "attribute"}
+
+
+def compile_entity_filter(filter_string: str | None, fields: EntityFields, alias: str) -> tuple[str, list[object]]:
+    """SQL boolean expression over the entity's table ``AS <alias>`` and its bound parameters."""
     if filter_string is None or _is_blank(filter_string):
         return "1=1", []
     params: list[object] = []
     parts = []
     for prefix, key, op, value, pos in Parser(filter_string).parse():
-        key_type = "attribute" if prefix is None else _MODEL_PREFIXES.get(prefix.lower(), "")
-        if not key_type or (key_type == "attribute" and key not in _MODEL_STRING_COLUMNS
-                            and key not in _MODEL_NUMERIC_COLUMNS):
-            raise InvalidFilterError(filter_string, pos, "a model field: tags.<key>, params.<key>, metrics.<key>, "
-                                     "or one of " + ", ".join(sorted({*_MODEL_STRING_COLUMNS,
-                                                                     *_MODEL_NUMERIC_COLUMNS})), prefix or key)
+        key_type = "attribute" if prefix is None else _ENTITY_PREFIXES.get(prefix.lower(), "")
+        if not key_type or (key_type == "attribute" and key not in fields.string_columns
+                            and key not in fields.numeric_columns):
+            raise InvalidFilterError(filter_string, pos, f"a {fields.what} field: tags.<key>, params.<key>, "
+                                     "metrics.<key>, or one of " + ", ".join(sorted({*fields.string_columns,
+                                                                                    *fields.numeric_columns})),
+                                     prefix or key)
         c = Comparison(key_type, key, op, value, pos)
-        numeric = key_type == "metric" or (key_type == "attribute" and key in _MODEL_NUMERIC_COLUMNS)
+        numeric = key_type == "metric" or (key_type == "attribute" and key in fields.numeric_columns)
         # Checked as a metric (numbers) or as a param (strings): the rules of those two kinds.
         _check_ops(filter_string, Comparison("metric" if numeric else "param", key, op, value, pos))
         if key_type == "attribute":
-            column = _MODEL_NUMERIC_COLUMNS.get(key) or _MODEL_STRING_COLUMNS[key]
+            column = fields.numeric_columns.get(key) or fields.string_columns[key]
             parts.append(_compare(f"{alias}.{column}", c, params, numeric))
         else:
-            table = {"tag": "logged_model_tags", "param": "logged_model_params", "metric": "logged_model_metrics"}
-            parts.append(_key_value_clause(table[key_type], "model_id", f"{alias}.model_id", c, params, numeric))
+            parts.append(_key_value_clause(fields.tables[key_type], fields.id_column, f"{alias}.{fields.id_column}",
+                                           c, params, numeric))
         _check_size(filter_string, c, params)
     return all_of(parts), params
 
 
-def compile_logged_model_order_by(order_by: list[str] | None, alias: str = "m") -> str:
-    columns = {**_MODEL_NUMERIC_COLUMNS, **_MODEL_STRING_COLUMNS}
-    not_null = frozenset(("model_id", "experiment_id", "name", "status", "creation_timestamp",
-                          "last_updated_timestamp"))
-    return order_sql(_order_keys(order_by, columns, not_null, alias,
-                                 [("creation_timestamp", True), ("model_id", True)], "model_id"))
+def compile_entity_order_by(order_by: list[str] | None, fields: EntityFields, alias: str) -> str:
+    columns = {**fields.numeric_columns, **fields.string_columns}
+    not_null = frozenset((fields.id_column, "experiment_id", "name", "status", *(c for c, _ in fields.default_order)))
+    return order_sql(_order_keys(order_by, columns, not_null, alias, list(fields.default_order), fields.id_column))

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 
 from autolog._errors import InvalidArgumentError, ResourceDoesNotExist
 from autolog._store.connections import Connections
-from autolog._store.filter_sql import compile_logged_model_filter, compile_logged_model_order_by
+from autolog._store.filter_sql import MODEL_FIELDS, compile_entity_filter, compile_entity_order_by
 from autolog._store.sqlite_io import chunks, marks
 from autolog.entities.ids import now_ms
 from autolog.entities.logged_model import LoggedModel
@@ -106,14 +106,14 @@ class LoggedModelTables:
 
     def search_logged_models(self, experiment_ids: Sequence[str] | None, filter_string: str | None,
                              order_by: list[str] | None, max_results: int) -> list[LoggedModel]:
-        where, params = compile_logged_model_filter(filter_string, alias="m")
+        where, params = compile_entity_filter(filter_string, MODEL_FIELDS, alias="m")
         check_experiment_ids(experiment_ids)
         args: list[object] = list(params)
         clauses = [f"({where})"]
         if experiment_ids:
             clauses.append(f"m.experiment_id IN ({marks(len(experiment_ids))})")
             args.extend(str(e) for e in experiment_ids)
-        order = compile_logged_model_order_by(order_by, alias="m")
+        order = compile_entity_order_by(order_by, MODEL_FIELDS, alias="m")
         sql = f"SELECT m.model_id FROM logged_models AS m WHERE {' AND '.join(clauses)} ORDER BY {order} LIMIT ?"
         args.append(min(max_results, _MAX_LIMIT))
         with self.connections.session("searching logged models") as conn:

@@ -152,7 +152,7 @@ def trace(func: Any = None, *, name: str | None = None, span_type: str = SpanTyp
                 except BaseException as exc:  # noqa: BLE001 - thrown into the user's generator, as it would be untraced
                     sent, thrown = None, exc
 
-        return agen_wrapper
+        return _mark_traced(agen_wrapper)
 
     if inspect.isgeneratorfunction(func):
         @functools.wraps(func)
@@ -195,7 +195,7 @@ def trace(func: Any = None, *, name: str | None = None, span_type: str = SpanTyp
                 except BaseException as exc:  # noqa: BLE001 - thrown into the user's generator, as it would be untraced
                     sent, thrown = None, exc
 
-        return gen_wrapper
+        return _mark_traced(gen_wrapper)
 
     if inspect.iscoroutinefunction(func):
         @functools.wraps(func)
@@ -221,7 +221,7 @@ def trace(func: Any = None, *, name: str | None = None, span_type: str = SpanTyp
                     raise
             return result
 
-        return async_wrapper
+        return _mark_traced(async_wrapper)
 
     @functools.wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
@@ -243,6 +243,15 @@ def trace(func: Any = None, *, name: str | None = None, span_type: str = SpanTyp
                 raise
         return result
 
+    return _mark_traced(wrapper)
+
+
+TRACED_MARK = "__autolog_traced__"
+
+
+def _mark_traced(wrapper: Any) -> Any:
+    """Mark a wrapper made by ``@trace``: evaluation wraps a predict function only if it is not traced yet."""
+    setattr(wrapper, TRACED_MARK, True)
     return wrapper
 
 

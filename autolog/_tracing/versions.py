@@ -22,7 +22,8 @@ from typing import Any
 from autolog.entities.logged_model import LoggedModel
 
 __all__ = ["ActiveModel", "activate", "clear_active_model", "forget_selected_experiment", "get_active_model_id",
-           "select_experiment", "selected_experiment_id"]
+           "get_active_run_id", "reset_active_run_id", "select_experiment", "selected_experiment_id",
+           "set_active_run_id"]
 
 _UNSET: Any = object()
 _ACTIVE_MODEL_ID: ContextVar[Any] = ContextVar("autolog_active_model_id", default=_UNSET)
@@ -111,6 +112,25 @@ def activate(model: LoggedModel) -> ActiveModel:
         _global_model_id = model.model_id
     active._token = _ACTIVE_MODEL_ID.set(model.model_id)
     return active
+
+
+# The run (an evaluation, a ``start_run()`` block) new traces are linked to, per context.
+_ACTIVE_RUN_ID: ContextVar[str | None] = ContextVar("autolog_active_run_id", default=None)
+
+
+def get_active_run_id() -> str | None:
+    return _ACTIVE_RUN_ID.get()
+
+
+def set_active_run_id(run_id: str | None) -> Token[str | None]:
+    return _ACTIVE_RUN_ID.set(run_id)
+
+
+def reset_active_run_id(token: Token[str | None]) -> None:
+    try:
+        _ACTIVE_RUN_ID.reset(token)
+    except ValueError:  # reset in another context than it was set in
+        _ACTIVE_RUN_ID.set(token.old_value if token.old_value is not Token.MISSING else None)
 
 
 def clear_active_model() -> None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import secrets
 import time
 
-__all__ = ["new_assessment_id", "new_model_id", "now_ms"]
+__all__ = ["new_assessment_id", "new_model_id", "new_run_id", "now_ms"]
 
 
 def new_model_id() -> str:
@@ -19,6 +19,10 @@ def new_model_id() -> str:
 
 def new_assessment_id() -> str:
     return f"a-{secrets.token_hex(16)}"
+
+
+def new_run_id() -> str:
+    return secrets.token_hex(16)  # MLflow's run ids are 32 hex digits
 
 
 def now_ms() -> int:

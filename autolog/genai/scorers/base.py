@@ -118,13 +118,13 @@ class _FunctionScorer(Scorer):
         super().__init__(name or getattr(func, "__name__", "scorer"), aggregations,
                          description or inspect.getdoc(func))
         self._parameters = _parameters_of(func, self.name)
-        functools.update_wrapper(self, func)  # type: ignore[arg-type]
+        functools.update_wrapper(self, func)
 
     @property
     def parameters(self) -> tuple[str, ...]:
         return self._parameters
 
-    def __call__(self, **kwargs: Any) -> Any:  # type: ignore[override]
+    def __call__(self, **kwargs: Any) -> Any:
         return self.func(**kwargs)
 
 
