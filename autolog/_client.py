@@ -32,6 +32,7 @@ from autolog._tracing.live import LiveSpan, LiveTrace, OpenTraces
 from autolog._tracing.tracer import install_trace_factory
 from autolog.entities import keys
 from autolog.entities.assessment import Assessment
+from autolog.entities.dataset import EvaluationDataset
 from autolog.entities.experiment import Experiment
 from autolog.entities.ids import new_model_id, now_ms
 from autolog.entities.logged_model import LoggedModel, LoggedModelStatus
@@ -96,6 +97,11 @@ class Client:
                                         max_content_chars=max_content_chars)
         self._enqueue = self._pipeline.enqueue
 
+    @property
+    def store(self) -> SqliteStore:
+        """The store itself, for the evaluation and run APIs (reads through it do not wait for pending exports)."""
+        return self._store
+
     # -- tracing (never blocks on I/O) -------------------------------------------------------------
     def new_live_trace(self, experiment_id: str | None = None) -> LiveTrace:
         """A new trace of the active model; once it ends it goes to this client's export pipeline."""
@@ -103,6 +109,9 @@ class Client:
         model = versions.get_active_model_id()
         if model:
             metadata[keys.MODEL_ID] = model
+        run_id = versions.get_active_run_id()
+        if run_id:
+            metadata[keys.SOURCE_RUN] = run_id
         return LiveTrace(new_trace_id(), experiment_id or versions.selected_experiment_id(self._experiment_id_of_name),
                          metadata, self._enqueue, self._open_traces)
 
@@ -286,6 +295,30 @@ class Client:
     def search_logged_models(self, experiment_ids: Sequence[str] | None = None, filter_string: str | None = None,
                              order_by: list[str] | None = None, max_results: int = 100) -> list[LoggedModel]:
         return self._store.search_logged_models(experiment_ids, filter_string, order_by, max_results)
+
+    # -- evaluation datasets -------------------------------------------------------------------------
+    # Each dataset returned is bound to the store, which its merge_records/delete_records/records use.
+    def create_dataset(self, name: str, experiment_ids: Sequence[str],
+                       tags: dict[str, Any] | None = None) -> EvaluationDataset:
+        return self._store.create_dataset(name, experiment_ids, tags).bind(self._store)
+
+    def get_dataset(self, name: str | None = None, dataset_id: str | None = None,
+                    version: int | None = None) -> EvaluationDataset:
+        return self._store.get_dataset(name, dataset_id, version).bind(self._store)
+
+    def search_datasets(self, experiment_ids: Sequence[str] | None = None, filter_string: str | None = None,
+                        max_results: int = 1000, order_by: list[str] | None = None) -> list[EvaluationDataset]:
+        found = self._store.search_datasets(experiment_ids, filter_string, max_results, order_by)
+        return [d.bind(self._store) for d in found]
+
+    def delete_dataset(self, dataset_id: str) -> None:
+        self._store.delete_dataset(dataset_id)
+
+    def set_dataset_tags(self, dataset_id: str, tags: dict[str, Any]) -> None:
+        self._store.set_dataset_tags(dataset_id, tags)
+
+    def delete_dataset_tag(self, dataset_id: str, key: str) -> None:
+        self._store.delete_dataset_tag(dataset_id, key)
 
 
 def _checked_params(params: dict[str, Any] | None) -> dict[str, str]:

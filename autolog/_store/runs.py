@@ -42,7 +42,8 @@ class RunTables:
         return Run(info, RunData(tags=dict(tags or {})))
 
     def update_run(self, run_id: str, status: str | None = None, end_time: int | None = None,
-                   model_id: str | None = None, dataset: tuple[str, str, int, str] | None = None) -> None:
+                   model_id: str | None = None,
+                   dataset: tuple[str | None, str, int | None, str] | None = None) -> None:
         """Set what is given: the status, the end time, the model, the dataset (id, name, version, digest)."""
         if status is not None and status not in RunStatus.ALL:
             raise InvalidArgumentError(f"a run's status is one of {', '.join(RunStatus.ALL)}; got {status!r}")
@@ -119,6 +120,19 @@ class RunTables:
         if row is None:
             raise ResourceDoesNotExist(f"assessment {assessment_id!r} of trace {trace_id!r} does not exist")
         return assessment_from_row(row)
+
+    def write_assessments(self, assessments: Sequence[Assessment]) -> int:
+        """Store many assessments in one transaction (an evaluation's feedback); those of unknown traces are skipped."""
+        if not assessments:
+            return 0
+        with self.connections.session(f"writing {len(assessments)} assessments", write=True) as conn:
+            trace_ids = sorted({a.trace_id for a in assessments if a.trace_id})
+            known = {r[0] for i in range(0, len(trace_ids), 500)
+                     for r in conn.execute(f"SELECT trace_id FROM traces WHERE trace_id IN "
+                                           f"({marks(len(trace_ids[i:i + 500]))})", trace_ids[i:i + 500])}
+            rows = [assessment_row(a) for a in assessments if a.trace_id in known]
+            conn.executemany(f"INSERT OR REPLACE INTO assessments ({ASSESSMENT_COLUMNS}) VALUES ({marks(16)})", rows)
+        return len(rows)
 
     def replace_assessment(self, assessment: Assessment, invalidate: str | None = None) -> Assessment:
         """Write an assessment over its stored row; ``invalidate``: an assessment it overrides (then valid = 0)."""

@@ -17,6 +17,7 @@ from typing import Any
 
 from autolog._errors import ResourceDoesNotExist, StoreBusyError
 from autolog._store.connections import Connections
+from autolog._store.datasets import DatasetTables
 from autolog._store.filter_sql import compile_trace_filter, order_sql, trace_order_keys
 from autolog._store.logged_models import LoggedModelTables, check_experiment_ids
 from autolog._store.pages import after_clause, decode_page_token, encode_page_token
@@ -28,6 +29,7 @@ from autolog._store.rows import (
     assessment_row,
     trace_from_rows,
 )
+from autolog._store.runs import RunTables
 from autolog._store.schema import DEFAULT_EXPERIMENT_ID, DEFAULT_EXPERIMENT_NAME
 from autolog._store.sqlite_io import chunks, insert_rows, marks, path_from_uri, store_error
 from autolog.entities.assessment import Assessment
@@ -41,7 +43,7 @@ _SET_COLUMN = TRACE_ROW_COLUMNS.split(", ").index("metadata_set")
 _MAX_LIMIT = 2**62  # SQLite binds 64-bit integers; a larger max_results means "all"
 
 
-class SqliteStore(LoggedModelTables):
+class SqliteStore(LoggedModelTables, RunTables, DatasetTables):
     """Thread-safe, multi-process store. Every method may block on disk I/O."""
 
     # The errors after which a write is worth retrying: another process held the write lock

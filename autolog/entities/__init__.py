@@ -1,4 +1,4 @@
-"""The data model, with MLflow's names (``mlflow.entities``): traces, spans, versions, assessments.
+"""The data model, with MLflow's names (``mlflow.entities``): traces, spans, versions, assessments, datasets.
 
 Plain data: nothing here records, stores or sends anything, and this package imports no
 other part of autolog but its leaf modules (errors, safe JSON).
@@ -14,13 +14,14 @@ from autolog.entities.assessment import (
     Expectation,
     Feedback,
 )
+from autolog.entities.dataset import DatasetRecord, EvaluationDataset
 from autolog.entities.experiment import Experiment
 from autolog.entities.logged_model import LoggedModel, LoggedModelStatus
 from autolog.entities.span import Span, SpanEvent, SpanStatus, SpanStatusCode, SpanType
 from autolog.entities.trace import Trace, TraceData, TraceInfo, TraceState
 
 __all__ = [
-    "Assessment", "AssessmentError", "AssessmentSource", "AssessmentSourceType", "Expectation", "Experiment",
-    "Feedback", "LoggedModel", "LoggedModelStatus", "Span", "SpanEvent", "SpanStatus", "SpanStatusCode", "SpanType",
-    "Trace", "TraceData", "TraceInfo", "TraceState",
+    "Assessment", "AssessmentError", "AssessmentSource", "AssessmentSourceType", "DatasetRecord", "EvaluationDataset",
+    "Expectation", "Experiment", "Feedback", "LoggedModel", "LoggedModelStatus", "Span", "SpanEvent", "SpanStatus",
+    "SpanStatusCode", "SpanType", "Trace", "TraceData", "TraceInfo", "TraceState",
 ]
