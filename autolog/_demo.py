@@ -3,7 +3,10 @@
 No network and no API key: when the openai SDK is installed, the app calls it through
 an in-process ``httpx.MockTransport`` that answers like the real API (with token usage),
 and ``autolog.openai()`` traces those calls; otherwise a local fake model stands in.
-Two application versions answer the same questions; some calls fail on purpose.
+Two application versions answer the same questions; some calls fail on purpose. Then each
+version is evaluated on a small dataset (``autolog.genai.evaluate``) with a code scorer and
+an LLM judge whose model is the same kind of local mock (deterministic), and the quality
+figures are printed beside latency, tokens and errors.
 """
 
 from __future__ import annotations
@@ -105,17 +108,69 @@ def _build_app(model: str, top_k: int) -> Callable[[str, str], str]:
     return answer
 
 
+def _judge_http_client() -> Any:
+    """A local stand-in for the judge's model: says "yes" when the answer exists and quotes the question's topic."""
+    import httpx
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        prompt = json.loads(request.content)["messages"][-1]["content"]
+        topic = next((key for key in DOCS if key in prompt.lower().split("outputs")[0]), None)
+        answer = prompt.lower().split("outputs", 1)[-1]
+        good = topic is not None and "here is what i found" in answer and topic in answer
+        verdict = {"result": "yes" if good else "no",
+                   "rationale": f"the answer {'covers' if good else 'does not cover'} the topic {topic!r}"}
+        return httpx.Response(200, json={
+            "id": "chatcmpl-judge", "object": "chat.completion", "created": int(time.time()), "model": "demo-judge",
+            "choices": [{"index": 0, "finish_reason": "stop",
+                         "message": {"role": "assistant", "content": json.dumps(verdict)}}],
+            "usage": {"prompt_tokens": 50, "completion_tokens": 12, "total_tokens": 62}})
+
+    return httpx.Client(transport=httpx.MockTransport(handler))
+
+
+def _evaluate(apps: dict[str, tuple[str, Callable[[str, str], str]]]) -> None:
+    """Evaluate each version on the questions: a code scorer and an LLM judge, then the figures side by side."""
+    try:
+        from autolog.genai import evaluate, judges, scorer
+        from autolog.genai.scorers import Latency
+    except ImportError as exc:  # the genai extra (pandas) is missing
+        print(f"\n(evaluation skipped: {exc}; install autolog-genai[genai])")
+        return
+    helpful = judges.make_judge(
+        "helpful", "Is this answer helpful for the user's question? Question: {{ inputs }}. Answer: {{ outputs }}. "
+        "Reply yes or no.", model="openai:/demo-judge", feedback_value_type=bool, http_client=_judge_http_client())
+
+    @scorer
+    def cites_notes(outputs: str | None) -> bool:
+        return bool(outputs) and "found" in (outputs or "")
+
+    data = [{"inputs": {"question": q, "user": "evaluator"}} for q in QUESTIONS]
+    print(f"\nEvaluation on {len(data)} questions (autolog.genai.evaluate, judge: a local mock model):")
+    print(f"{'version':<16} {'helpful':>8} {'cites notes':>12} {'latency p90 s':>14} {'errors':>7}")
+    for name, (model_id, app) in apps.items():
+        result = evaluate(data, [helpful, cites_notes, Latency()], predict_fn=app, model_id=model_id,
+                          progress=False, max_workers=4)
+        m = result.metrics
+        errors = (result.result_df["state"] == "ERROR").mean()
+        print(f"{name:<16} {m.get('helpful/mean', 0):>8.0%} {m.get('cites_notes/mean', 0):>12.0%} "
+              f"{m.get('latency/p90', 0):>14.3f} {errors:>7.0%}")
+    print("  each evaluation is a run: autolog.search_runs(), its feedback on the traces: "
+          "filter_string=\"feedback.helpful = 'true'\"")
+
+
 def run_demo(tracking_uri: str = "sqlite:///autolog-demo.db", traces_per_version: int = 24) -> int:
     random.seed(7)
     autolog.configure(tracking_uri)
     autolog.set_experiment("support-bot demo")
     versions = [("support-bot v1", "gpt-4o-mini", 1), ("support-bot v2", "gpt-4o", 3)]
     model_ids = {}
+    apps = {}
     for name, model, top_k in versions:
         logged = autolog.create_external_model(name=name, params={"llm": model, "top_k": str(top_k)},
                                                tags={"demo": "true"})
         model_ids[name] = logged.model_id
         app = _build_app(model, top_k)
+        apps[name] = (logged.model_id, app)
         with autolog.set_active_model(model_id=logged.model_id):
             for i in range(traces_per_version):
                 try:
@@ -141,4 +196,5 @@ def run_demo(tracking_uri: str = "sqlite:///autolog-demo.db", traces_per_version
     if errors:
         print(f"  autolog traces {uri_arg} show {errors[0].info.trace_id}")
     print("  python: autolog.search_traces(filter_string=\"metadata.`mlflow.trace.user` = 'user-3'\")")
+    _evaluate(apps)
     return 0

@@ -297,3 +297,26 @@ def test_a_langchain_predict_fn(version: autolog.LoggedModel) -> None:
     trace = mlflow.get_trace(result.result_df["trace_id"][0])
     assert [s.name for s in trace.data.spans][:2] == ["<lambda>", "RunnableSequence"]
     assert trace.info.trace_metadata["mlflow.modelId"] == version.model_id
+
+
+def test_an_evaluation_of_a_dataset_records_the_exact_version_it_used(version: autolog.LoggedModel) -> None:
+    dataset = mlflow.genai.datasets.create_dataset("support-questions")
+    dataset.merge_records(_data(3))
+    v1 = (dataset.version, dataset.digest)
+    dataset.merge_records([{"inputs": {"question": "q9"}, "expectations": {"expected_response": "Q9"}}])
+
+    def app(question: str) -> str:
+        return question.upper()
+
+    first = mlflow.genai.evaluate(mlflow.genai.datasets.get_dataset("support-questions", version=v1[0]),
+                                  [ExactMatch()], predict_fn=app, model_id=version.model_id)
+    latest = mlflow.genai.evaluate(mlflow.genai.datasets.get_dataset("support-questions"), [ExactMatch()],
+                                   predict_fn=app, model_id=version.model_id)
+    assert len(first.result_df) == 3 and len(latest.result_df) == 4
+    runs = {r.info.run_id: r.info for r in mlflow.search_runs(output_format="list")}
+    assert (runs[first.run_id].dataset_version, runs[first.run_id].dataset_digest) == v1
+    assert runs[latest.run_id].dataset_version == dataset.version and runs[latest.run_id].dataset_name == \
+        "support-questions"
+    assert runs[latest.run_id].dataset_id == dataset.dataset_id
+    assert mlflow.search_runs(filter_string=f"dataset_version = {v1[0]}", output_format="list")[0].info.run_id == \
+        first.run_id
