@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import random
+import re
 import statistics
 import time
 from collections.abc import Callable
@@ -47,7 +48,8 @@ def _fake_openai_client() -> Any:
             return httpx.Response(503, json={"error": {"message": "The server is overloaded", "type": "server_error"}})
         time.sleep(random.uniform(0.002, 0.012 if body["model"] == "gpt-4o-mini" else 0.025))
         words = prompt.split()
-        content = "Here is what I found: " + " ".join(words[-12:])
+        # The small model keeps less of the notes in its answer than the large one.
+        content = "Here is what I found: " + " ".join(words[-(6 if body["model"] == "gpt-4o-mini" else 16):])
         prompt_tokens, completion_tokens = len(words) * 2, len(content.split()) * 2
         return httpx.Response(200, json={
             "id": "chatcmpl-demo", "object": "chat.completion", "created": int(time.time()), "model": body["model"],
@@ -113,12 +115,17 @@ def _judge_http_client() -> Any:
     import httpx
 
     def handler(request: httpx.Request) -> httpx.Response:
-        prompt = json.loads(request.content)["messages"][-1]["content"]
-        topic = next((key for key in DOCS if key in prompt.lower().split("outputs")[0]), None)
-        answer = prompt.lower().split("outputs", 1)[-1]
-        good = topic is not None and "here is what i found" in answer and topic in answer
+        prompt = " ".join(m["content"] for m in json.loads(request.content)["messages"])
+        _, _, answer = prompt.partition("Answer:")
+        asked = re.search(r'"question": "([^"]*)"', prompt)
+        words = set((asked.group(1) if asked else "").lower().replace("?", "").split())
+        topic = next((key for key in DOCS if key in words), None)
+        # Words of the topic's notes that the question does not already contain.
+        notes = {w.strip(".'>:;").lower() for w in DOCS.get(topic or "", "").split() if len(w) > 3} - words
+        used = sorted(w for w in notes if w in answer.lower())
+        good = bool(used)
         verdict = {"result": "yes" if good else "no",
-                   "rationale": f"the answer {'covers' if good else 'does not cover'} the topic {topic!r}"}
+                   "rationale": f"uses the notes ({', '.join(used)})" if good else "does not use the notes"}
         return httpx.Response(200, json={
             "id": "chatcmpl-judge", "object": "chat.completion", "created": int(time.time()), "model": "demo-judge",
             "choices": [{"index": 0, "finish_reason": "stop",
@@ -138,22 +145,25 @@ def _evaluate(apps: dict[str, tuple[str, Callable[[str, str], str]]]) -> None:
         return
     helpful = judges.make_judge(
         "helpful", "Is this answer helpful for the user's question? Question: {{ inputs }}. Answer: {{ outputs }}. "
-        "Reply yes or no.", model="openai:/demo-judge", feedback_value_type=bool, http_client=_judge_http_client())
+        "Reply yes or no.", model="openai:/demo-judge", feedback_value_type=bool,
+        base_url="http://judge.demo.local/v1", http_client=_judge_http_client())  # a compatible server, no key
 
     @scorer
-    def cites_notes(outputs: str | None) -> bool:
-        return bool(outputs) and "found" in (outputs or "")
+    def is_concise(outputs: str | None) -> bool:
+        return outputs is not None and len(outputs.split()) <= 16
 
     data = [{"inputs": {"question": q, "user": "evaluator"}} for q in QUESTIONS]
     print(f"\nEvaluation on {len(data)} questions (autolog.genai.evaluate, judge: a local mock model):")
-    print(f"{'version':<16} {'helpful':>8} {'cites notes':>12} {'latency p90 s':>14} {'errors':>7}")
+    print(f"{'version':<16} {'helpful':>8} {'concise':>8} {'latency p90 s':>14} {'tokens/row':>11} {'errors':>7}")
     for name, (model_id, app) in apps.items():
-        result = evaluate(data, [helpful, cites_notes, Latency()], predict_fn=app, model_id=model_id,
+        result = evaluate(data, [helpful, is_concise, Latency()], predict_fn=app, model_id=model_id,
                           progress=False, max_workers=4)
         m = result.metrics
         errors = (result.result_df["state"] == "ERROR").mean()
-        print(f"{name:<16} {m.get('helpful/mean', 0):>8.0%} {m.get('cites_notes/mean', 0):>12.0%} "
-              f"{m.get('latency/p90', 0):>14.3f} {errors:>7.0%}")
+        traces = autolog.search_traces(filter_string=f"run_id = '{result.run_id}'", return_type="list")
+        tokens = sum((t.info.token_usage or {}).get("total_tokens", 0) for t in traces) / max(len(traces), 1)
+        print(f"{name:<16} {m.get('helpful/mean', 0):>8.0%} {m.get('is_concise/mean', 0):>8.0%} "
+              f"{m.get('latency/p90', 0):>14.3f} {tokens:>11.0f} {errors:>7.0%}")
     print("  each evaluation is a run: autolog.search_runs(), its feedback on the traces: "
           "filter_string=\"feedback.helpful = 'true'\"")
 
