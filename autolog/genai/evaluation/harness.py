@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextvars
 import inspect
+import logging
 import os
 import sys
 import time
@@ -35,6 +36,8 @@ from autolog.genai.evaluation.predict import Prediction, Predictor
 from autolog.genai.scorers.base import Scorer
 
 __all__ = ["EvaluationResult", "evaluate"]
+
+_logger = logging.getLogger("autolog")
 
 SOURCE_RUN_KEY = "mlflow.assessment.sourceRunId"
 
@@ -258,7 +261,7 @@ def _trace_for(row: Row, prediction: Prediction) -> Trace | None:
 def _record(scored: list[_Scored], scorers: list[Scorer], run_id: str, model_id: str | None) -> dict[str, float]:
     """Write every assessment (one transaction) and the aggregates; returns the metrics."""
     client = get_default_client()
-    client.flush()
+    stored_all = client.flush()
     assessments: list[Assessment] = []
     for r in scored:
         trace_id = r.prediction.trace_id
@@ -275,7 +278,11 @@ def _record(scored: list[_Scored], scorers: list[Scorer], run_id: str, model_id:
                                                trace_id=trace_id, run_id=run_id,
                                                span_id=r.prediction.root_span_id,
                                                metadata={SOURCE_RUN_KEY: run_id}))
-    client.store.write_assessments(assessments)
+    written = client.store.write_assessments(assessments)
+    if written < len(assessments):  # traces that never reached the store: their feedback cannot attach
+        _logger.warning("autolog evaluation %s: %d of %d assessments were not stored because their traces are not"
+                        " in the store (flush %s); see autolog.stats()", run_id, len(assessments) - written,
+                        len(assessments), "completed" if stored_all else "timed out or lost traces")
     metrics: dict[str, float] = {}
     by_name: dict[str, list[Any]] = {}
     for r in scored:
