@@ -10,7 +10,7 @@ import itertools
 import threading
 
 _COUNTERS = ("queued", "exported", "spooled", "replayed", "dropped", "quarantined", "internal_errors",
-             "export_retries")
+             "export_retries", "unattached_assessments")
 
 
 class _Stats:
@@ -63,7 +63,8 @@ def stats() -> dict[str, int]:
     always be 0), ``quarantined`` (records the store refused and spool lines that could not
     be read back, kept in ``<db>.spool/quarantine/`` for a person to look at),
     ``internal_errors`` (failures of autolog's own code, each also logged),
-    ``export_retries`` (transient store errors retried).
+    ``export_retries`` (transient store errors retried), ``unattached_assessments``
+    (evaluation feedback not stored because its trace never reached the store: should be 0).
 
     Thread-safe; never blocks on I/O.
     """

@@ -44,6 +44,7 @@ def test_an_evaluation_records_traces_feedback_expectations_run_and_version_metr
 
     result = mlflow.genai.evaluate(_data(10), [shouts, ExactMatch()], predict_fn=app, model_id=version.model_id)
     assert result.metrics == {"shouts/mean": 0.9, "shouts/min": 0.0, "exact_match/mean": 0.9}
+    assert mlflow.flush()
     run = mlflow.get_run(result.run_id)
     assert run.info.status == "FINISHED" and run.info.model_id == version.model_id
     assert run.data.metrics == result.metrics and run.data.tags["mlflow.runType"] == "genai_evaluate"
@@ -91,6 +92,7 @@ def test_an_untraced_predict_fn_is_traced_and_row_tags_are_set_on_its_trace(vers
 
     result = mlflow.genai.evaluate(_data(3), [ResponseLength()], predict_fn=app, model_id=version.model_id)
     assert result.metrics == {"response_length/mean": 3.0}
+    assert mlflow.flush()
     for row in result.result_df.itertuples():
         trace = mlflow.get_trace(row.trace_id)
         (root,) = trace.data.spans
@@ -108,6 +110,7 @@ def test_async_predict_fn_and_static_outputs_and_existing_traces() -> None:
 
     result = mlflow.genai.evaluate(_data(4), [ExactMatch()], predict_fn=app)
     assert result.metrics == {"exact_match/mean": 1.0}
+    assert mlflow.flush()
     assert [len(mlflow.get_trace(t).data.spans) for t in result.result_df["trace_id"]] == [2] * 4
 
     static = [{"inputs": {"q": "a"}, "outputs": "A", "expectations": {"expected_response": "A"}},
@@ -205,6 +208,7 @@ def test_200_rows_on_threads_lose_and_unlink_nothing(version: autolog.LoggedMode
     result = mlflow.genai.evaluate(data, [ExactMatch(), length, starts_with_q, ResponseLength(max_chars=3)],
                                    predict_fn=app, model_id=version.model_id, max_workers=8)
     assert result.metrics["exact_match/mean"] == 1.0 and result.metrics["starts_with_q/mean"] == 1.0
+    assert mlflow.flush()
     linked = mlflow.search_traces(filter_string=f"run_id = '{result.run_id}'", return_type="list", max_results=1000)
     assert len(linked) == 200 and {t.info.trace_metadata["mlflow.modelId"] for t in linked} == {version.model_id}
     assert sorted(t.info.trace_id for t in linked) == sorted(result.result_df["trace_id"])
@@ -272,6 +276,7 @@ def test_an_openai_predict_fn_is_retried_on_429_and_its_llm_spans_counted(
     result = mlflow.genai.evaluate(_data(4), [ExactMatch()], predict_fn=app, model_id=version.model_id, max_workers=1)
     assert result.metrics == {"exact_match/mean": 1.0}
     assert server.calls == 8, "each row: a 429, then the answer"
+    assert mlflow.flush()
     for trace_id in result.result_df["trace_id"]:
         trace = mlflow.get_trace(trace_id)
         assert [s.span_type for s in trace.data.spans].count("CHAT_MODEL") == 2  # the refused call and the answer
@@ -294,6 +299,7 @@ def test_a_langchain_predict_fn(version: autolog.LoggedModel) -> None:
     finally:
         autolog.langchain(disable=True)
     assert result.metrics == {"exact_match/mean": 1.0}
+    assert mlflow.flush()
     trace = mlflow.get_trace(result.result_df["trace_id"][0])
     assert [s.name for s in trace.data.spans][:2] == ["<lambda>", "RunnableSequence"]
     assert trace.info.trace_metadata["mlflow.modelId"] == version.model_id
@@ -313,6 +319,7 @@ def test_an_evaluation_of_a_dataset_records_the_exact_version_it_used(version: a
     latest = mlflow.genai.evaluate(mlflow.genai.datasets.get_dataset("support-questions"), [ExactMatch()],
                                    predict_fn=app, model_id=version.model_id)
     assert len(first.result_df) == 3 and len(latest.result_df) == 4
+    assert mlflow.flush()
     runs = {r.info.run_id: r.info for r in mlflow.search_runs(output_format="list")}
     assert (runs[first.run_id].dataset_version, runs[first.run_id].dataset_digest) == v1
     assert runs[latest.run_id].dataset_version == dataset.version and runs[latest.run_id].dataset_name == \
@@ -320,3 +327,75 @@ def test_an_evaluation_of_a_dataset_records_the_exact_version_it_used(version: a
     assert runs[latest.run_id].dataset_id == dataset.dataset_id
     assert mlflow.search_runs(filter_string=f"dataset_version = {v1[0]}", output_format="list")[0].info.run_id == \
         first.run_id
+
+
+class _JudgeServer:
+    """An OpenAI-compatible judge: a 429 with ``retry-after-ms`` first, then a verdict per prompt."""
+
+    def __init__(self) -> None:
+        self.prompts: list[str] = []
+        self.refused = False
+        self.lock = threading.Lock()
+
+    def __call__(self, request: httpx.Request) -> httpx.Response:
+        prompt = json.loads(request.content)["messages"][-1]["content"]
+        with self.lock:
+            if not self.refused:
+                self.refused = True
+                return httpx.Response(429, headers={"retry-after-ms": "10"}, json={"error": {"message": "later"}})
+            self.prompts.append(prompt)
+        relevant = "Lyon" not in prompt  # the document about Lyon is off-topic; every answer is correct
+        verdict = {"rationale": "checked", "result": "yes" if relevant else "no"}
+        return httpx.Response(200, json={
+            "id": "j", "object": "chat.completion", "created": 1, "model": "judge-1",
+            "choices": [{"index": 0, "finish_reason": "stop",
+                         "message": {"role": "assistant", "content": json.dumps(verdict)}}],
+            "usage": {"prompt_tokens": 50, "completion_tokens": 9, "total_tokens": 59}})
+
+
+def test_llm_judges_inside_an_evaluation_of_an_openai_app(
+        openai_patched: None, version: autolog.LoggedModel, monkeypatch: pytest.MonkeyPatch) -> None:
+    from autolog.genai.judges import make_judge
+    from autolog.genai.scorers import Correctness, RetrievalRelevance
+
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-test")
+    judge_server = _JudgeServer()
+    judge_http = httpx.Client(transport=httpx.MockTransport(judge_server))
+    app_server = _RateLimitedChat()
+    app_server.calls = 1  # no 429 for the app: every call answers
+    app_client = openai.OpenAI(api_key="sk-test", max_retries=0,
+                               http_client=httpx.Client(transport=httpx.MockTransport(app_server)))
+
+    @autolog.trace
+    def app(question: str) -> str:
+        with autolog.start_span("search", span_type="RETRIEVER") as span:
+            span.set_outputs([{"page_content": "Paris is in France."}, {"page_content": "Lyon has good food."}])
+        reply = app_client.chat.completions.create(model="gpt-4o-mini",
+                                                   messages=[{"role": "user", "content": question}])
+        return reply.choices[0].message.content or ""
+
+    polite = make_judge("polite", "Is {{ outputs }} a polite answer to {{ inputs }}?", model="openai:/judge-1",
+                        feedback_value_type=bool, http_client=judge_http)
+    correctness = Correctness(model="openai:/judge-1", http_client=judge_http)
+    relevance = RetrievalRelevance(model="openai:/judge-1", http_client=judge_http)
+    result = mlflow.genai.evaluate(_data(3), [correctness, relevance, polite], predict_fn=app,
+                                   model_id=version.model_id, max_workers=2)
+    assert mlflow.flush()
+    # 3 rows x (1 correctness + 2 documents + 1 polite) judge calls, after one refused and retried
+    assert len(judge_server.prompts) == 12
+    assert result.metrics == {"correctness/mean": 1.0, "retrieval_relevance/mean": 0.5, "polite/mean": 1.0}
+    assert result.result_df["retrieval_relevance/value"].tolist() == [["yes", "no"]] * 3
+    assert mlflow.get_logged_model(version.model_id).metrics == result.metrics
+    for trace_id in result.result_df["trace_id"]:
+        trace = mlflow.get_trace(trace_id)
+        # the judges' own calls are not part of the app's trace
+        assert [(s.name, s.span_type) for s in trace.data.spans] == [
+            ("app", "UNKNOWN"), ("search", "RETRIEVER"), ("Completions", "CHAT_MODEL")]
+        feedback = sorted((a.name, a.value, a.source.source_type, a.source.source_id, a.span_id)
+                          for a in trace.info.assessments if a.kind == "feedback")
+        search_span = trace.data.spans[1].span_id
+        assert feedback == [("correctness", "yes", "LLM_JUDGE", "openai:/judge-1", None),
+                            ("polite", True, "LLM_JUDGE", "openai:/judge-1", None),
+                            ("retrieval_relevance", "no", "LLM_JUDGE", "openai:/judge-1", search_span),
+                            ("retrieval_relevance", "yes", "LLM_JUDGE", "openai:/judge-1", search_span)]
+    judge_http.close()

@@ -364,3 +364,26 @@ def test_retrieval_scorers_need_a_retriever_span(llm: FakeLLM, scorer_type: type
     assert feedback.metadata == {"error_code": "MISSING_INPUT"} and "RETRIEVER span" in (feedback.error or "")
     assert "a trace" in (only(scorer_type().run(inputs="q", trace=None)).error or "")
     assert llm.requests == []
+
+
+def test_a_rate_limit_waits_as_long_as_retry_after_asks(llm: FakeLLM, monkeypatch: pytest.MonkeyPatch) -> None:
+    waits: list[float] = []
+    monkeypatch.setattr("time.sleep", waits.append)  # tenacity sleeps through time.sleep
+    monkeypatch.setattr(model, "RETRY_BACKOFF_SECONDS", 0.25)
+    refused = [lambda _: httpx.Response(429, headers={"retry-after": "2"}, json={"error": {"message": "wait"}}),
+               lambda _: httpx.Response(503, headers={"retry-after-ms": "1500"}, json={"error": {"message": "busy"}}),
+               lambda _: httpx.Response(500, json={"error": {"message": "oops"}}),
+               lambda _: httpx.Response(429, headers={"retry-after": "3600"}, json={"error": {"message": "hour"}})]
+    llm.answer(*refused, verdict("yes"))
+    monkeypatch.setenv("AUTOLOG_GENAI_EVAL_MAX_RETRIES", "4")
+    assert only(polite_judge().run(inputs="hi", outputs="hello")).value == "yes"
+    # the server's seconds, its milliseconds, backoff (third try: 0.25 * 2**2), the cap (30 s) on an hour
+    assert waits == [2.0, 1.5, 1.0, 30.0] and len(llm.requests) == 5
+
+
+def test_a_judge_reuses_one_sdk_client_across_rows(llm: FakeLLM) -> None:
+    judge = polite_judge()
+    judge.run(inputs="a", outputs="b")
+    first = judge.judge_model._client()
+    judge.run(inputs="c", outputs="d")
+    assert judge.judge_model._client() is first and len(llm.requests) == 2

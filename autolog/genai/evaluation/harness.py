@@ -17,6 +17,7 @@ import logging
 import os
 import sys
 import time
+from collections import Counter
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -25,6 +26,7 @@ from typing import Any
 from autolog import _runs
 from autolog._client import get_default_client
 from autolog._errors import InvalidArgumentError
+from autolog._stats import STATS
 from autolog._tracing.context import suppress_tracing
 from autolog._tracing.versions import get_active_model_id
 from autolog._versions import set_active_model
@@ -235,8 +237,7 @@ def _run_rows(rows: list[Row], scorers: list[Scorer], predict_fn: Callable[..., 
 def _static_prediction(row: Row) -> Prediction:
     """A row with its own outputs gets a minimal trace (one root span); a row with a trace keeps it."""
     if row.trace is not None:
-        root = next((s.span_id for s in row.trace.data.spans if s.parent_id is None), None)
-        return Prediction(row.trace.info.trace_id, root, row.outputs, None, 0.0)
+        return Prediction(row.trace.info.trace_id, row.outputs, None, 0.0)
     from autolog._tracing.current_trace import update_current_trace
     from autolog._tracing.fluent import start_span
 
@@ -245,7 +246,7 @@ def _static_prediction(row: Row) -> Prediction:
         span.set_outputs(row.outputs)
         if row.tags:
             update_current_trace(tags=row.tags)
-    return Prediction(span.trace_id or None, span.span_id or None, row.outputs, None, 0.0)
+    return Prediction(span.trace_id or None, row.outputs, None, 0.0)
 
 
 def _trace_for(row: Row, prediction: Prediction) -> Trace | None:
@@ -269,17 +270,17 @@ def _record(scored: list[_Scored], scorers: list[Scorer], run_id: str, model_id:
             continue
         for f in r.feedbacks:
             f.trace_id, f.run_id = trace_id, run_id
-            f.span_id = f.span_id or r.prediction.root_span_id
+            # Trace-level unless the scorer named a span (retrieval_relevance: the retriever's), as in MLflow.
             f.metadata = {**(f.metadata or {}), SOURCE_RUN_KEY: run_id}
             assessments.append(f)
         if r.row.trace is None:  # the dataset's expectations, on the trace made for the row
             for name, value in r.row.expectations.items():
                 assessments.append(Expectation(name, value, source=AssessmentSource("HUMAN", "dataset"),
                                                trace_id=trace_id, run_id=run_id,
-                                               span_id=r.prediction.root_span_id,
                                                metadata={SOURCE_RUN_KEY: run_id}))
     written = client.store.write_assessments(assessments)
     if written < len(assessments):  # traces that never reached the store: their feedback cannot attach
+        STATS.incr("unattached_assessments", len(assessments) - written)
         _logger.warning("autolog evaluation %s: %d of %d assessments were not stored because their traces are not"
                         " in the store (flush %s); see autolog.stats()", run_id, len(assessments) - written,
                         len(assessments), "completed" if stored_all else "timed out or lost traces")
@@ -310,10 +311,13 @@ def _result_df(scored: list[_Scored]) -> Any:
                                "state": "ERROR" if error is not None else "OK",
                                "error": f"{type(error).__name__}: {error}" if error is not None else None,
                                "execution_time_ms": round(r.prediction.seconds * 1000, 3)}
+        repeated = {name for name, n in Counter(f.name for f in r.feedbacks).items() if n > 1}
         for f in r.feedbacks:
-            row[f"{f.name}/value"] = f.value
-            row[f"{f.name}/rationale"] = f.rationale
-            row[f"{f.name}/error"] = f.error
+            for part, value in (("value", f.value), ("rationale", f.rationale), ("error", f.error)):
+                if f.name in repeated:  # one feedback per document (retrieval_relevance): a list, in order
+                    row.setdefault(f"{f.name}/{part}", []).append(value)
+                else:
+                    row[f"{f.name}/{part}"] = value
         rows.append(row)
     return pd.DataFrame(rows)
 

@@ -67,7 +67,6 @@ class RateLimiter:
 @dataclass
 class Prediction:
     trace_id: str | None
-    root_span_id: str | None
     outputs: Any
     error: BaseException | None
     seconds: float
@@ -106,7 +105,7 @@ class Predictor:
             except Exception as exc:  # noqa: BLE001 - the row's error, recorded in its trace and result
                 error = exc
             trace_id = get_last_active_trace_id(thread_local=True)
-            return Prediction(trace_id if trace_id != before else None, None, outputs, error,
+            return Prediction(trace_id if trace_id != before else None, outputs, error,
                               time.perf_counter() - started)
         with start_span(self.name, span_type=SpanType.CHAIN) as span:
             span.set_inputs(inputs)
@@ -118,4 +117,4 @@ class Predictor:
             except Exception as exc:  # noqa: BLE001 - recorded on the span (ERROR) and in the result
                 error = exc
                 span.record_exception(exc)
-        return Prediction(span.trace_id or None, span.span_id or None, outputs, error, time.perf_counter() - started)
+        return Prediction(span.trace_id or None, outputs, error, time.perf_counter() - started)

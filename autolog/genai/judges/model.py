@@ -12,7 +12,10 @@ with ``set_default_http_client``.
 from __future__ import annotations
 
 import os
+import threading
+import time
 from dataclasses import dataclass, field
+from email.utils import parsedate_to_datetime
 from typing import Any
 
 import tenacity
@@ -85,6 +88,10 @@ class JudgeModel:
     http_client: Any = None  # an httpx.Client for the SDK; None: set_default_http_client's, else the SDK's
     provider: str = field(init=False)
     model_name: str = field(init=False)
+    # One SDK client per setting (key, base URL, transport), reused across rows and threads
+    # (openai clients are thread-safe): a new client per call would open a new connection pool each time.
+    _clients: dict[tuple[Any, ...], Any] = field(init=False, default_factory=dict, repr=False, compare=False)
+    _clients_lock: threading.Lock = field(init=False, default_factory=threading.Lock, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         self.provider, self.model_name = parse_model_uri(self.uri)
@@ -97,7 +104,7 @@ class JudgeModel:
         retrying = tenacity.Retrying(
             retry=tenacity.retry_if_exception(_is_transient),
             stop=tenacity.stop_after_attempt(max(0, max_retries) + 1),
-            wait=tenacity.wait_exponential(multiplier=RETRY_BACKOFF_SECONDS, max=RETRY_MAX_WAIT_SECONDS),
+            wait=_wait_retry_after_or_exponential,
             reraise=True,
         )
         # A judge's own LLM call is not part of the application: keep it out of its traces
@@ -123,9 +130,15 @@ class JudgeModel:
         if not api_key and base_url:
             api_key = "unused"  # self-hosted compatible servers usually take no key, but the SDK wants one
         http_client = self.http_client if self.http_client is not None else _default_http_client
-        return openai.OpenAI(api_key=api_key, base_url=base_url, default_headers=self.extra_headers,
-                             http_client=http_client, max_retries=0,  # tenacity retries, not the SDK
-                             timeout=_number_setting("GENAI_EVAL_LLM_TIMEOUT", DEFAULT_TIMEOUT_SECONDS))
+        timeout = _number_setting("GENAI_EVAL_LLM_TIMEOUT", DEFAULT_TIMEOUT_SECONDS)
+        key = (api_key, base_url, http_client, timeout)
+        with self._clients_lock:
+            client = self._clients.get(key)
+            if client is None:
+                client = self._clients[key] = openai.OpenAI(
+                    api_key=api_key, base_url=base_url, default_headers=self.extra_headers, http_client=http_client,
+                    max_retries=0, timeout=timeout)  # tenacity retries, not the SDK
+            return client
 
 
 def parse_model_uri(uri: str) -> tuple[str, str]:
@@ -142,6 +155,38 @@ def parse_model_uri(uri: str) -> tuple[str, str]:
     if not model_name:
         raise InvalidArgumentError(f"judge model {uri!r} names no model after the provider")
     return provider, model_name
+
+
+def _wait_retry_after_or_exponential(state: tenacity.RetryCallState) -> float:
+    """The server's ``Retry-After`` (or ``retry-after-ms``) when it sent one, else exponential backoff.
+
+    A rate-limited provider says when it will take the next request; waiting less only
+    earns another 429. Capped at ``RETRY_MAX_WAIT_SECONDS``.
+    """
+    exc = state.outcome.exception() if state.outcome is not None else None
+    asked = retry_after_seconds(getattr(getattr(exc, "response", None), "headers", None))
+    if asked is not None:
+        return min(asked, RETRY_MAX_WAIT_SECONDS)
+    return float(min(RETRY_BACKOFF_SECONDS * 2.0 ** (state.attempt_number - 1), RETRY_MAX_WAIT_SECONDS))
+
+
+def retry_after_seconds(headers: Any) -> float | None:
+    """Seconds a response's ``retry-after-ms`` / ``Retry-After`` header (seconds or an HTTP date) asks for."""
+    if headers is None:
+        return None
+    try:
+        millis = headers.get("retry-after-ms")
+        if millis is not None:
+            return max(0.0, float(millis) / 1000)
+        value = headers.get("retry-after")
+        if value is None:
+            return None
+        try:
+            return max(0.0, float(value))
+        except ValueError:
+            return max(0.0, parsedate_to_datetime(value).timestamp() - time.time())
+    except (TypeError, ValueError, AttributeError):
+        return None  # a header we cannot read: fall back to backoff
 
 
 def _is_transient(exc: BaseException) -> bool:

@@ -15,7 +15,7 @@ from autolog.entities.span import Span, SpanType
 from autolog.entities.trace import Trace
 
 __all__ = ["TEMPLATE_FIELDS", "placeholders_of", "render_documents", "render_template", "render_trace",
-           "render_value", "retrieved_documents", "truncate"]
+           "render_value", "retrieved_documents", "retrieved_documents_by_span", "truncate"]
 
 TEMPLATE_FIELDS = ("inputs", "outputs", "expectations", "trace")
 MAX_VALUE_CHARS = 20_000
@@ -95,11 +95,16 @@ def retrieved_documents(trace: Trace) -> list[str]:
     A retriever's outputs are usually a list of documents (``{"page_content": ..., "metadata": ...}``
     as LangChain and MLflow write them, or ``content``/``text``); anything else counts as one document.
     """
-    documents: list[str] = []
+    return [text for _, text in retrieved_documents_by_span(trace)]
+
+
+def retrieved_documents_by_span(trace: Trace) -> list[tuple[str, str]]:
+    """``(span_id, text)`` of each retrieved document, so a feedback per document can name its span."""
+    documents: list[tuple[str, str]] = []
     for span in sorted(trace.search_spans(span_type=SpanType.RETRIEVER), key=lambda s: s.start_time_ns):
         outputs = span.outputs
         items = outputs if isinstance(outputs, list) else [] if outputs is None else [outputs]
-        documents.extend(_document_text(item) for item in items)
+        documents.extend((span.span_id, _document_text(item)) for item in items)
     return documents
 
 

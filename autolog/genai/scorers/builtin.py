@@ -14,7 +14,12 @@ from autolog._errors import InvalidArgumentError
 from autolog.entities.assessment import Assessment
 from autolog.entities.trace import Trace
 from autolog.genai.judges.judge import LLMJudge
-from autolog.genai.judges.render import render_documents, render_value, retrieved_documents
+from autolog.genai.judges.render import (
+    render_documents,
+    render_value,
+    retrieved_documents,
+    retrieved_documents_by_span,
+)
 
 __all__ = ["Correctness", "ExpectationsGuidelines", "Guidelines", "RelevanceToQuery", "RetrievalGroundedness",
            "RetrievalRelevance", "RetrievalSufficiency", "Safety"]
@@ -165,22 +170,33 @@ class RetrievalGroundedness(RetrievalJudge):
 
 
 class RetrievalRelevance(RetrievalJudge):
-    """Are the retrieved documents relevant to the request?"""
+    """Is each retrieved document relevant to the request? One feedback per document, as MLflow gives.
+
+    Each document is judged on its own (one model call per document): a judge shown them all
+    at once gives one verdict that hides which document was off. Each feedback carries the
+    retriever span's id and ``metadata["document_index"]`` (from 0, in retrieval order), so the
+    row's mean is the retrieval's precision.
+    """
 
     name = "retrieval_relevance"
 
-    def __call__(self, *, inputs: Any = None, trace: Any = None) -> Assessment:  # type: ignore[override]
+    def __call__(self, *, inputs: Any = None, trace: Any = None) -> Assessment | list[Assessment]:  # type: ignore[override]
         documents = self.documents_of(trace)
         if isinstance(documents, Assessment):
             return documents
         assert isinstance(trace, Trace)
         inputs = trace.data.request if inputs is None else inputs
-        return self.ask(
-            "Decide whether the retrieved documents are relevant to the request: each one holds information "
-            "that helps answer it. Answer \"yes\" if all are relevant, \"no\" if any is not, and say which "
-            "(by number) in the rationale.\n\n"
-            f"{_section('request', render_value(inputs))}\n"
-            f"{_section('retrieved_documents', render_documents(documents))}")
+        feedbacks = []
+        for index, (span_id, document) in enumerate(retrieved_documents_by_span(trace)):
+            feedback = self.ask(
+                "Decide whether the retrieved document is relevant to the request: it holds information that "
+                "helps answer it. Answer \"yes\" if it is relevant, \"no\" if it is not.\n\n"
+                f"{_section('request', render_value(inputs))}\n"
+                f"{_section('retrieved_document', render_documents([document]))}")
+            feedback.span_id = span_id
+            feedback.metadata = {**(feedback.metadata or {}), "document_index": str(index)}
+            feedbacks.append(feedback)
+        return feedbacks
 
 
 class RetrievalSufficiency(RetrievalJudge):
