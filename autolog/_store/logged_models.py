@@ -7,12 +7,12 @@ from collections.abc import Sequence
 
 from autolog._errors import InvalidArgumentError, ResourceDoesNotExist
 from autolog._store.connections import Connections
-from autolog._store.filter_sql import MODEL_FIELDS, compile_entity_filter, compile_entity_order_by
+from autolog._store.filter_sql import MODEL_FIELDS, EntityFields, compile_entity_filter, compile_entity_order_by
 from autolog._store.sqlite_io import chunks, marks
 from autolog.entities.ids import now_ms
 from autolog.entities.logged_model import LoggedModel
 
-__all__ = ["MAX_EXPERIMENT_IDS", "LoggedModelTables", "check_experiment_ids"]
+__all__ = ["MAX_EXPERIMENT_IDS", "LoggedModelTables", "check_experiment_ids", "entity_search_query"]
 
 # Bound parameters a search spends on experiment ids, at most (see filter_sql.MAX_FILTER_VALUES).
 MAX_EXPERIMENT_IDS = 10_000
@@ -106,18 +106,27 @@ class LoggedModelTables:
 
     def search_logged_models(self, experiment_ids: Sequence[str] | None, filter_string: str | None,
                              order_by: list[str] | None, max_results: int) -> list[LoggedModel]:
-        where, params = compile_entity_filter(filter_string, MODEL_FIELDS, alias="m")
-        check_experiment_ids(experiment_ids)
-        args: list[object] = list(params)
-        clauses = [f"({where})"]
-        if experiment_ids:
-            clauses.append(f"m.experiment_id IN ({marks(len(experiment_ids))})")
-            args.extend(str(e) for e in experiment_ids)
-        order = compile_entity_order_by(order_by, MODEL_FIELDS, alias="m")
-        sql = f"SELECT m.model_id FROM logged_models AS m WHERE {' AND '.join(clauses)} ORDER BY {order} LIMIT ?"
-        args.append(min(max_results, _MAX_LIMIT))
+        sql, args = entity_search_query("logged_models", "model_id", MODEL_FIELDS, experiment_ids, filter_string,
+                                        order_by, max_results)
         with self.connections.session("searching logged models") as conn:
             return self._load_models(conn, [r[0] for r in conn.execute(sql, args)])
+
+
+def entity_search_query(table: str, id_column: str, fields: EntityFields, experiment_ids: Sequence[str] | None,
+                        filter_string: str | None, order_by: list[str] | None,
+                        max_results: int) -> tuple[str, list[object]]:
+    """The SELECT of the ids of a table's entities (LoggedModels, runs) matching a filter, in order: one builder,
+    so both searches take the same experiment, filter, order and limit arguments."""
+    where, params = compile_entity_filter(filter_string, fields, alias="e")
+    check_experiment_ids(experiment_ids)
+    args: list[object] = list(params)
+    clauses = [f"({where})"]
+    if experiment_ids:
+        clauses.append(f"e.experiment_id IN ({marks(len(experiment_ids))})")
+        args.extend(str(e) for e in experiment_ids)
+    order = compile_entity_order_by(order_by, fields, alias="e")
+    args.append(min(max_results, _MAX_LIMIT))
+    return f"SELECT e.{id_column} FROM {table} AS e WHERE {' AND '.join(clauses)} ORDER BY {order} LIMIT ?", args
 
 
 _MAX_LIMIT = 2**62  # SQLite binds 64-bit integers; a larger max_results means "all"

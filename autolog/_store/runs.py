@@ -12,8 +12,8 @@ from typing import Any
 
 from autolog._errors import InvalidArgumentError, ResourceDoesNotExist
 from autolog._store.connections import Connections
-from autolog._store.filter_sql import RUN_FIELDS, compile_entity_filter, compile_entity_order_by
-from autolog._store.logged_models import check_experiment_ids
+from autolog._store.filter_sql import RUN_FIELDS
+from autolog._store.logged_models import entity_search_query
 from autolog._store.rows import ASSESSMENT_COLUMNS, assessment_from_row, assessment_row
 from autolog._store.sqlite_io import marks
 from autolog.entities.assessment import Assessment
@@ -86,19 +86,10 @@ class RunTables:
 
     def search_runs(self, experiment_ids: Sequence[str] | None, filter_string: str | None,
                     order_by: list[str] | None, max_results: int) -> list[Run]:
-        where, params = compile_entity_filter(filter_string, RUN_FIELDS, alias="r")
-        check_experiment_ids(experiment_ids)
-        args: list[object] = list(params)
-        clauses = [f"({where})"]
-        if experiment_ids:
-            clauses.append(f"r.experiment_id IN ({marks(len(experiment_ids))})")
-            args.extend(str(e) for e in experiment_ids)
-        order = compile_entity_order_by(order_by, RUN_FIELDS, alias="r")
-        args.append(max_results)
+        sql, args = entity_search_query("runs", "run_id", RUN_FIELDS, experiment_ids, filter_string, order_by,
+                                        max_results)
         with self.connections.session("searching runs") as conn:
-            ids = [r[0] for r in conn.execute(f"SELECT r.run_id FROM runs AS r WHERE {' AND '.join(clauses)}"
-                                              f" ORDER BY {order} LIMIT ?", args)]
-            return self._load_runs(conn, ids)
+            return self._load_runs(conn, [r[0] for r in conn.execute(sql, args)])
 
     def _load_runs(self, conn: sqlite3.Connection, run_ids: Sequence[str]) -> list[Run]:
         if not run_ids:
