@@ -13,6 +13,7 @@ from __future__ import annotations
 from typing import Any
 
 from autolog._api import (
+    configure,
     create_external_model,
     delete_logged_model_tag,
     delete_trace_tag,
@@ -38,7 +39,7 @@ from autolog._assessments import (
     override_feedback,
     update_assessment,
 )
-from autolog._client import Client, configure
+from autolog._client import Client
 from autolog._errors import (
     AutologError,
     InvalidArgumentError,
@@ -47,6 +48,7 @@ from autolog._errors import (
     StoreBusyError,
     StoreError,
 )
+from autolog._export.cost import load_price_table
 from autolog._runs import (
     ActiveRun,
     active_run,
@@ -112,6 +114,8 @@ def openai(log_traces: bool = True, disable: bool = False, silent: bool = False,
     """Trace every OpenAI SDK call (sync, async, streaming). See README, "OpenAI"."""
     from autolog.integrations import openai as integration
 
+    if not disable:
+        load_price_table()
     integration.autolog(log_traces=log_traces, disable=disable, silent=silent, **options)
 
 
@@ -119,6 +123,8 @@ def langchain(log_traces: bool = True, disable: bool = False, silent: bool = Fal
     """Trace every LangChain runnable, model, retriever, tool and agent step. See README, "LangChain"."""
     from autolog.integrations import langchain as integration
 
+    if not disable:
+        load_price_table()
     integration.autolog(log_traces=log_traces, disable=disable, silent=silent)
 
 
@@ -126,6 +132,8 @@ def llama_index(log_traces: bool = True, disable: bool = False, silent: bool = F
     """Trace LlamaIndex query engines, retrievers, LLMs, agents and workflows. See README, "LlamaIndex"."""
     from autolog.integrations import llama_index as integration
 
+    if not disable:
+        load_price_table()
     integration.autolog(log_traces=log_traces, disable=disable, silent=silent)
 
 

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
-from autolog._client import NOT_GIVEN, NotGiven, configure, default_client_options, get_default_client
+from autolog._client import NOT_GIVEN, Client, NotGiven, default_client_options, get_default_client
+from autolog._client import configure as _configure_client
 from autolog._errors import InvalidArgumentError
+from autolog._export.cost import check_prices, set_prices
 from autolog._tracing.versions import get_active_model_id
 from autolog.entities.assessment import Assessment, AssessmentSource, Expectation, Feedback
 from autolog.entities.logged_model import LoggedModel
@@ -188,6 +190,26 @@ def _order_clause(clause: str | dict[str, Any]) -> str:
         raise InvalidArgumentError(f"order_by entries are 'field [ASC|DESC]' strings or "
                                    f"{{'field_name': ..., 'ascending': bool}} dicts, got {clause!r}")
     return f"{clause['field_name']} {'ASC' if clause.get('ascending', True) else 'DESC'}"
+
+
+def configure(tracking_uri: str | None = None, *,
+              prices: Mapping[str, Mapping[str, float]] | NotGiven | None = NOT_GIVEN, **options: Any) -> Client:
+    """Point autolog at a store, set export options (``Client``'s) and prices; returns the new default Client.
+
+    ``prices`` maps model names to USD per million tokens, ``{"my-model": {"input": 0.15,
+    "output": 0.60, "cache_read": 0.075}}`` (``cache_read`` optional), used before the
+    genai-prices table for ``mlflow.llm.cost`` / ``mlflow.trace.cost``; a model matches by its
+    name or its name without a date suffix (``gpt-4o-mini-2024-07-18`` → ``gpt-4o-mini``).
+    None drops the table; left out, the table stays. A bad table raises ``InvalidArgumentError``
+    before anything changes. The previous default client is flushed (up to 10 s) and its
+    worker stopped, so this blocks: call it at start-up.
+    """
+    if not isinstance(prices, NotGiven) and prices is not None:
+        check_prices(prices)
+    client = _configure_client(tracking_uri, **options)
+    if not isinstance(prices, NotGiven):
+        set_prices(prices)
+    return client
 
 
 def set_tracking_uri(uri: str) -> None:

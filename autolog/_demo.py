@@ -14,13 +14,13 @@ from __future__ import annotations
 import json
 import random
 import re
-import statistics
 import time
 from collections.abc import Callable
 from typing import Any
 
 import autolog
 from autolog import SpanType
+from autolog.genai.comparison.versions import compare_versions
 
 QUESTIONS = [
     "How do I reset my password?", "Where is my invoice?", "Can I change my plan?", "How do I export my data?",
@@ -135,10 +135,10 @@ def _judge_http_client() -> Any:
     return httpx.Client(transport=httpx.MockTransport(handler))
 
 
-def _evaluate(apps: dict[str, tuple[str, Callable[[str, str], str]]]) -> None:
+def _evaluate(apps: dict[str, tuple[str, Callable[[str, str], str]]], tracking_uri: str) -> None:
     """Evaluate each version on the questions: a code scorer and an LLM judge, then the figures side by side."""
     try:
-        from autolog.genai import evaluate, judges, scorer
+        from autolog.genai import compare_evaluations, evaluate, judges, scorer
         from autolog.genai.scorers import Latency
     except ImportError as exc:  # the genai extra (pandas) is missing
         print(f"\n(evaluation skipped: {exc}; install autolog-genai[genai])")
@@ -155,9 +155,11 @@ def _evaluate(apps: dict[str, tuple[str, Callable[[str, str], str]]]) -> None:
     data = [{"inputs": {"question": q, "user": "evaluator"}} for q in QUESTIONS]
     print(f"\nEvaluation on {len(data)} questions (autolog.genai.evaluate, judge: a local mock model):")
     print(f"{'version':<16} {'helpful':>8} {'concise':>8} {'latency p90 s':>14} {'tokens/row':>11} {'errors':>7}")
+    runs = {}
     for name, (model_id, app) in apps.items():
         result = evaluate(data, [helpful, is_concise, Latency()], predict_fn=app, model_id=model_id,
                           progress=False, max_workers=4)
+        runs[name] = result.run_id
         m = result.metrics
         errors = (result.result_df["state"] == "ERROR").mean()
         traces = autolog.search_traces(filter_string=f"run_id = '{result.run_id}'", return_type="list")
@@ -166,6 +168,12 @@ def _evaluate(apps: dict[str, tuple[str, Callable[[str, str], str]]]) -> None:
               f"{m.get('latency/p90', 0):>14.3f} {tokens:>11.0f} {errors:>7.0%}")
     print("  each evaluation is a run: autolog.search_runs(), its feedback on the traces: "
           "filter_string=\"feedback.helpful = 'true'\"")
+    (v1, baseline), (v2, candidate) = runs.items()
+    print(f"\nIs {v2} better than {v1}? Row by row, paired tests (autolog.genai.compare_evaluations):")
+    compare_evaluations(candidate, baseline).summary()
+    uri_arg = f"--tracking-uri {tracking_uri}"
+    print(f"  autolog versions compare {apps[v1][0]} {apps[v2][0]} {uri_arg} --plot compare.png")
+    print(f"  autolog runs compare {candidate} {baseline} {uri_arg} --fail-on-regression")
 
 
 def run_demo(tracking_uri: str = "sqlite:///autolog-demo.db", traces_per_version: int = 24) -> int:
@@ -189,15 +197,12 @@ def run_demo(tracking_uri: str = "sqlite:///autolog-demo.db", traces_per_version
                     pass
     autolog.flush()
     print(f"Recorded into {tracking_uri}\n")
-    print(f"{'version':<16} {'model_id':<36} {'traces':>6} {'errors':>7} {'p50 ms':>7} {'p95 ms':>7} {'tokens':>7}")
-    for name, model_id in model_ids.items():
-        traces = autolog.search_traces(model_id=model_id, return_type="list")
-        durations = sorted(t.info.execution_duration or 0 for t in traces)
-        errors = sum(t.info.state == "ERROR" for t in traces)
-        tokens = sum((t.info.token_usage or {}).get("total_tokens", 0) for t in traces)
-        p95 = durations[min(len(durations) - 1, round(0.95 * (len(durations) - 1)))] if durations else 0
-        print(f"{name:<16} {model_id:<36} {len(traces):>6} {errors / max(len(traces), 1):>7.0%} "
-              f"{statistics.median(durations) if durations else 0:>7.0f} {p95:>7} {tokens:>7}")
+    print(f"{'version':<16} {'model_id':<36} {'traces':>6} {'errors':>7} {'p50 ms':>7} {'p95 ms':>7} {'cost $':>9}"
+          f" {'tokens':>7}")
+    for row in compare_versions(list(model_ids.values()), return_type="list"):  # counted by the store, in SQL
+        print(f"{row['name']:<16} {row['model_id']:<36} {row['traces']:>6} {row['error_rate'] or 0:>7.0%} "
+              f"{row['latency_p50_ms'] or 0:>7.0f} {row['latency_p95_ms'] or 0:>7.0f} {row['cost_total']:>9.5f}"
+              f" {row['total_tokens_sum']:>7}")
     errors = autolog.search_traces(filter_string="status = 'ERROR'", return_type="list", max_results=1)
     print("\nSearch them (same filter strings as MLflow):")
     uri_arg = f"--tracking-uri {tracking_uri}"
@@ -206,5 +211,5 @@ def run_demo(tracking_uri: str = "sqlite:///autolog-demo.db", traces_per_version
     if errors:
         print(f"  autolog traces {uri_arg} show {errors[0].info.trace_id}")
     print("  python: autolog.search_traces(filter_string=\"metadata.`mlflow.trace.user` = 'user-3'\")")
-    _evaluate(apps)
+    _evaluate(apps, tracking_uri)
     return 0

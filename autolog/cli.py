@@ -1,4 +1,5 @@
-"""Command line: ``autolog demo`` and ``autolog traces`` (list/search, show one as a tree)."""
+"""Command line: ``autolog demo``, ``autolog traces`` (list/search, show one as a tree), ``autolog versions
+list|compare`` and ``autolog runs compare`` (in ``_cli_compare``)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import sys
 from collections.abc import Sequence
 
 import autolog
+from autolog import _cli_compare
 from autolog._client import resolve_tracking_uri
 from autolog._errors import AutologError, StoreError
 from autolog._store.sqlite_io import path_from_uri
@@ -90,6 +92,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     traces.add_argument("--model-id", default=None)
     traces.add_argument("--json", action="store_true", help="print MLflow trace JSON, one trace per line")
     traces.add_argument("show", nargs="*", metavar="show TRACE_ID", help="show one trace as a tree")
+    _cli_compare.add_commands(sub, "default: $AUTOLOG_TRACKING_URI or sqlite:///autolog.db")
     args = parser.parse_args(argv)
 
     if args.command == "demo":
@@ -99,6 +102,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         _require_store(args.tracking_uri)
         autolog.configure(args.tracking_uri)
+        if args.command in ("versions", "runs"):
+            return _cli_compare.run(args)
         if args.show:
             if args.show[0] != "show" or len(args.show) != 2:
                 parser.error("use: autolog traces show TRACE_ID")

@@ -46,6 +46,15 @@ def main_args(description: str) -> argparse.Namespace:
     return parser.parse_args()
 
 
+def serve_peer(args: argparse.Namespace, measure: Callable[[str, int], dict[str, Any]]) -> bool:
+    """In a peer's interpreter (``--peer name:size``): measure, print the JSON, and say so (the caller returns)."""
+    if not args.peer:
+        return False
+    peer, _, size = args.peer.partition(":")
+    emit(measure(peer, int(size)), None)
+    return True
+
+
 def emit(result: dict[str, Any], path: str | None) -> None:
     text = json.dumps(result, indent=2)
     if path:

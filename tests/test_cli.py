@@ -52,3 +52,30 @@ def test_demo_records_two_versions_and_the_cli_searches_them(tmp_path: Path) -> 
 
     bad = _cli("traces", "--tracking-uri", uri, "--filter", "tags.x = ", cwd=tmp_path)
     assert bad.returncode == 2 and "Invalid filter at position" in bad.stderr
+
+    # The comparison: the demo prints the commands; run them as a user would.
+    assert "Is support-bot v2 better than support-bot v1?" in out.stdout
+    compare_line = next(line for line in out.stdout.splitlines() if "autolog versions compare" in line)
+    runs_line = next(line for line in out.stdout.splitlines() if "autolog runs compare" in line)
+    model_a, model_b = compare_line.split()[3:5]
+    candidate, baseline = runs_line.split()[3:5]
+    listed = _cli("versions", "list", "--tracking-uri", uri, cwd=tmp_path)
+    assert listed.returncode == 0, listed.stderr
+    listing = {line.split()[0]: line.split() for line in listed.stdout.splitlines()[2:]}
+    assert set(listing) == {model_a, model_b} and listing[model_a][1:3] == ["support-bot", "v1"]
+    # The recorded traces and the evaluation's (one per attempt: a 503 retried by evaluate is a trace too).
+    stored = autolog.Client(uri).search_traces(model_id=model_a, max_results=1000)
+    assert int(listing[model_a][5]) == len(stored) >= 24 + 12
+    plot = tmp_path / "compare.png"
+    compared = _cli("versions", "compare", model_a, model_b, "--tracking-uri", uri, "--plot", str(plot), cwd=tmp_path)
+    assert compared.returncode == 0, compared.stderr
+    metrics = {line.split()[0]: line.split()[1:] for line in compared.stdout.splitlines()[2:] if line.strip()}
+    assert metrics["traces"] == ["36", "36"] and float(metrics["cost_total"][1]) > float(metrics["cost_total"][0]) > 0
+    assert metrics["helpful/n"] == ["12", "12"] and metrics["is_concise/mean"] == ["1", "0"]
+    assert plot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and plot.stat().st_size > 10_000
+    gate = _cli("runs", "compare", candidate, baseline, "--tracking-uri", uri, "--fail-on-regression", cwd=tmp_path)
+    assert gate.returncode == 1 and "regression: is_concise" in gate.stdout
+    verdicts = {line.split()[0]: line.split()[-1] for line in gate.stdout.splitlines()[2:8]}
+    assert verdicts["is_concise"] == "regressed" and verdicts["trace.cost"] == "regressed"
+    unknown = _cli("runs", "compare", "no-such-run", baseline, "--tracking-uri", uri, cwd=tmp_path)
+    assert unknown.returncode == 2 and "no-such-run" in unknown.stderr

@@ -1,7 +1,7 @@
 """Encoding a recorded trace into the store's record, on the export worker.
 
-Serialization of the user's objects, size caps, previews and token-usage aggregation all
-happen here, off the application's thread (or, past a backlog, for traces that are cheap
+Serialization of the user's objects, size caps, previews, token-usage aggregation and cost
+(``autolog._export.cost``) all happen here, off the application's thread (or, past a backlog, for traces that are cheap
 to encode, at hand-over: see ``autolog._export.pipeline``).
 """
 
@@ -11,9 +11,10 @@ import hashlib
 import json
 from typing import Any
 
-from autolog._export.usage import aggregate_token_usage
+from autolog._export.cost import span_cost, sum_costs
+from autolog._export.usage import counted_usage_spans, sum_token_usage
 from autolog._serialize import JsonText, dumps, truncate
-from autolog._store.records import METADATA_COLUMNS, SET_FIELD, SPANS_FIELD, Record
+from autolog._store.records import METADATA_COLUMNS, SET_FIELD, SPANS_FIELD, Record, token_counts
 from autolog._store.rows import span_from_row
 from autolog._tracing.live import DeferredOutputs, LiveSpan, LiveTrace
 from autolog._tracing.metadata import process_metadata
@@ -46,9 +47,12 @@ def _preview(value: Any, value_json: str) -> str | None:
     return str(truncate(value if isinstance(value, str) else value_json, PREVIEW_CHARS))
 
 
-def _span_row(span: Span, max_chars: int | None, io_json: tuple[str, str] | None = None) -> tuple[Any, ...]:
+def _span_row(span: Span, max_chars: int | None, io_json: tuple[str, str] | None = None,
+              cost: dict[str, float] | None = None) -> tuple[Any, ...]:
     span_id, parent_id, name, span_type, start_time_ns, end_time_ns, status, inputs, outputs, attributes, events = (
         span.fields())
+    if cost is not None and attributes.get(keys.LLM_COST) is not cost:
+        attributes = {**attributes, keys.LLM_COST: cost}  # the stored span's, not the live span's: it is not ours
     inputs_json, outputs_json = io_json or (_capped_json(inputs, max_chars), _capped_json(outputs, max_chars))
     description = status.description
     content = "".join((
@@ -116,8 +120,12 @@ def trace_to_record(trace: LiveTrace, process_metadata: dict[str, str], max_char
     use_set = shared_set_id is not None and process_metadata.keys().isdisjoint(trace.metadata)
     metadata = {} if use_set else dict(process_metadata)
     metadata.update(trace.metadata)
-    usage = aggregate_token_usage(spans)
+    counted = counted_usage_spans(spans)
+    usage = sum_token_usage(counted)
     token_usage = dumps(usage) if usage else metadata.get(keys.TOKEN_USAGE)
+    input_tokens, output_tokens, total_tokens = token_counts(usage or token_usage)
+    costs = _span_costs(spans)
+    cost = _trace_cost(costs, counted, metadata)
     model_id = metadata.get(keys.MODEL_ID)
     for key in METADATA_COLUMNS:
         metadata.pop(key, None)
@@ -145,6 +153,39 @@ def trace_to_record(trace: LiveTrace, process_metadata: dict[str, str], max_char
         state = trace.state
     run_id = metadata.get(keys.SOURCE_RUN) or (process_metadata.get(keys.SOURCE_RUN) if use_set else None)
     return (trace.trace_id, trace.experiment_id, name, trace.request_time_ms, duration, state,
-            trace.client_request_id, model_id, run_id, token_usage, request_preview, response_preview,
+            trace.client_request_id, model_id, run_id, token_usage, input_tokens, output_tokens, total_tokens, cost,
+            request_preview, response_preview,
             shared_set_id if use_set else None, tuple(tags.items()), tuple(metadata.items()),
-            tuple([_span_row(s, max_chars, root_io if s is root else None) for s in spans]))
+            tuple([_span_row(s, max_chars, root_io if s is root else None, costs.get(s.span_id)) for s in spans]))
+
+
+def _span_costs(spans: list[Span]) -> dict[str, dict[str, float]]:
+    """``mlflow.llm.cost`` of every span with token usage and a priced model, by span id."""
+    costs = {}
+    for span in spans:
+        attributes = span.recorded_attributes
+        if keys.TOKEN_USAGE_ATTRIBUTE in attributes or keys.LLM_COST in attributes:
+            cost = span_cost(attributes)
+            if cost is not None:
+                costs[span.span_id] = cost
+    return costs
+
+
+def _trace_cost(costs: dict[str, dict[str, float]], counted: list[Span], metadata: dict[str, str]) -> float | None:
+    """Set ``mlflow.trace.cost`` in ``metadata`` (the counted spans that are priced, summed); the total in USD.
+
+    Spans without a price add nothing: the cost of a trace is that of its priced calls. Without
+    any, metadata the trace was given keeps its value (its total still fills the column).
+    """
+    total = sum_costs([costs[s.span_id] for s in counted if s.span_id in costs])
+    if total is not None:
+        metadata[keys.TRACE_COST] = dumps(total)
+        return total["total_cost"]
+    given = metadata.get(keys.TRACE_COST)
+    if given is None:
+        return None
+    try:
+        value = json.loads(given).get("total_cost")
+    except (ValueError, TypeError, AttributeError):
+        return None
+    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None

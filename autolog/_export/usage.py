@@ -1,11 +1,11 @@
-"""A trace's token usage: the sum over the spans that report usage, each call counted once."""
+"""A trace's token usage: the sum over the spans that report usage, each call counted once (its cost too)."""
 
 from __future__ import annotations
 
 from autolog.entities.keys import TOKEN_USAGE_ATTRIBUTE
 from autolog.entities.span import Span
 
-__all__ = ["aggregate_token_usage"]
+__all__ = ["aggregate_token_usage", "counted_usage_spans", "sum_token_usage"]
 
 _USAGE_KEYS = ("input_tokens", "output_tokens", "total_tokens", "cache_read_input_tokens", "reasoning_tokens")
 
@@ -17,11 +17,16 @@ def aggregate_token_usage(spans: list[Span]) -> dict[str, int] | None:
     A LangChain ChatOpenAI (or OpenAIEmbeddings) span and the OpenAI SDK span inside it report
     the same call: only the outer one counts.
     """
+    return sum_token_usage(counted_usage_spans(spans))
+
+
+def counted_usage_spans(spans: list[Span]) -> list[Span]:
+    """The spans whose usage (and cost) a trace sums: those carrying usage below no span that carries usage."""
     if len(spans) == 1:  # most traces of an integration: one call, nothing to shadow
-        return _sum_usage(spans)
+        return spans
     carriers = {s.span_id: s for s in spans if isinstance(s.recorded_attributes.get(TOKEN_USAGE_ATTRIBUTE), dict)}
     if not carriers:
-        return None
+        return []
     parents = {s.span_id: s.parent_id for s in spans}
     counted = []
     for span in carriers.values():
@@ -32,10 +37,11 @@ def aggregate_token_usage(spans: list[Span]) -> dict[str, int] | None:
             steps -= 1
         if parent is None or parent not in carriers:  # no ancestor carries usage
             counted.append(span)
-    return _sum_usage(counted)
+    return counted
 
 
-def _sum_usage(spans: list[Span]) -> dict[str, int] | None:
+def sum_token_usage(spans: list[Span]) -> dict[str, int] | None:
+    """The sum of the spans' usage (spans without usage add nothing; None when none has any)."""
     total: dict[str, int] = {}
     for span in spans:
         usage = span.recorded_attributes.get(TOKEN_USAGE_ATTRIBUTE)

@@ -56,7 +56,11 @@ _TRACE_STRING_COLUMNS = {"status": "state", "state": "state", "name": "name", "t
                          "request_id": "trace_id", "run_id": "run_id", "client_request_id": "client_request_id",
                          "model_id": "model_id", "experiment_id": "experiment_id"}
 _TRACE_NUMERIC_COLUMNS = {"timestamp_ms": "request_time", "timestamp": "request_time", "request_time": "request_time",
-                          "execution_time_ms": "execution_duration", "execution_duration": "execution_duration"}
+                          "execution_time_ms": "execution_duration", "execution_duration": "execution_duration",
+                          "cost": "cost"}
+# Numeric columns that may be NULL, so `IS NULL` / `IS NOT NULL` can name them: an unfinished trace has
+# no duration, a trace without a priced LLM call no cost.
+_TRACE_NULLABLE_NUMERIC = frozenset(("execution_time_ms", "execution_duration", "cost"))
 _TRACE_PREFIXES = {"tags": "tag", "tag": "tag", "metadata": "metadata", "request_metadata": "metadata",
                    "attributes": "attribute", "attribute": "attribute", "trace": "attribute", "span": "span",
                    "feedback": "feedback", "expectation": "expectation"}
@@ -106,10 +110,15 @@ def _check_number(text: str, c: Comparison) -> None:
 
 
 def _check_ops(text: str, c: Comparison) -> None:
-    if _is_numeric(c):
-        if c.op not in NUMERIC_OPS:
+    if _is_numeric(c) and c.op in ("IS NULL", "IS NOT NULL") and c.key_type == "attribute":
+        if c.key not in _TRACE_NULLABLE_NUMERIC:
             raise InvalidFilterError(text, c.position, f"a numeric operator ({', '.join(NUMERIC_OPS)}) for "
-                                     f"{c.key}", c.op)
+                                     f"{c.key}, which is never NULL", c.op)
+    elif _is_numeric(c):
+        if c.op not in NUMERIC_OPS:
+            nullable = c.key_type == "attribute" and c.key in _TRACE_NULLABLE_NUMERIC
+            ops = ", ".join(NUMERIC_OPS) + (", IS NULL, IS NOT NULL" if nullable else "")
+            raise InvalidFilterError(text, c.position, f"a numeric operator ({ops}) for {c.key}", c.op)
         _check_number(text, c)
     elif c.key_type in ("tag", "metadata", "attribute", "span", "param") and c.op not in STRING_OPS:
         raise InvalidFilterError(text, c.position, f"a string operator ({', '.join(STRING_OPS)}) for {c.key}", c.op)
@@ -268,14 +277,24 @@ def order_sql(keys: list[SortKey]) -> str:
     return ", ".join(f"{k.expr} {'DESC' if k.descending else 'ASC'}" for k in keys)
 
 
+# Ascending, a NULL of these columns sorts as this (after every real value) rather than first:
+# traces without a cost come last whichever way costs are sorted (descending, NULL is last anyway).
+_NULLS_LAST_VALUE = "1e308"
+
+
 def _order_keys(order_by: list[str] | None, columns: dict[str, str], not_null: frozenset[str], alias: str,
-                default: list[tuple[str, bool]], tiebreak: str) -> list[SortKey]:
-    """The sort keys of ``order_by`` (``default`` when empty), always ending with the unique ``tiebreak`` column."""
+                default: list[tuple[str, bool]], tiebreak: str,
+                nulls_last: frozenset[str] = frozenset()) -> list[SortKey]:
+    """The sort keys of ``order_by`` (``default`` when empty), always ending with the unique ``tiebreak`` column.
+
+    A column in ``nulls_last`` sorts its NULLs last in both directions.
+    """
     if not order_by:
         return [SortKey(f"{alias}.{column}", descending, column not in not_null) for column, descending in default]
     if isinstance(order_by, str) or not all(isinstance(clause, str) for clause in order_by):
         raise InvalidArgumentError(f"order_by must be a list of str such as ['timestamp_ms DESC'], got {order_by!r}")
     keys: list[SortKey] = []
+    seen: set[str] = set()
     for clause in order_by:
         words = clause.split()
         if not words or len(words) > 2:
@@ -289,8 +308,12 @@ def _order_keys(order_by: list[str] | None, columns: dict[str, str], not_null: f
         if direction not in ("ASC", "DESC"):
             raise InvalidFilterError(clause, len(words[0]) + 1, "ASC or DESC", words[1])
         column = columns[field]
-        if all(k.expr != f"{alias}.{column}" for k in keys):  # a repeated field cannot change the order
-            keys.append(SortKey(f"{alias}.{column}", direction == "DESC", column not in not_null))
+        if column not in seen:  # a repeated field cannot change the order
+            seen.add(column)
+            if column in nulls_last and direction == "ASC":
+                keys.append(SortKey(f"COALESCE({alias}.{column}, {_NULLS_LAST_VALUE})", False, False))
+            else:
+                keys.append(SortKey(f"{alias}.{column}", direction == "DESC", column not in not_null))
     return [*keys, SortKey(f"{alias}.{tiebreak}", False, False)]
 
 
@@ -301,7 +324,7 @@ _TRACE_NOT_NULL = frozenset(("trace_id", "experiment_id", "request_time", "state
 def trace_order_keys(order_by: list[str] | None, alias: str = "t") -> list[SortKey]:
     """Sort keys of a trace search, newest first by default; the trace id is always the last key."""
     return _order_keys(order_by, _TRACE_ORDER_COLUMNS, _TRACE_NOT_NULL, alias,
-                       [("request_time", True), ("trace_id", True)], "trace_id")
+                       [("request_time", True), ("trace_id", True)], "trace_id", frozenset(("cost",)))
 
 
 def compile_trace_order_by(order_by: list[str] | None, alias: str = "t") -> str:

@@ -22,7 +22,7 @@ from autolog.entities.ids import now_ms
 __all__ = ["DEFAULT_EXPERIMENT_ID", "DEFAULT_EXPERIMENT_NAME", "MIGRATIONS", "SCHEMA_VERSION", "migrate",
            "schema_is_current"]
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 DEFAULT_EXPERIMENT_ID = "0"
 DEFAULT_EXPERIMENT_NAME = "Default"
 
@@ -222,6 +222,26 @@ MIGRATIONS: dict[int, list[str]] = {
             PRIMARY KEY (dataset_id, version, record_id)
         ) WITHOUT ROWID""",
         "CREATE INDEX ix_dataset_records_inputs ON dataset_records (dataset_id, version, inputs_digest)",
+    ],
+    # Cost: `cost` is the total USD of the trace's priced LLM calls (NULL when none is priced), a
+    # number for SQL to sum, average and order by; the whole {input_cost, output_cost, total_cost}
+    # stays the metadata mlflow.trace.cost. The index holds only priced traces.
+    4: [
+        "ALTER TABLE traces ADD COLUMN cost REAL",
+        """UPDATE traces SET cost = (SELECT json_extract(m.value, '$.total_cost') FROM trace_metadata m
+                                    WHERE m.trace_id = traces.trace_id AND m.key = 'mlflow.trace.cost'
+                                      AND json_valid(m.value))
+           WHERE trace_id IN (SELECT trace_id FROM trace_metadata WHERE key = 'mlflow.trace.cost')""",
+        "CREATE INDEX ix_traces_cost ON traces (cost) WHERE cost IS NOT NULL",
+        # The token counts as integers beside their JSON: version comparisons sum them over a
+        # million traces, and json_extract per row would be most of that time.
+        "ALTER TABLE traces ADD COLUMN input_tokens INTEGER",
+        "ALTER TABLE traces ADD COLUMN output_tokens INTEGER",
+        "ALTER TABLE traces ADD COLUMN total_tokens INTEGER",
+        """UPDATE traces SET input_tokens = json_extract(token_usage, '$.input_tokens'),
+                             output_tokens = json_extract(token_usage, '$.output_tokens'),
+                             total_tokens = json_extract(token_usage, '$.total_tokens')
+           WHERE json_valid(token_usage)""",
     ],
 }
 

@@ -89,7 +89,8 @@ class SqliteStore(LoggedModelTables, RunTables, DatasetTables):
             insert_rows(conn, "INSERT OR IGNORE INTO metadata_sets", 3, set_rows)
             insert_rows(conn, "INSERT OR REPLACE INTO traces (trace_id, experiment_id, name, request_time,"
                               " execution_duration, state, client_request_id, model_id, run_id, token_usage,"
-                              " request_preview, response_preview, metadata_set)", TAGS_FIELD, trace_rows)
+                              " input_tokens, output_tokens, total_tokens, cost, request_preview, response_preview,"
+                              " metadata_set)", TAGS_FIELD, trace_rows)
             insert_rows(conn, "INSERT OR REPLACE INTO trace_tags", 3, tag_rows)
             insert_rows(conn, "INSERT OR REPLACE INTO trace_metadata", 3, meta_rows)
             insert_rows(conn, "INSERT OR REPLACE INTO spans", 9, span_rows)

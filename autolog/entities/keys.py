@@ -6,10 +6,10 @@ Metadata set automatically is immutable once the trace is stored; tags stay muta
 from __future__ import annotations
 
 __all__ = [
-    "CHAT_TOOLS", "GIT_BRANCH", "GIT_COMMIT", "GIT_REPO_URL", "LLM_MODEL", "MESSAGE_FORMAT", "MODEL_ID",
-    "SCHEMA_VERSION_KEY", "SOURCE_NAME", "SOURCE_RUN", "SOURCE_TYPE", "SPAN_INPUTS", "SPAN_OUTPUTS", "SPAN_TYPE",
-    "TOKEN_USAGE", "TOKEN_USAGE_ATTRIBUTE", "TRACE_NAME_TAG", "TRACE_REQUEST_ID", "TRACE_SCHEMA_VERSION",
-    "TRACE_SESSION", "TRACE_USER", "USER",
+    "CHAT_TOOLS", "GIT_BRANCH", "GIT_COMMIT", "GIT_REPO_URL", "LLM_COST", "LLM_MODEL", "LLM_PROVIDER",
+    "MESSAGE_FORMAT", "MODEL_ID", "SCHEMA_VERSION_KEY", "SOURCE_NAME", "SOURCE_RUN", "SOURCE_TYPE", "SPAN_INPUTS",
+    "SPAN_OUTPUTS", "SPAN_TYPE", "TOKEN_USAGE", "TOKEN_USAGE_ATTRIBUTE", "TRACE_COST", "TRACE_NAME_TAG",
+    "TRACE_REQUEST_ID", "TRACE_SCHEMA_VERSION", "TRACE_SESSION", "TRACE_USER", "USER",
 ]
 
 # -- trace metadata, set once per process --------------------------------------------------------------
@@ -25,6 +25,7 @@ TRACE_SCHEMA_VERSION = "3"
 # -- trace metadata, per trace ---------------------------------------------------------------------------
 MODEL_ID = "mlflow.modelId"
 TOKEN_USAGE = "mlflow.trace.tokenUsage"
+TRACE_COST = "mlflow.trace.cost"  # JSON {input_cost, output_cost, total_cost} in USD, set on the export worker
 TRACE_SESSION = "mlflow.trace.session"
 TRACE_USER = "mlflow.trace.user"
 SOURCE_RUN = "mlflow.sourceRun"
@@ -39,5 +40,7 @@ SPAN_OUTPUTS = "mlflow.spanOutputs"
 TRACE_REQUEST_ID = "mlflow.traceRequestId"
 TOKEN_USAGE_ATTRIBUTE = "mlflow.chat.tokenUsage"
 LLM_MODEL = "mlflow.llm.model"
+LLM_PROVIDER = "mlflow.llm.provider"
+LLM_COST = "mlflow.llm.cost"  # {input_cost, output_cost, total_cost} in USD, set on the export worker
 MESSAGE_FORMAT = "mlflow.message.format"
 CHAT_TOOLS = "mlflow.chat.tools"

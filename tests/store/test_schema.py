@@ -45,7 +45,7 @@ def test_a_v1_store_is_migrated_and_reads_as_before(tmp_path: Path) -> None:
     path = tmp_path / "v1.db"
     _v1_store(path)
     store = SqliteStore(f"sqlite:///{path}")
-    assert store.schema_version() == SCHEMA_VERSION == 3
+    assert store.schema_version() == SCHEMA_VERSION == 4
     first = store.get_trace(f"tr-{0:032x}")
     assert first.info.tags == {"mlflow.traceName": "agent-renamed", "env": "prod"}
     assert first.info.trace_metadata == {"mlflow.trace.tokenUsage": json.dumps(USAGE), "mlflow.modelId": "m-1"}
@@ -56,6 +56,9 @@ def test_a_v1_store_is_migrated_and_reads_as_before(tmp_path: Path) -> None:
     conn = sqlite3.connect(path)
     assert conn.execute("SELECT COUNT(*) FROM trace_tags WHERE key = 'mlflow.traceName'").fetchone()[0] == 0
     assert conn.execute("SELECT COUNT(*) FROM trace_metadata").fetchone()[0] == 0
+    # v4: the counts are integer columns beside the JSON, for SQL sums (compare_versions).
+    assert conn.execute("SELECT input_tokens, output_tokens, total_tokens, cost FROM traces ORDER BY trace_id"
+                        ).fetchall() == [(3, 4, 7, None), (3, 4, 7, None)]
     conn.close()
 
 
@@ -122,6 +125,10 @@ def test_a_v1_spool_file_is_replayed(store: autolog.Client) -> None:
     assert trace.info.trace_metadata == {"mlflow.user": "ann", "mlflow.modelId": "m-9",
                                          "mlflow.trace.tokenUsage": json.dumps(USAGE)}
     assert [s.name for s in trace.data.spans] == ["old"]
+    conn = sqlite3.connect(db)
+    assert conn.execute("SELECT input_tokens, output_tokens, total_tokens, cost FROM traces").fetchall() == [
+        (3, 4, 7, None)]  # the counts come from its usage; it was never priced
+    conn.close()
     replayer.shutdown()
 
 

@@ -42,7 +42,7 @@ class Scorer:
     source_type: str = "CODE"
 
     def __init__(self, name: str | None = None, aggregations: Sequence[Aggregation] | None = None,
-                 description: str | None = None) -> None:
+                 description: str | None = None, **fields: Any) -> None:
         if name is not None:
             self.name = name
         if aggregations is not None:
@@ -51,6 +51,30 @@ class Scorer:
             self.description = description
         if not isinstance(self.name, str) or not self.name:
             raise InvalidArgumentError(f"a scorer's name must be a non-empty str, got {self.name!r}")
+        self._set_fields(fields)
+
+    def _set_fields(self, fields: dict[str, Any]) -> None:
+        """A subclass's own fields given by keyword, as MLflow's pydantic ``Scorer`` takes them.
+
+        ``class Short(Scorer): name: str = "short"; max_words: int = 50`` then ``Short(max_words=20)``:
+        a field is a name the subclass annotates or gives a class value; anything else is an error.
+        """
+        if not fields:
+            return
+        known: set[str] = set()
+        for klass in type(self).__mro__:
+            if klass is Scorer or klass is object:
+                continue
+            known.update(getattr(klass, "__annotations__", {}))
+            known.update(k for k, v in vars(klass).items() if not k.startswith("_") and not callable(v)
+                         and not isinstance(v, (property, classmethod, staticmethod)))
+        unknown = sorted(set(fields) - known)
+        if unknown:
+            raise InvalidArgumentError(f"{type(self).__name__}() got unknown field(s) {unknown}; its fields are "
+                                       f"{sorted(known) or 'none'} (declare one as a class attribute: "
+                                       "`max_words: int = 50`)")
+        for key, value in fields.items():
+            setattr(self, key, value)
 
     def __call__(self, *, inputs: Any = None, outputs: Any = None, expectations: Any = None,
                  trace: Any = None) -> Any:

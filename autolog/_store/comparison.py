@@ -1,0 +1,191 @@
+"""The SQL behind ``compare_versions``: per-version aggregates computed by the store, not in Python.
+
+One pass over the versions' traces groups them by (version, split key, latency in ms): the
+sums and counts of each group add up to the version's totals, and the counts per latency
+are the version's exact latency histogram, from which any percentile follows. Latencies are
+whole milliseconds, so a version has a few thousand distinct values even over a million
+traces: the rows that leave SQLite are that few, never one per trace. Feedback is a second
+pass over the assessments of the same traces.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from autolog._errors import InvalidArgumentError
+from autolog._store.connections import Connections
+from autolog._store.filter_sql import compile_trace_filter
+from autolog._store.records import TOKEN_COUNTS
+from autolog._store.sqlite_io import marks
+
+__all__ = ["FEEDBACK_NUMBER_SQL", "TOKEN_SQL", "SplitKey", "VersionTotals", "parse_split_key", "unpriced_models",
+           "version_feedback", "version_totals"]
+
+# A feedback value (JSON text) as MLflow counts it: true/"yes" 1, false/"no" 0, numbers as they are, else NULL.
+FEEDBACK_NUMBER_SQL = """CASE
+    WHEN a.value IN ('true', '"yes"', '"Yes"', '"YES"') THEN 1.0
+    WHEN a.value IN ('false', '"no"', '"No"', '"NO"') THEN 0.0
+    WHEN json_valid(a.value) AND json_type(a.value) IN ('integer', 'real') THEN CAST(a.value AS REAL)
+END"""
+
+
+@dataclass(frozen=True)
+class SplitKey:
+    """What ``by=`` splits each version by: a tag or a metadata key of the trace."""
+
+    kind: str  # "tags" | "metadata"
+    key: str
+
+    @property
+    def label(self) -> str:
+        return f"{self.kind}.{self.key}"
+
+
+_SPLIT = re.compile(r"^(?P<kind>tags|tag|metadata|request_metadata)\.(?:`(?P<quoted>[^`]+)`|(?P<plain>.+))$")
+
+
+def parse_split_key(by: str) -> SplitKey:
+    """``"tags.environment"``, ``"metadata.`mlflow.trace.user`"`` -> a SplitKey; anything else is refused."""
+    match = _SPLIT.match(by.strip()) if isinstance(by, str) else None
+    if match is None:
+        raise InvalidArgumentError(f"by={by!r}: split by a trace tag or metadata key, written 'tags.<key>' or "
+                                   "'metadata.<key>' (backticks around a key with dots: tags.`my.key`)")
+    kind = "tags" if match["kind"] in ("tags", "tag") else "metadata"
+    return SplitKey(kind, match["quoted"] or match["plain"])
+
+
+def _split_sql(by: SplitKey | None, args: list[object]) -> str:
+    if by is None:
+        return "NULL"
+    if by.kind == "tags":
+        args.append(by.key)
+        return "(SELECT g.value FROM trace_tags g WHERE g.trace_id = t.trace_id AND g.key = ?)"
+    # A trace's own metadata wins over its process's shared set (see schema: metadata_sets).
+    args.extend((by.key, by.key))
+    return ("COALESCE((SELECT m.value FROM trace_metadata m WHERE m.trace_id = t.trace_id AND m.key = ?),"
+            " (SELECT s.value FROM metadata_sets s WHERE s.set_id = t.metadata_set AND s.key = ?))")
+
+
+def _scope_sql(model_ids: Sequence[str], experiment_id: str | None, filter_string: str | None,
+               since_ms: int | None, until_ms: int | None, args: list[object]) -> str:
+    """The WHERE over ``traces AS t`` that picks the compared traces."""
+    where, params = compile_trace_filter(filter_string, alias="t")
+    clauses = [f"t.model_id IN ({marks(len(model_ids))})", f"({where})"]
+    args.extend(model_ids)
+    args.extend(params)
+    if experiment_id is not None:
+        clauses.append("t.experiment_id = ?")
+        args.append(str(experiment_id))
+    if since_ms is not None:
+        clauses.append("t.request_time >= ?")
+        args.append(since_ms)
+    if until_ms is not None:
+        clauses.append("t.request_time < ?")
+        args.append(until_ms)
+    return " AND ".join(clauses)
+
+
+@dataclass
+class VersionTotals:
+    """The sums and counts of one version (one split value), and its latency histogram."""
+
+    model_id: str
+    split: str | None
+    traces: int = 0
+    errors: int = 0
+    token_sums: dict[str, int] = field(default_factory=dict)
+    token_counts: dict[str, int] = field(default_factory=dict)
+    cost_sum: float = 0.0
+    priced: int = 0
+    used_tokens_unpriced: int = 0
+    latency_counts: dict[int, int] = field(default_factory=dict)  # ms -> traces (finished traces only)
+
+
+_TOKEN_COLUMNS = TOKEN_COUNTS
+# A trace's token counts as SQL over `traces AS t`.
+TOKEN_SQL = {c: f"t.{c}" for c in _TOKEN_COLUMNS}
+
+
+def version_totals(connections: Connections, model_ids: Sequence[str], experiment_id: str | None,
+                   filter_string: str | None, since_ms: int | None, until_ms: int | None,
+                   by: SplitKey | None) -> list[VersionTotals]:
+    """One ``VersionTotals`` per (version, split value) that has traces in scope."""
+    if not model_ids:
+        return []
+    args: list[object] = []
+    split = _split_sql(by, args)
+    scope = _scope_sql(model_ids, experiment_id, filter_string, since_ms, until_ms, args)
+    tokens = ", ".join(f"SUM({TOKEN_SQL[c]}), COUNT({TOKEN_SQL[c]})" for c in _TOKEN_COLUMNS)
+    sql = (f"SELECT t.model_id, {split} AS split, t.execution_duration, COUNT(*), SUM(t.state = 'ERROR'), {tokens},"
+           f" SUM(t.cost), COUNT(t.cost), SUM(t.cost IS NULL AND {TOKEN_SQL['total_tokens']} > 0)"
+           f" FROM traces AS t WHERE {scope} GROUP BY 1, 2, 3")
+    totals: dict[tuple[str, str | None], VersionTotals] = {}
+    with connections.session("comparing versions") as conn:
+        for row in conn.execute(sql, args):
+            model_id, split_value, duration, count, errors = row[:5]
+            key = (model_id, None if split_value is None else str(split_value))
+            t = totals.get(key)
+            if t is None:
+                t = totals[key] = VersionTotals(model_id, key[1])
+            t.traces += count
+            t.errors += errors or 0
+            for i, column in enumerate(_TOKEN_COLUMNS):
+                value_sum, value_count = row[5 + 2 * i], row[6 + 2 * i]
+                if value_count:
+                    t.token_sums[column] = t.token_sums.get(column, 0) + int(value_sum)
+                    t.token_counts[column] = t.token_counts.get(column, 0) + value_count
+            cost_sum, priced, unpriced = row[11], row[12], row[13]
+            t.cost_sum += cost_sum or 0.0
+            t.priced += priced
+            t.used_tokens_unpriced += unpriced or 0
+            if duration is not None:
+                t.latency_counts[int(duration)] = t.latency_counts.get(int(duration), 0) + count
+    return list(totals.values())
+
+
+def version_feedback(connections: Connections, model_ids: Sequence[str], experiment_id: str | None,
+                     filter_string: str | None, since_ms: int | None, until_ms: int | None,
+                     by: SplitKey | None) -> list[tuple[str, str | None, str, float | None, int, float | None]]:
+    """``(model_id, split, feedback name, mean, n, mean of squares)`` over the valid, numeric feedback of the
+    traces in scope (the mean of squares gives the spread, for a confidence interval).
+
+    Only values that count as numbers are in the mean and in n (text verdicts and errors are not).
+    """
+    if not model_ids:
+        return []
+    args: list[object] = []
+    split = _split_sql(by, args)
+    scope = _scope_sql(model_ids, experiment_id, filter_string, since_ms, until_ms, args)
+    sql = (f"SELECT t.model_id, {split} AS split, a.name, AVG(v), COUNT(v), AVG(v * v) FROM traces AS t"
+           f" JOIN (SELECT a.trace_id, a.name, {FEEDBACK_NUMBER_SQL} AS v FROM assessments AS a"
+           "       WHERE a.kind = 'feedback' AND a.valid = 1 AND a.error IS NULL) AS a ON a.trace_id = t.trace_id"
+           f" WHERE {scope} GROUP BY 1, 2, 3 ORDER BY 3")
+    with connections.session("comparing versions' feedback") as conn:
+        return [(m, None if s is None else str(s), n, mean, count, squares)
+                for m, s, n, mean, count, squares in conn.execute(sql, args)]
+
+
+def unpriced_models(connections: Connections, model_id: str, sample: int = 200) -> list[str]:
+    """Names of the LLM models in a version's traces that used tokens but have no cost (no price known).
+
+    Looks at up to ``sample`` such traces: enough to name the models, without reading every span.
+    """
+    sql = ("SELECT DISTINCT json_extract(s.content, '$.attributes.\"mlflow.llm.model\"') FROM spans AS s"
+           " WHERE s.trace_id IN (SELECT t.trace_id FROM traces AS t WHERE t.model_id = ? AND t.cost IS NULL"
+           f"                      AND {TOKEN_SQL['total_tokens']} > 0 LIMIT ?)"
+           " AND json_extract(s.content, '$.attributes.\"mlflow.chat.tokenUsage\"') IS NOT NULL")
+    with connections.session("listing unpriced models") as conn:
+        return sorted(str(r[0]) for r in conn.execute(sql, (model_id, sample)) if r[0] is not None)
+
+
+def version_list(connections: Connections, experiment_id: str | None) -> list[tuple[str, str, int, int, int | None]]:
+    """``(model_id, name, created ms, traces, last trace ms)`` of every version, newest first."""
+    where, args = ("WHERE m.experiment_id = ?", [str(experiment_id)]) if experiment_id is not None else ("", [])
+    sql = ("SELECT m.model_id, m.name, m.creation_timestamp,"
+           " (SELECT COUNT(*) FROM traces AS t WHERE t.model_id = m.model_id),"
+           " (SELECT MAX(t.request_time) FROM traces AS t WHERE t.model_id = m.model_id)"
+           f" FROM logged_models AS m {where} ORDER BY m.creation_timestamp DESC, m.model_id")
+    with connections.session("listing versions") as conn:
+        return [tuple(r) for r in conn.execute(sql, args)]

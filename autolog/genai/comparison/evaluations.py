@@ -1,0 +1,184 @@
+"""``compare_evaluations``: a candidate evaluation run against a baseline, row by row, with paired tests.
+
+Rows are paired by their inputs (a digest of the root span's inputs, keys sorted): an
+evaluation dataset holds each inputs once, so this is pairing by dataset record, and it also
+pairs runs over plain lists of dicts. Inputs that occur several times in a run pair in order.
+A pair compares the same question answered by both versions, which removes the questions'
+own difficulty from the difference: the reason a paired test finds a real change with far
+fewer rows than comparing two means.
+
+Per row: each feedback's value as a number (several feedbacks of one name on a row, such as
+one per retrieved document, are averaged), the latency, the total tokens and the cost.
+Overrides count: a person's correction of a feedback of the run replaces it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from autolog._client import get_default_client
+from autolog._errors import AutologError
+from autolog._store.comparison import FEEDBACK_NUMBER_SQL, TOKEN_SQL
+from autolog._store.connections import Connections
+from autolog.genai.comparison.stats import PairedComparison, compare_paired
+
+__all__ = ["ComparisonResult", "RegressionError", "compare_evaluations"]
+
+# Per-row measures of the trace besides the scorers (named apart from any scorer); lower is better for each.
+ROW_MEASURES = ("trace.latency_ms", "trace.total_tokens", "trace.cost")
+# Built-in scorers whose numbers are better low (Latency and TokenBudget without a limit; with one
+# they answer pass/fail, where a pass is better).
+LOWER_IS_BETTER_SCORERS = frozenset({"latency", "total_tokens"})
+
+
+class RegressionError(AutologError, AssertionError):
+    """``assert_no_regression`` found a metric that regressed; the message holds the whole table."""
+
+
+@dataclass(frozen=True)
+class ComparisonResult:
+    """The comparison of two evaluation runs: one ``PairedComparison`` per scorer and per row measure."""
+
+    candidate_run_id: str
+    baseline_run_id: str
+    n_pairs: int
+    unpaired_candidate: int  # rows of the candidate run with no baseline row of the same inputs
+    unpaired_baseline: int
+    confidence_level: float
+    comparisons: tuple[PairedComparison, ...]
+
+    def __getitem__(self, name: str) -> PairedComparison:
+        for c in self.comparisons:
+            if c.name == name:
+                return c
+        raise KeyError(f"{name!r} was not compared; compared: {', '.join(c.name for c in self.comparisons)}")
+
+    def to_df(self) -> Any:
+        import pandas as pd
+
+        return pd.DataFrame([c.__dict__ for c in self.comparisons])
+
+    def table(self) -> str:
+        """The comparison as a plain-text table (what ``summary`` prints)."""
+        level = f"{self.confidence_level:.0%}"
+        header = ["metric", "baseline", "candidate", "difference", f"{level} CI", "p", "test", "pairs", "verdict"]
+        rows = [[c.name, _num(c.baseline_mean), _num(c.candidate_mean), _num(c.difference, signed=True),
+                 "-" if math.isnan(c.ci_low) else f"[{_num(c.ci_low, signed=True)}, {_num(c.ci_high, signed=True)}]",
+                 "-" if c.p_value is None else f"{c.p_value:.3g}", c.test or "-", str(c.n_pairs), c.verdict]
+                for c in self.comparisons]
+        widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
+        lines = ["  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip()
+                 for row in [header, *rows]]
+        lines.insert(1, "  ".join("-" * w for w in widths))
+        lines.append(f"candidate run {self.candidate_run_id} vs baseline run {self.baseline_run_id}: "
+                     f"{self.n_pairs} paired rows ({self.unpaired_candidate} candidate and {self.unpaired_baseline}"
+                     " baseline rows without a partner)")
+        return "\n".join(lines)
+
+    def summary(self) -> str:
+        """Print the table and return it."""
+        text = self.table()
+        print(text)
+        return text
+
+    def regressions(self, scorers: Sequence[str] | None = None) -> list[PairedComparison]:
+        names = set(scorers) if scorers is not None else {c.name for c in self.comparisons
+                                                           if c.name not in ROW_MEASURES}
+        unknown = names - {c.name for c in self.comparisons}
+        if unknown:
+            raise KeyError(f"not compared: {', '.join(sorted(unknown))}; compared: "
+                           f"{', '.join(c.name for c in self.comparisons)}")
+        return [c for c in self.comparisons if c.name in names and c.verdict == "regressed"]
+
+    def assert_no_regression(self, scorers: Sequence[str] | None = None) -> None:
+        """Raise ``RegressionError`` (with the table) if a scorer regressed: a gate for CI.
+
+        ``scorers=None`` checks every scorer; name ``"trace.latency_ms"``, ``"trace.total_tokens"``
+        or ``"trace.cost"`` to check those too.
+        """
+        regressed = self.regressions(scorers)
+        if regressed:
+            raise RegressionError(f"{', '.join(c.name for c in regressed)} regressed "
+                                  f"(p < {1 - self.confidence_level:.2g}):\n{self.table()}")
+
+
+def _num(value: float, signed: bool = False) -> str:
+    if value is None or math.isnan(value):
+        return "-"
+    return f"{value:+.4g}" if signed else f"{value:.4g}"
+
+
+def _inputs_key(inputs_json: str | None) -> str:
+    try:
+        canonical = json.dumps(json.loads(inputs_json), sort_keys=True) if inputs_json is not None else "null"
+    except ValueError:
+        canonical = inputs_json or ""
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+
+
+def _run_rows(connections: Connections, run_id: str) -> dict[tuple[str, int], dict[str, float | None]]:
+    """The run's rows keyed by (inputs digest, occurrence), each with its per-row numbers."""
+    traces_sql = (f"SELECT t.trace_id, t.request_time, t.execution_duration, {TOKEN_SQL['total_tokens']}, t.cost,"
+                  " (SELECT json_extract(s.content, '$.inputs') FROM spans AS s"
+                  "  WHERE s.trace_id = t.trace_id AND s.parent_id IS NULL LIMIT 1)"
+                  " FROM traces AS t WHERE t.trace_id IN (SELECT trace_id FROM traces WHERE run_id = ?"
+                  "  UNION SELECT trace_id FROM assessments WHERE run_id = ?) ORDER BY t.request_time, t.trace_id")
+    feedback_sql = (f"SELECT a.trace_id, a.name, {FEEDBACK_NUMBER_SQL} FROM assessments AS a"
+                    " WHERE a.kind = 'feedback' AND a.valid = 1 AND a.error IS NULL AND (a.run_id = ? OR a.overrides"
+                    " IN (SELECT assessment_id FROM assessments WHERE run_id = ?))")
+    with connections.session(f"reading evaluation run {run_id}") as conn:
+        traces = conn.execute(traces_sql, (run_id, run_id)).fetchall()
+        feedback = conn.execute(feedback_sql, (run_id, run_id)).fetchall()
+    values: dict[str, dict[str, list[float]]] = {}
+    for trace_id, name, number in feedback:
+        if number is not None:
+            values.setdefault(trace_id, {}).setdefault(name, []).append(float(number))
+    rows: dict[tuple[str, int], dict[str, float | None]] = {}
+    seen: dict[str, int] = {}
+    for trace_id, _, duration, total_tokens, cost, inputs_json in traces:
+        digest = _inputs_key(inputs_json)
+        occurrence = seen[digest] = seen.get(digest, -1) + 1
+        row: dict[str, float | None] = dict(zip(ROW_MEASURES, (duration, total_tokens, cost), strict=True))
+        for name, numbers in values.get(trace_id, {}).items():
+            row[name] = sum(numbers) / len(numbers)
+        rows[(digest, occurrence)] = row
+    return rows
+
+
+def compare_evaluations(candidate_run_id: str, baseline_run_id: str, *, confidence_level: float = 0.95,
+                        min_pairs: int = 6, lower_is_better: Sequence[str] = ()) -> ComparisonResult:
+    """Compare two evaluation runs (``EvaluationResult.run_id``) row by row.
+
+    Per scorer: both means, the difference (candidate - baseline), a bootstrap confidence
+    interval of it, a paired test (McNemar for pass/fail scores, Wilcoxon signed-rank otherwise),
+    the number of pairs and a verdict: "improved", "regressed", "no detectable difference" or
+    "too few pairs" (under ``min_pairs``). A higher score is better, except for the scorers named
+    in ``lower_is_better`` (a length, a toxicity) and the numbers of the built-in ``latency`` and
+    ``total_tokens`` scorers. The same for each row's ``trace.latency_ms``, ``trace.total_tokens``
+    and ``trace.cost``, where lower is better. Uses scipy when installed, the same tests in
+    plain Python otherwise. Blocks on the store.
+    """
+    client = get_default_client()
+    client.flush()
+    for run_id in (candidate_run_id, baseline_run_id):
+        client.store.get_run(run_id)  # an unknown run fails here, naming it
+    connections = client.store.connections
+    candidate = _run_rows(connections, candidate_run_id)
+    baseline = _run_rows(connections, baseline_run_id)
+    paired = [key for key in baseline if key in candidate]
+    scorer_names = sorted({n for rows in (candidate, baseline) for r in rows.values() for n in r} - set(ROW_MEASURES))
+    comparisons = []
+    for name in [*scorer_names, *ROW_MEASURES]:
+        before, after = [baseline[k].get(name) for k in paired], [candidate[k].get(name) for k in paired]
+        pass_fail = all(v in (0, 1) for v in (*before, *after) if v is not None)
+        lower = (name in ROW_MEASURES or name in lower_is_better
+                 or (name in LOWER_IS_BETTER_SCORERS and not pass_fail))
+        comparisons.append(compare_paired(name, before, after, higher_is_better=not lower,
+                                          confidence_level=confidence_level, min_pairs=min_pairs))
+    return ComparisonResult(candidate_run_id, baseline_run_id, len(paired), len(candidate) - len(paired),
+                            len(baseline) - len(paired), confidence_level, tuple(comparisons))
