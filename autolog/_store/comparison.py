@@ -13,6 +13,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from autolog._errors import InvalidArgumentError
 from autolog._store.connections import Connections
@@ -72,7 +73,7 @@ def _scope_sql(model_ids: Sequence[str], experiment_id: str | None, filter_strin
                since_ms: int | None, until_ms: int | None, args: list[object]) -> str:
     """The WHERE over ``traces AS t`` that picks the compared traces."""
     where, params = compile_trace_filter(filter_string, alias="t")
-    clauses = [f"t.model_id IN ({marks(len(model_ids))})", f"({where})"]
+    clauses = ["t.model_id = ?" if len(model_ids) == 1 else f"t.model_id IN ({marks(len(model_ids))})", f"({where})"]
     args.extend(model_ids)
     args.extend(params)
     if experiment_id is not None:
@@ -112,37 +113,61 @@ def version_totals(connections: Connections, model_ids: Sequence[str], experimen
                    filter_string: str | None, since_ms: int | None, until_ms: int | None,
                    by: SplitKey | None) -> list[VersionTotals]:
     """One ``VersionTotals`` per (version, split value) that has traces in scope."""
-    if not model_ids:
-        return []
-    args: list[object] = []
-    split = _split_sql(by, args)
-    scope = _scope_sql(model_ids, experiment_id, filter_string, since_ms, until_ms, args)
-    tokens = ", ".join(f"SUM({TOKEN_SQL[c]}), COUNT({TOKEN_SQL[c]})" for c in _TOKEN_COLUMNS)
-    sql = (f"SELECT t.model_id, {split} AS split, t.execution_duration, COUNT(*), SUM(t.state = 'ERROR'), {tokens},"
-           f" SUM(t.cost), COUNT(t.cost), SUM(t.cost IS NULL AND {TOKEN_SQL['total_tokens']} > 0)"
-           f" FROM traces AS t WHERE {scope} GROUP BY 1, 2, 3")
     totals: dict[tuple[str, str | None], VersionTotals] = {}
+    measures = ("COUNT(*), SUM(t.state = 'ERROR'), "
+                + ", ".join(f"SUM({TOKEN_SQL[c]}), COUNT({TOKEN_SQL[c]})" for c in _TOKEN_COLUMNS)
+                + f", SUM(t.cost), COUNT(t.cost), SUM(t.cost IS NULL AND {TOKEN_SQL['total_tokens']} > 0)")
+    # One query per version: with `model_id = ?` the rows come from ix_traces_compare already
+    # ordered by duration, so the GROUP BY streams (no sort) and reads no table row. A split by a
+    # metadata key reads each trace's value; a split by a tag is cheaper the other way round: the
+    # traces that have the tag are found from the tag's rows, and the rest is the whole less them.
+    queries: list[tuple[str, list[object], int]] = []
+    for model_id in dict.fromkeys(model_ids):
+        args: list[object] = []
+        split = "NULL" if by is None or by.kind == "tags" else _split_sql(by, args)
+        scope = _scope_sql([model_id], experiment_id, filter_string, since_ms, until_ms, args)
+        group = "t.execution_duration" if split == "NULL" else "2, t.execution_duration"
+        queries.append((f"SELECT t.model_id, {split}, t.execution_duration, {measures}"
+                        f" FROM traces AS t WHERE {scope} GROUP BY {group}", args, 1))
+    if by is not None and by.kind == "tags":
+        args = [by.key]
+        scope = _scope_sql(model_ids, experiment_id, filter_string, since_ms, until_ms, args)
+        queries.append((f"SELECT t.model_id, g.value, t.execution_duration, {measures} FROM trace_tags AS g"
+                        " JOIN traces AS t ON t.trace_id = g.trace_id"
+                        f" WHERE g.key = ? AND g.value IS NOT NULL AND {scope} GROUP BY 1, 2, 3", args, -1))
     with connections.session("comparing versions") as conn:
-        for row in conn.execute(sql, args):
-            model_id, split_value, duration, count, errors = row[:5]
-            key = (model_id, None if split_value is None else str(split_value))
-            t = totals.get(key)
-            if t is None:
-                t = totals[key] = VersionTotals(model_id, key[1])
-            t.traces += count
-            t.errors += errors or 0
-            for i, column in enumerate(_TOKEN_COLUMNS):
-                value_sum, value_count = row[5 + 2 * i], row[6 + 2 * i]
-                if value_count:
-                    t.token_sums[column] = t.token_sums.get(column, 0) + int(value_sum)
-                    t.token_counts[column] = t.token_counts.get(column, 0) + value_count
-            cost_sum, priced, unpriced = row[11], row[12], row[13]
-            t.cost_sum += cost_sum or 0.0
-            t.priced += priced
-            t.used_tokens_unpriced += unpriced or 0
-            if duration is not None:
-                t.latency_counts[int(duration)] = t.latency_counts.get(int(duration), 0) + count
-    return list(totals.values())
+        for sql, args, sign in queries:
+            for row in conn.execute(sql, args):
+                model_id, split_value = row[0], None if row[1] is None else str(row[1])
+                _add(totals, (model_id, split_value), row, 1)
+                if sign < 0:  # a tagged trace: counted in its tag value, taken out of the untagged rest
+                    _add(totals, (model_id, None), row, -1)
+    return [t for t in totals.values() if t.traces > 0]
+
+
+def _add(totals: dict[tuple[str, str | None], VersionTotals], key: tuple[str, str | None], row: tuple[Any, ...],
+         sign: int) -> None:
+    """Add (sign 1) or take out (sign -1) one GROUP BY row of version_totals' measures."""
+    t = totals.get(key)
+    if t is None:
+        t = totals[key] = VersionTotals(*key)
+    duration, count, errors = row[2], row[3], row[4]
+    t.traces += sign * count
+    t.errors += sign * (errors or 0)
+    for i, column in enumerate(_TOKEN_COLUMNS):
+        value_sum, value_count = row[5 + 2 * i], row[6 + 2 * i]
+        if value_count:
+            t.token_sums[column] = t.token_sums.get(column, 0) + sign * int(value_sum)
+            t.token_counts[column] = t.token_counts.get(column, 0) + sign * value_count
+    t.cost_sum += sign * (row[11] or 0.0)
+    t.priced += sign * row[12]
+    t.used_tokens_unpriced += sign * (row[13] or 0)
+    if duration is not None:
+        left = t.latency_counts.get(int(duration), 0) + sign * count
+        if left:
+            t.latency_counts[int(duration)] = left
+        else:
+            t.latency_counts.pop(int(duration), None)
 
 
 def version_feedback(connections: Connections, model_ids: Sequence[str], experiment_id: str | None,

@@ -141,6 +141,17 @@ def test_filters_time_windows_and_splits(two_versions: tuple[str, str]) -> None:
     staging = split.to_dict(orient="records")[1]
     _close(staging, _expected(v1, filter_string="tags.environment = 'staging'"))
 
+    # A tag only some traces have: the rest is its own row (split value None), also correct.
+    assert mlflow.flush()
+    flagged = mlflow.search_traces(model_id=v1, filter_string="status = 'OK'", return_type="list", max_results=7)
+    for t in flagged:
+        mlflow.set_trace_tag(t.info.trace_id, "reviewed", "yes")
+    partial = compare_versions([v1, v2], by="tags.reviewed", return_type="list")
+    assert [(r["model_id"], r["tags.reviewed"], r["traces"]) for r in partial] == [
+        (v1, "yes", 7), (v1, None, 53), (v2, None, 40)]  # per version: values in order, then the untagged
+    _close(partial[0], _expected(v1, filter_string="tags.reviewed = 'yes'"))
+    _close(partial[1], _expected(v1, filter_string="tags.reviewed IS NULL"))
+
 
 def test_bad_arguments_are_refused_clearly(two_versions: tuple[str, str]) -> None:
     v1, _ = two_versions

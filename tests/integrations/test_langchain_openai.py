@@ -83,6 +83,13 @@ def test_rag_chain_with_openai_nests_sdk_spans_and_counts_usage_once() -> None:
     embedding = next(s for s in trace.data.spans if s.span_type == "EMBEDDING").attributes["mlflow.chat.tokenUsage"]
     assert embedding["input_tokens"] > 0
     assert trace.info.token_usage == {k: expected.get(k, 0) + embedding.get(k, 0) for k in expected | embedding}
+    # Cost follows the same rule: both layers of the chat call carry its price, the trace sums it once.
+    chat_cost = chat_spans["Completions"].attributes["mlflow.llm.cost"]
+    assert chat_spans["ChatOpenAI"].attributes["mlflow.llm.cost"] == pytest.approx(chat_cost)
+    embedding_cost = next(s for s in trace.data.spans if s.name == "Embeddings").attributes["mlflow.llm.cost"]
+    assert chat_cost["total_cost"] > 0 and embedding_cost["total_cost"] > 0
+    assert json.loads(trace.info.trace_metadata["mlflow.trace.cost"]) == pytest.approx(
+        {k: chat_cost[k] + embedding_cost[k] for k in chat_cost})
     assert chat_spans["ChatOpenAI"].attributes["mlflow.llm.model"] == chat_response["model"]
     assert chat_spans["ChatOpenAI"].inputs["messages"] == [
         {"role": "system", "content": f"Answer from: {docs[0]}"}, {"role": "user", "content": question}]
