@@ -8,6 +8,7 @@ import subprocess
 import sys
 import threading
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -186,3 +187,29 @@ def test_client_without_uri_follows_configure(store: autolog.Client) -> None:
     client = autolog.Client()
     assert client.tracking_uri == store.tracking_uri
     client.shutdown()
+
+
+def test_search_logged_models_orders_by_a_metric_param_or_tag_with_missing_values_last() -> None:
+    """MLflow's ``order_by=[{"field_name": "metrics.<key>", "ascending": False}]``: the best version first."""
+    scores = {"a": 0.5, "b": 0.9, "c": None, "d": 0.7}
+    ids = {}
+    for name, score in scores.items():
+        ids[name] = autolog.create_external_model(name=name, params={"top_k": str(len(name) * ord(name) % 7)},
+                                                  tags={"team": "x"} if name != "d" else None).model_id
+        if score is not None:
+            with autolog.start_run():
+                autolog.log_metrics({"correctness/mean": score}, model_id=ids[name])
+
+    def names(order_by: list[Any]) -> list[str]:
+        return [m.name for m in autolog.search_logged_models(order_by=order_by, output_format="list")]
+
+    assert names([{"field_name": "metrics.correctness/mean", "ascending": False}]) == ["b", "d", "a", "c"]
+    assert names([{"field_name": "metrics.`correctness/mean`", "ascending": True}]) == ["a", "d", "b", "c"]
+    assert names(["metrics.correctness/mean DESC"]) == ["b", "d", "a", "c"]
+    # A missing tag sorts last; ties break by the next key (here the name).
+    assert names(["tags.team DESC", "name DESC"]) == ["c", "b", "a", "d"]
+    assert names(["params.top_k ASC", "name ASC"]) == sorted(
+        scores, key=lambda n: (str(len(n) * ord(n) % 7), n))
+    assert names(["metrics.`it's quoted` DESC", "name"]) == ["a", "b", "c", "d"]  # quotes are data, not SQL
+    with pytest.raises(autolog.InvalidFilterError, match=r"expected ASC or DESC, found .SIDEWAYS."):
+        names(["metrics.correctness/mean SIDEWAYS"])

@@ -23,9 +23,9 @@ __all__ = [
     "SortKey",
     "all_of",
     "compile_entity_filter",
-    "compile_entity_order_by",
     "compile_trace_filter",
     "compile_trace_order_by",
+    "order_keys",
     "order_sql",
     "parse_filter",
     "trace_order_keys",
@@ -282,7 +282,7 @@ def order_sql(keys: list[SortKey]) -> str:
 _NULLS_LAST_VALUE = "1e308"
 
 
-def _order_keys(order_by: list[str] | None, columns: dict[str, str], not_null: frozenset[str], alias: str,
+def order_keys(order_by: list[str] | None, columns: dict[str, str], not_null: frozenset[str], alias: str,
                 default: list[tuple[str, bool]], tiebreak: str,
                 nulls_last: frozenset[str] = frozenset()) -> list[SortKey]:
     """The sort keys of ``order_by`` (``default`` when empty), always ending with the unique ``tiebreak`` column.
@@ -323,7 +323,7 @@ _TRACE_NOT_NULL = frozenset(("trace_id", "experiment_id", "request_time", "state
 
 def trace_order_keys(order_by: list[str] | None, alias: str = "t") -> list[SortKey]:
     """Sort keys of a trace search, newest first by default; the trace id is always the last key."""
-    return _order_keys(order_by, _TRACE_ORDER_COLUMNS, _TRACE_NOT_NULL, alias,
+    return order_keys(order_by, _TRACE_ORDER_COLUMNS, _TRACE_NOT_NULL, alias,
                        [("request_time", True), ("trace_id", True)], "trace_id", frozenset(("cost",)))
 
 
@@ -390,9 +390,3 @@ def compile_entity_filter(filter_string: str | None, fields: EntityFields, alias
                                            c, params, numeric))
         _check_size(filter_string, c, params)
     return all_of(parts), params
-
-
-def compile_entity_order_by(order_by: list[str] | None, fields: EntityFields, alias: str) -> str:
-    columns = {**fields.numeric_columns, **fields.string_columns}
-    not_null = frozenset((fields.id_column, "experiment_id", "name", "status", *(c for c, _ in fields.default_order)))
-    return order_sql(_order_keys(order_by, columns, not_null, alias, list(fields.default_order), fields.id_column))

@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
+import re
 import sqlite3
 from collections.abc import Sequence
 
-from autolog._errors import InvalidArgumentError, ResourceDoesNotExist
+from autolog._errors import InvalidArgumentError, InvalidFilterError, ResourceDoesNotExist
 from autolog._store.connections import Connections
-from autolog._store.filter_sql import MODEL_FIELDS, EntityFields, compile_entity_filter, compile_entity_order_by
+from autolog._store.filter_sql import (
+    MODEL_FIELDS,
+    EntityFields,
+    SortKey,
+    compile_entity_filter,
+    order_keys,
+    order_sql,
+)
 from autolog._store.sqlite_io import chunks, marks
 from autolog.entities.ids import now_ms
 from autolog.entities.logged_model import LoggedModel
@@ -129,4 +137,36 @@ def entity_search_query(table: str, id_column: str, fields: EntityFields, experi
     return f"SELECT e.{id_column} FROM {table} AS e WHERE {' AND '.join(clauses)} ORDER BY {order} LIMIT ?", args
 
 
+def compile_entity_order_by(order_by: list[str] | None, fields: EntityFields, alias: str) -> str:
+    """ORDER BY of an entity search: its columns, and ``metrics.<key>`` / ``params.<key>`` / ``tags.<key>``
+    (MLflow's ``order_by=[{"field_name": "metrics.accuracy", "ascending": False}]``), missing values last
+    whichever the direction, then the entity id."""
+    columns = {**fields.numeric_columns, **fields.string_columns}
+    not_null = frozenset((fields.id_column, "experiment_id", "name", "status", *(c for c, _ in fields.default_order)))
+    tiebreak = SortKey(f"{alias}.{fields.id_column}", False, False)
+    if not order_by:
+        return order_sql(order_keys(None, columns, not_null, alias, list(fields.default_order), fields.id_column))
+    if isinstance(order_by, str) or not all(isinstance(clause, str) for clause in order_by):
+        raise InvalidArgumentError(f"order_by must be a list of str such as ['metrics.score DESC'], got {order_by!r}")
+    keys: list[SortKey] = []
+    for clause in order_by:
+        match = _KEY_VALUE_CLAUSE.match(clause)
+        kind = _KEY_VALUE_PREFIXES.get(match.group(1)) if match else None
+        if match is None or kind is None:  # a column, or a bad clause: order_keys checks and explains it
+            keys.extend(order_keys([clause], columns, not_null, alias, [], fields.id_column)[:-1])
+            continue
+        key, direction = match.group(2).strip("`"), (match.group(3) or "ASC").upper()
+        if direction not in ("ASC", "DESC"):
+            raise InvalidFilterError(clause, match.start(3), "ASC or DESC", match.group(3))
+        literal = "'" + key.replace("'", "''") + "'"  # a quoted SQL string: quotes doubled
+        value = (f"(SELECT kv.value FROM {fields.tables[kind]} AS kv"
+                 f" WHERE kv.{fields.id_column} = {alias}.{fields.id_column} AND kv.key = {literal})")
+        keys.append(SortKey(f"({value} IS NULL)", False, False))  # entities without the key come last
+        keys.append(SortKey(value, direction == "DESC", True))
+    return order_sql([*keys, tiebreak])
+
+
+_KEY_VALUE_CLAUSE = re.compile(r"\s*(\w+)\.(`[^`]+`|[^\s`]+)(?:\s+(\w+))?\s*$")
+_KEY_VALUE_PREFIXES = {"metrics": "metric", "metric": "metric", "params": "param", "param": "param",
+                       "tags": "tag", "tag": "tag"}
 _MAX_LIMIT = 2**62  # SQLite binds 64-bit integers; a larger max_results means "all"

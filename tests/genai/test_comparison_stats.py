@@ -224,3 +224,15 @@ def test_plain_and_scipy_paths_give_the_same_verdicts() -> None:
     verdicts = {compare_paired(label, [0.0] * len(d), d, use_scipy=False).verdict for label, d in DATASETS}
     assert {"improved", "no detectable difference"} <= verdicts  # the data exercise more than one verdict
     assert compared == len(DATASETS)
+
+
+def test_kind_forces_the_test_for_measures_whose_values_look_like_verdicts() -> None:
+    """Latency in ms of 0 or 1 is still a measure: Wilcoxon, never McNemar; a bad kind is refused."""
+    baseline, candidate = [1, 1, 1, 1, 1, 1, 1, 0], [0, 0, 0, 0, 0, 0, 0, 1]
+    guessed = compare_paired("trace.latency_ms", baseline, candidate, higher_is_better=False)
+    forced = compare_paired("trace.latency_ms", baseline, candidate, higher_is_better=False, kind="numeric")
+    assert (guessed.kind, guessed.test) == ("pass_fail", "mcnemar")
+    assert (forced.kind, forced.test) == ("numeric", "wilcoxon")
+    assert forced.difference == guessed.difference == -0.75 and forced.p_value is not None
+    with pytest.raises(InvalidArgumentError, match="kind must be"):
+        compare_paired("x", baseline, candidate, kind="ordinal")  # type: ignore[arg-type]

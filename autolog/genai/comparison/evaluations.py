@@ -179,6 +179,7 @@ def compare_evaluations(candidate_run_id: str, baseline_run_id: str, *, confiden
         lower = (name in ROW_MEASURES or name in lower_is_better
                  or (name in LOWER_IS_BETTER_SCORERS and not pass_fail))
         comparisons.append(compare_paired(name, before, after, higher_is_better=not lower,
-                                          confidence_level=confidence_level, min_pairs=min_pairs))
+                                          confidence_level=confidence_level, min_pairs=min_pairs,
+                                          kind="numeric" if name in ROW_MEASURES else None))
     return ComparisonResult(candidate_run_id, baseline_run_id, len(paired), len(candidate) - len(paired),
                             len(baseline) - len(paired), confidence_level, tuple(comparisons))

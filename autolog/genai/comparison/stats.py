@@ -204,7 +204,8 @@ class PairedComparison:
 
 def compare_paired(name: str, baseline: Sequence[float | bool | None], candidate: Sequence[float | bool | None], *,
                    higher_is_better: bool = True, confidence_level: float = 0.95, min_pairs: int = 6,
-                   use_scipy: bool | None = None) -> PairedComparison:
+                   use_scipy: bool | None = None, kind: Literal["pass_fail", "numeric"] | None = None,
+                   ) -> PairedComparison:
     """Compare ``candidate[i]`` with ``baseline[i]`` (same dataset record) for one metric.
 
     Pairs with a missing (None or nan) side are dropped: a record one run failed to score cannot
@@ -216,8 +217,11 @@ def compare_paired(name: str, baseline: Sequence[float | bool | None], candidate
     small p is possible (a few large moves one way, many small ones the other); then the direction
     is the rank sum's (R+ - R-), since that is what the test detected. McNemar: p < 1 needs b != c,
     so the mean difference (c - b) / n is never 0 there. ``higher_is_better=False`` for latency,
-    tokens, cost.
+    tokens, cost. ``kind`` forces the test when the values alone cannot tell: a measure such as
+    latency or cost is numeric even when every value happens to be 0 or 1.
     """
+    if kind not in (None, "pass_fail", "numeric"):
+        raise InvalidArgumentError(f"{name}: kind must be 'pass_fail', 'numeric' or None, got {kind!r}")
     if len(baseline) != len(candidate):
         raise InvalidArgumentError(f"{name}: baseline has {len(baseline)} values, candidate {len(candidate)}")
     if not 0 < confidence_level < 1:
@@ -225,8 +229,8 @@ def compare_paired(name: str, baseline: Sequence[float | bool | None], candidate
     pairs = [(float(b), float(c)) for b, c in zip(baseline, candidate, strict=True)
              if b is not None and c is not None and not math.isnan(b) and not math.isnan(c)]
     present = [v for v in (*baseline, *candidate) if v is not None]
-    kind: Literal["pass_fail", "numeric"] = (
-        "pass_fail" if present and all(isinstance(v, bool) or v in (0, 1) for v in present) else "numeric")
+    if kind is None:
+        kind = "pass_fail" if present and all(isinstance(v, bool) or v in (0, 1) for v in present) else "numeric"
     n_pairs = len(pairs)
     baseline_mean = sum(b for b, _ in pairs) / n_pairs if pairs else math.nan
     candidate_mean = sum(c for _, c in pairs) / n_pairs if pairs else math.nan
