@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -32,9 +33,12 @@ def get_trace(trace_id: str) -> Trace:
     return get_default_client().get_trace(trace_id)
 
 
+_RUN_ID = re.compile(r"[A-Za-z0-9_-]+")
+
+
 def search_traces(experiment_ids: Sequence[str] | None = None, filter_string: str | None = None,
                   order_by: list[str] | None = None, max_results: int | None = None, model_id: str | None = None,
-                  return_type: str = "pandas", page_token: str | None = None) -> Any:
+                  return_type: str = "pandas", page_token: str | None = None, run_id: str | None = None) -> Any:
     """Search traces with an MLflow filter string.
 
     Args:
@@ -44,10 +48,15 @@ def search_traces(experiment_ids: Sequence[str] | None = None, filter_string: st
         max_results: at most this many traces (default: all that match).
         model_id: only traces linked to this LoggedModel.
         return_type: ``"pandas"`` (a DataFrame, needs the ``pandas`` extra) or ``"list"``.
+        run_id: only traces of this run (an evaluation's, for example): the filter ``run_id = '...'``.
 
     Raises:
         InvalidFilterError: the filter or order_by does not parse (names position and expectation).
     """
+    if run_id is not None:
+        if not isinstance(run_id, str) or not _RUN_ID.fullmatch(run_id):
+            raise InvalidArgumentError(f"run_id must be a run id (letters, digits, '-' and '_'), got {run_id!r}")
+        filter_string = f"{filter_string} AND run_id = '{run_id}'" if filter_string else f"run_id = '{run_id}'"
     if return_type not in ("pandas", "list"):
         raise InvalidArgumentError(f"return_type must be 'pandas' or 'list', got {return_type!r}")
     if return_type == "pandas":

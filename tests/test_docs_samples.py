@@ -738,9 +738,6 @@ MISSING = {
     # index "Automatic Version Tracking with Git Integration"
     "mlflow.utils.git_utils.get_git_commit(path: str) -> str | None":
         lambda: __import__("autolog.utils.git_utils"),
-    # compare-app-versions (LoggedModels) and index "Compare Versions Systematically"
-    "genai.evaluate(data, predict_fn=None, scorers=None, model_id=None)":
-        lambda: mlflow.genai.evaluate(data=[]),  # type: ignore[attr-defined]
     # compare-app-versions iterates `model.metrics` as Metric objects (`metric.key`, `metric.value`)
     "LoggedModel.metrics as list[Metric] (autolog: dict[str, float])":
         lambda: [m.key for m in mlflow.LoggedModel("m-0", "n", "0", 0, 0, metrics={"x": 1.0}).metrics],

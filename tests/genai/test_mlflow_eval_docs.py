@@ -209,9 +209,6 @@ def generated_traces(sample_app: Callable[..., str]) -> pd.DataFrame:
 
 
 # Source: mlflow/mlflow docs/genai/eval-monitor/scorers/custom/code-examples.mdx ("Generate traces", run_id=)
-@pytest.mark.xfail(strict=True, raises=TypeError,
-                   reason="autolog.search_traces has no run_id= argument (MLflow 3 has; autolog only has the filter "
-                          "\"run_id = '...'\"); autolog/_api.py, not this engineer's file")
 def test_search_traces_by_run_id(sample_app: Callable[..., str]) -> None:
     @scorer
     def placeholder_metric() -> int:
@@ -219,8 +216,13 @@ def test_search_traces_by_run_id(sample_app: Callable[..., str]) -> None:
 
     eval_results = mlflow.genai.evaluate(data=[{"inputs": {"messages": [{"role": "user", "content": "Hi"}]}}],
                                          predict_fn=sample_app, scorers=[placeholder_metric])
-    generated_traces = mlflow.search_traces(run_id=eval_results.run_id)  # type: ignore[call-arg]
+    generated_traces = mlflow.search_traces(run_id=eval_results.run_id)
     assert len(generated_traces) == 1
+    # added: the trace is the evaluation's, and the filter combines with run_id
+    assert generated_traces["trace_id"].tolist() == [eval_results.result_df["trace_id"][0]]
+    assert len(mlflow.search_traces(run_id=eval_results.run_id, filter_string="status = 'ERROR'")) == 0
+    with pytest.raises(mlflow.InvalidArgumentError, match="run_id must be a run id"):
+        mlflow.search_traces(run_id="x' OR 1=1 --")
 
 
 # Source: mlflow/mlflow docs/genai/eval-monitor/scorers/custom/code-examples.mdx (Example 1: access data from the Trace)
