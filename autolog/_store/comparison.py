@@ -17,9 +17,9 @@ from typing import Any
 
 from autolog._errors import InvalidArgumentError
 from autolog._store.connections import Connections
-from autolog._store.filter_sql import compile_trace_filter
 from autolog._store.records import TOKEN_COUNTS
 from autolog._store.sqlite_io import marks
+from autolog._store.trace_filter import compile_trace_filter
 
 __all__ = ["FEEDBACK_NUMBER_SQL", "TOKEN_SQL", "SplitKey", "VersionTotals", "parse_split_key", "unpriced_models",
            "version_feedback", "version_totals"]

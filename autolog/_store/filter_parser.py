@@ -5,7 +5,7 @@ The grammar (the same as ``mlflow.search_traces``)::
     filter     := clause ( AND clause )*
     clause     := key op value | key IS [NOT] NULL | key [NOT] IN '(' value ( ',' value )* ')'
     key        := ident | prefix '.' ( ident | `backticked` )
-    op         := = | != | <> | < | <= | > | >= | LIKE | ILIKE
+    op         := = | != | <> | < | <= | > | >= | LIKE | ILIKE | RLIKE   (RLIKE: a Python regular expression)
     value      := 'string' | "string" | number
 
 The parser checks the grammar only; which keys and operators a search accepts, and the
@@ -22,7 +22,7 @@ from autolog._errors import InvalidFilterError
 
 __all__ = ["NUMERIC_OPS", "STRING_OPS", "Comparison", "Parser"]
 
-STRING_OPS = ("=", "!=", "LIKE", "ILIKE", "IN", "NOT IN", "IS NULL", "IS NOT NULL")
+STRING_OPS = ("=", "!=", "LIKE", "ILIKE", "RLIKE", "IN", "NOT IN", "IS NULL", "IS NOT NULL")
 NUMERIC_OPS = ("=", "!=", "<", "<=", ">", ">=")
 _TOKEN = re.compile(r"""
     (?P<ws>\s+)
@@ -35,7 +35,8 @@ _TOKEN = re.compile(r"""
   | (?P<comma>,)
   | (?P<quote>['"])
 """, re.VERBOSE)
-_KEYWORDS = {"AND", "OR", "LIKE", "ILIKE", "IN", "NOT", "IS", "NULL"}
+_OPERATORS = "an operator (=, !=, <, <=, >, >=, LIKE, ILIKE, RLIKE, IN, NOT IN, IS NULL, IS NOT NULL)"
+_KEYWORDS = {"AND", "OR", "LIKE", "ILIKE", "RLIKE", "IN", "NOT", "IS", "NULL"}
 
 
 @dataclass(frozen=True)
@@ -182,11 +183,11 @@ class Parser:
         prefix, key = _split_key(tok, self.text)
         op_tok = self.peek()
         if op_tok is None:
-            raise self.fail("an operator (=, !=, <, <=, >, >=, LIKE, ILIKE, IN, NOT IN, IS NULL, IS NOT NULL)")
+            raise self.fail(_OPERATORS)
         if op_tok.kind == "op":
             self.i += 1
             return prefix, key, op_tok.value, self.value(), tok.position
-        if op_tok.kind == "keyword" and op_tok.value in ("LIKE", "ILIKE"):
+        if op_tok.kind == "keyword" and op_tok.value in ("LIKE", "ILIKE", "RLIKE"):
             self.i += 1
             value = self.value()
             if not isinstance(value, str):
@@ -226,4 +227,4 @@ class Parser:
                     self.i -= 1
                     raise self.fail("',' or ')' in the value list")
             return prefix, key, op, tuple(values), tok.position
-        raise self.fail("an operator (=, !=, <, <=, >, >=, LIKE, ILIKE, IN, NOT IN, IS NULL, IS NOT NULL)")
+        raise self.fail(_OPERATORS)

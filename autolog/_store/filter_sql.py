@@ -1,19 +1,18 @@
-"""MLflow filter strings → parameterised SQL, for traces and for LoggedModels.
+"""MLflow filter strings → parameterised SQL: the pieces every search shares, and LoggedModel and run filters.
 
 The parser (``filter_parser``) produces clauses; here they become ``Comparison`` nodes
 checked against the searchable fields, then SQL where every value and every user-given
-key is a bound parameter. Column names come only from the whitelists below, so no filter
-can change the shape of the query.
+key is a bound parameter. Column names come only from whitelists, so no filter can change
+the shape of the query. Trace filters, which have more fields, are ``trace_filter``'s.
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
-from typing import Any
 
 from autolog._errors import InvalidArgumentError, InvalidFilterError
 from autolog._store.filter_parser import NUMERIC_OPS, STRING_OPS, Comparison, Parser
-from autolog._store.records import METADATA_COLUMNS, TAG_COLUMNS
 
 __all__ = [
     "MAX_FILTER_VALUES",
@@ -22,13 +21,14 @@ __all__ = [
     "EntityFields",
     "SortKey",
     "all_of",
+    "check_ops",
+    "check_size",
+    "compare",
     "compile_entity_filter",
-    "compile_trace_filter",
-    "compile_trace_order_by",
+    "is_blank",
+    "key_value_clause",
     "order_keys",
     "order_sql",
-    "parse_filter",
-    "trace_order_keys",
 ]
 
 # Values one filter may bind: far above any real search, and with the store's own parameters
@@ -51,51 +51,7 @@ def all_of(parts: list[str], op: str = "AND") -> str:
     middle = len(parts) // 2
     return f"({all_of(parts[:middle], op)}) {op} ({all_of(parts[middle:], op)})"
 
-# -- traces -------------------------------------------------------------------------------------------
-_TRACE_STRING_COLUMNS = {"status": "state", "state": "state", "name": "name", "trace_id": "trace_id",
-                         "request_id": "trace_id", "run_id": "run_id", "client_request_id": "client_request_id",
-                         "model_id": "model_id", "experiment_id": "experiment_id"}
-_TRACE_NUMERIC_COLUMNS = {"timestamp_ms": "request_time", "timestamp": "request_time", "request_time": "request_time",
-                          "execution_time_ms": "execution_duration", "execution_duration": "execution_duration",
-                          "cost": "cost"}
-# Numeric columns that may be NULL, so `IS NULL` / `IS NOT NULL` can name them: an unfinished trace has
-# no duration, a trace without a priced LLM call no cost.
-_TRACE_NULLABLE_NUMERIC = frozenset(("execution_time_ms", "execution_duration", "cost"))
-_TRACE_PREFIXES = {"tags": "tag", "tag": "tag", "metadata": "metadata", "request_metadata": "metadata",
-                   "attributes": "attribute", "attribute": "attribute", "trace": "attribute", "span": "span",
-                   "feedback": "feedback", "expectation": "expectation"}
-_SPAN_COLUMNS = {"name": "name", "type": "span_type", "span_type": "span_type", "status": "status"}
-
-
-def _trace_comparison(text: str, prefix: str | None, key: str, op: str, value: Any, pos: int) -> Comparison:
-    if prefix is None:
-        key_type = "attribute"
-    elif prefix.lower() in _TRACE_PREFIXES:
-        key_type = _TRACE_PREFIXES[prefix.lower()]
-    else:
-        # Unknown prefix: maybe a dotted bare attribute, else a clear error listing the valid forms.
-        raise InvalidFilterError(text, pos, "a field: tags.<key>, metadata.<key>, attributes.<name>, span.name, "
-                                 "span.type, span.attributes.<key>, feedback.<name>, expectation.<name>, or one of "
-                                 + ", ".join(sorted({*_TRACE_STRING_COLUMNS, *_TRACE_NUMERIC_COLUMNS})), prefix)
-    if key_type == "attribute" and key not in _TRACE_STRING_COLUMNS and key not in _TRACE_NUMERIC_COLUMNS:
-        raise InvalidFilterError(text, pos, "a trace attribute: "
-                                 + ", ".join(sorted({*_TRACE_STRING_COLUMNS, *_TRACE_NUMERIC_COLUMNS})), key)
-    if key_type == "span":
-        if key.startswith("attributes."):
-            key_type, key = "span_attribute", key[len("attributes."):]
-            if not key or '"' in key:
-                raise InvalidFilterError(text, pos, "a span attribute name without '\"'", key)
-        elif key not in _SPAN_COLUMNS:
-            raise InvalidFilterError(text, pos, "span.name, span.type, span.status or span.attributes.<key>", key)
-    return Comparison(key_type, key, op, value, pos)
-
-
-def _is_numeric(c: Comparison) -> bool:
-    return (c.key_type == "attribute" and c.key in _TRACE_NUMERIC_COLUMNS) or c.key_type == "metric"
-
-
-# Fields of JSON values (span attributes, assessments): compared as numbers by <, <=, >, >=.
-_JSON_VALUE_TYPES = ("span_attribute", "feedback", "expectation")
+# -- shared by the trace and entity compilers ----------------------------------------------------------
 _ORDERING_OPS = ("<", "<=", ">", ">=")
 
 
@@ -108,51 +64,16 @@ def _check_number(text: str, c: Comparison) -> None:
         raise InvalidFilterError(text, c.position, f"a number to compare {c.key} with ({c.op} compares numbers)",
                                  repr(c.value)) from None
 
-
-def _check_ops(text: str, c: Comparison) -> None:
-    if _is_numeric(c) and c.op in ("IS NULL", "IS NOT NULL") and c.key_type == "attribute":
-        if c.key not in _TRACE_NULLABLE_NUMERIC:
-            raise InvalidFilterError(text, c.position, f"a numeric operator ({', '.join(NUMERIC_OPS)}) for "
-                                     f"{c.key}, which is never NULL", c.op)
-    elif _is_numeric(c):
-        if c.op not in NUMERIC_OPS:
-            nullable = c.key_type == "attribute" and c.key in _TRACE_NULLABLE_NUMERIC
-            ops = ", ".join(NUMERIC_OPS) + (", IS NULL, IS NOT NULL" if nullable else "")
-            raise InvalidFilterError(text, c.position, f"a numeric operator ({ops}) for {c.key}", c.op)
-        _check_number(text, c)
-    elif c.key_type in ("tag", "metadata", "attribute", "span", "param") and c.op not in STRING_OPS:
-        raise InvalidFilterError(text, c.position, f"a string operator ({', '.join(STRING_OPS)}) for {c.key}", c.op)
-    elif c.key_type in _JSON_VALUE_TYPES and c.op in _ORDERING_OPS:
-        _check_number(text, c)
-    if c.op in ("LIKE", "ILIKE") and len(_glob_pattern(str(c.value))) > _MAX_PATTERN_CHARS:
-        raise InvalidFilterError(text, c.position, f"a {c.op} pattern of at most {_MAX_PATTERN_CHARS:,} characters",
-                                 f"{len(str(c.value)):,} characters")
-
-
-def _check_size(text: str, c: Comparison, params: list[object]) -> None:
+def check_size(text: str, c: Comparison, params: list[object]) -> None:
     if len(params) > MAX_FILTER_VALUES:
         raise InvalidFilterError(text, c.position, f"a filter of at most {MAX_FILTER_VALUES:,} values (keys and "
                                  "values of all its clauses together); split the search", "more")
 
-
-def _is_blank(filter_string: str | None) -> bool:
+def is_blank(filter_string: str | None) -> bool:
     if filter_string is not None and not isinstance(filter_string, str):
         raise InvalidArgumentError(f"filter_string must be a str such as \"tags.env = 'prod'\", got "
                                    f"{type(filter_string).__name__} {filter_string!r}")
     return filter_string is None or not filter_string.strip()
-
-
-def parse_filter(filter_string: str | None) -> list[Comparison]:
-    """Parse a trace filter string into AND-joined comparisons. None or blank → []."""
-    if filter_string is None or _is_blank(filter_string):
-        return []
-    out = []
-    for prefix, key, op, value, pos in Parser(filter_string).parse():
-        c = _trace_comparison(filter_string, prefix, key, op, value, pos)
-        _check_ops(filter_string, c)
-        out.append(c)
-    return out
-
 
 def _glob_pattern(like: str) -> str:
     """A LIKE pattern as an equivalent GLOB pattern, which SQLite matches case-sensitively."""
@@ -168,8 +89,7 @@ def _glob_pattern(like: str) -> str:
             out.append(ch)
     return "".join(out)
 
-
-def _compare(expr: str, c: Comparison, params: list[object], numeric: bool = False) -> str:
+def compare(expr: str, c: Comparison, params: list[object], numeric: bool = False) -> str:
     """SQL comparing ``expr`` with the comparison's value; appends the bound values to ``params``."""
     op = c.op
     if op in ("IN", "NOT IN"):
@@ -185,11 +105,13 @@ def _compare(expr: str, c: Comparison, params: list[object], numeric: bool = Fal
     if op == "ILIKE":
         params.append(str(c.value))
         return f"{expr} LIKE ?"
+    if op == "RLIKE":  # the REGEXP function every connection registers (sqlite_io): re.search
+        params.append(str(c.value))
+        return f"{expr} REGEXP ?"
     params.append(float(c.value) if numeric else str(c.value))
     return f"{expr} {op} ?"
 
-
-def _key_value_clause(table: str, id_column: str, outer: str, c: Comparison, params: list[object],
+def key_value_clause(table: str, id_column: str, outer: str, c: Comparison, params: list[object],
                       numeric: bool = False) -> str:
     # Semi-join on the (key, value) index: the subquery is evaluated once, not per row.
     if c.op == "IS NULL":
@@ -198,70 +120,39 @@ def _key_value_clause(table: str, id_column: str, outer: str, c: Comparison, par
     params.append(c.key)
     if c.op == "IS NOT NULL":
         return f"{outer} IN (SELECT {id_column} FROM {table} WHERE key = ?)"
-    return f"{outer} IN (SELECT {id_column} FROM {table} WHERE key = ? AND {_compare('value', c, params, numeric)})"
+    return f"{outer} IN (SELECT {id_column} FROM {table} WHERE key = ? AND {compare('value', c, params, numeric)})"
 
 
-def _metadata_clause(alias: str, c: Comparison, params: list[object]) -> str:
-    """Metadata lives per trace (trace_metadata) or in the trace's shared set (metadata_sets)."""
-    own = _key_value_clause("trace_metadata", "trace_id", f"{alias}.trace_id", c, params)
-    shared = _key_value_clause("metadata_sets", "set_id", f"{alias}.metadata_set", c, params)
-    if c.op == "IS NULL":  # absent from both places
-        return f"({own} AND ({alias}.metadata_set IS NULL OR {shared}))"
-    return f"({own} OR {shared})"
+def check_ops(text: str, c: Comparison, *, numeric: bool, nullable: bool = False, json_value: bool = False) -> None:
+    """Refuse an operator the field's kind has no meaning for, a non-number compared by a numeric operator,
+    a LIKE pattern SQLite cannot take and an RLIKE pattern that is not a regular expression.
 
-
-def _assessment_clause(alias: str, c: Comparison, params: list[object]) -> str:
-    params.extend((c.key_type, c.key))
-    # Overridden assessments (valid = 0) are history, not the current judgement.
-    base = (f"EXISTS (SELECT 1 FROM assessments a WHERE a.trace_id = {alias}.trace_id AND a.valid = 1"
-            " AND a.kind = ? AND a.name = ?")
-    if c.op in ("IS NULL", "IS NOT NULL"):
-        return ("NOT " if c.op == "IS NULL" else "") + base + ")"
-    value = c.value
-    if isinstance(value, str) and value.lower() in ("true", "false") and c.op in ("=", "!="):
-        # JSON booleans: feedback.correct = 'true' matches a stored true, not the string "true" only.
-        params.append(value.lower())
-        return f"{base} AND json_type(a.value) {c.op} ?)"
-    numeric = isinstance(value, (int, float)) or c.op in ("<", "<=", ">", ">=")
-    expr = "json_extract(a.value, '$')" if numeric else "CAST(json_extract(a.value, '$') AS TEXT)"
-    return f"{base} AND {_compare(expr, c, params, numeric)})"
-
-
-def compile_trace_filter(filter_string: str | None, alias: str = "t") -> tuple[str, list[object]]:
-    """SQL boolean expression over ``traces AS <alias>`` and its bound parameters ("1=1" when empty)."""
-    params: list[object] = []
-    parts = []
-    for c in parse_filter(filter_string):
-        parts.append(_trace_clause(alias, c, params))
-        _check_size(filter_string or "", c, params)
-    return all_of(parts), params
-
-
-def _trace_clause(alias: str, c: Comparison, params: list[object]) -> str:
-    if c.key_type == "attribute":
-        if c.key in _TRACE_NUMERIC_COLUMNS:
-            return _compare(f"{alias}.{_TRACE_NUMERIC_COLUMNS[c.key]}", c, params, numeric=True)
-        return _compare(f"{alias}.{_TRACE_STRING_COLUMNS[c.key]}", c, params)
-    if c.key_type == "tag" and c.key in TAG_COLUMNS:
-        return _compare(f"{alias}.{TAG_COLUMNS[c.key]}", c, params)
-    if c.key_type == "metadata" and c.key in METADATA_COLUMNS:
-        return _compare(f"{alias}.{METADATA_COLUMNS[c.key]}", c, params)
-    if c.key_type == "tag":
-        return _key_value_clause("trace_tags", "trace_id", f"{alias}.trace_id", c, params)
-    if c.key_type == "metadata":
-        return _metadata_clause(alias, c, params)
-    if c.key_type == "span":
-        inner = _compare(f"s.{_SPAN_COLUMNS[c.key]}", c, params)
-        return f"EXISTS (SELECT 1 FROM spans s WHERE s.trace_id = {alias}.trace_id AND {inner})"
-    if c.key_type == "span_attribute":
-        path_params: list[object] = [c.key]
-        numeric = isinstance(c.value, (int, float)) or c.op in _ORDERING_OPS
-        raw = "json_extract(s.content, '$.attributes.\"' || ? || '\"')"
-        expr = raw if numeric else f"CAST({raw} AS TEXT)"
-        inner = _compare(expr, c, path_params, numeric)
-        params.extend(path_params)
-        return f"EXISTS (SELECT 1 FROM spans s WHERE s.trace_id = {alias}.trace_id AND {inner})"
-    return _assessment_clause(alias, c, params)
+    ``numeric``: a number column (``nullable``: one that may be NULL); ``json_value``: a JSON value
+    (a span attribute, an assessment), compared as a number by <, <=, >, >= and as text otherwise.
+    """
+    if numeric and c.op in ("IS NULL", "IS NOT NULL"):
+        if not nullable:
+            raise InvalidFilterError(text, c.position, f"a numeric operator ({', '.join(NUMERIC_OPS)}) for "
+                                     f"{c.key}, which is never NULL", c.op)
+    elif numeric:
+        if c.op not in NUMERIC_OPS:
+            ops = ", ".join(NUMERIC_OPS) + (", IS NULL, IS NOT NULL" if nullable else "")
+            raise InvalidFilterError(text, c.position, f"a numeric operator ({ops}) for {c.key}", c.op)
+        _check_number(text, c)
+    elif json_value:
+        if c.op in _ORDERING_OPS:
+            _check_number(text, c)
+    elif c.op not in STRING_OPS:
+        raise InvalidFilterError(text, c.position, f"a string operator ({', '.join(STRING_OPS)}) for {c.key}", c.op)
+    if c.op in ("LIKE", "ILIKE") and len(_glob_pattern(str(c.value))) > _MAX_PATTERN_CHARS:
+        raise InvalidFilterError(text, c.position, f"a {c.op} pattern of at most {_MAX_PATTERN_CHARS:,} characters",
+                                 f"{len(str(c.value)):,} characters")
+    if c.op == "RLIKE":
+        try:
+            re.compile(str(c.value))
+        except re.error as exc:
+            raise InvalidFilterError(text, c.position, f"a regular expression after RLIKE ({exc})",
+                                     repr(c.value)) from None
 
 
 @dataclass(frozen=True)
@@ -317,21 +208,6 @@ def order_keys(order_by: list[str] | None, columns: dict[str, str], not_null: fr
     return [*keys, SortKey(f"{alias}.{tiebreak}", False, False)]
 
 
-_TRACE_ORDER_COLUMNS = {**_TRACE_NUMERIC_COLUMNS, **_TRACE_STRING_COLUMNS}
-_TRACE_NOT_NULL = frozenset(("trace_id", "experiment_id", "request_time", "state"))
-
-
-def trace_order_keys(order_by: list[str] | None, alias: str = "t") -> list[SortKey]:
-    """Sort keys of a trace search, newest first by default; the trace id is always the last key."""
-    return order_keys(order_by, _TRACE_ORDER_COLUMNS, _TRACE_NOT_NULL, alias,
-                       [("request_time", True), ("trace_id", True)], "trace_id", frozenset(("cost",)))
-
-
-def compile_trace_order_by(order_by: list[str] | None, alias: str = "t") -> str:
-    """ORDER BY text for traces; the trace id is always the last key, so pages are stable."""
-    return order_sql(trace_order_keys(order_by, alias))
-
-
 # -- logged models and runs: attributes, tags.<k>, params.<k>, metrics.<k> ----------------------------
 @dataclass(frozen=True)
 class EntityFields:
@@ -366,7 +242,7 @@ _ENTITY_PREFIXES = {"tags": "tag", "tag": "tag", "params": "param", "param": "pa
 
 def compile_entity_filter(filter_string: str | None, fields: EntityFields, alias: str) -> tuple[str, list[object]]:
     """SQL boolean expression over the entity's table ``AS <alias>`` and its bound parameters."""
-    if filter_string is None or _is_blank(filter_string):
+    if filter_string is None or is_blank(filter_string):
         return "1=1", []
     params: list[object] = []
     parts = []
@@ -380,13 +256,12 @@ def compile_entity_filter(filter_string: str | None, fields: EntityFields, alias
                                      prefix or key)
         c = Comparison(key_type, key, op, value, pos)
         numeric = key_type == "metric" or (key_type == "attribute" and key in fields.numeric_columns)
-        # Checked as a metric (numbers) or as a param (strings): the rules of those two kinds.
-        _check_ops(filter_string, Comparison("metric" if numeric else "param", key, op, value, pos))
+        check_ops(filter_string, c, numeric=numeric)
         if key_type == "attribute":
             column = fields.numeric_columns.get(key) or fields.string_columns[key]
-            parts.append(_compare(f"{alias}.{column}", c, params, numeric))
+            parts.append(compare(f"{alias}.{column}", c, params, numeric))
         else:
-            parts.append(_key_value_clause(fields.tables[key_type], fields.id_column, f"{alias}.{fields.id_column}",
+            parts.append(key_value_clause(fields.tables[key_type], fields.id_column, f"{alias}.{fields.id_column}",
                                            c, params, numeric))
-        _check_size(filter_string, c, params)
+        check_size(filter_string, c, params)
     return all_of(parts), params

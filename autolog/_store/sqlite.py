@@ -18,7 +18,7 @@ from typing import Any
 from autolog._errors import ResourceDoesNotExist, StoreBusyError
 from autolog._store.connections import Connections
 from autolog._store.datasets import DatasetTables
-from autolog._store.filter_sql import compile_trace_filter, order_sql, trace_order_keys
+from autolog._store.filter_sql import order_sql
 from autolog._store.logged_models import LoggedModelTables, check_experiment_ids
 from autolog._store.pages import after_clause, decode_page_token, encode_page_token
 from autolog._store.records import METADATA_FIELD, SPANS_FIELD, TAG_COLUMNS, TAGS_FIELD, Record
@@ -32,6 +32,7 @@ from autolog._store.rows import (
 from autolog._store.runs import RunTables
 from autolog._store.schema import DEFAULT_EXPERIMENT_ID, DEFAULT_EXPERIMENT_NAME
 from autolog._store.sqlite_io import chunks, insert_rows, marks, path_from_uri, store_error
+from autolog._store.trace_filter import compile_trace_filter, trace_order_keys
 from autolog.entities.assessment import Assessment
 from autolog.entities.experiment import Experiment
 from autolog.entities.ids import now_ms

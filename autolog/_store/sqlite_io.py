@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+import re
 import sqlite3
 import time
 import urllib.parse
@@ -149,9 +151,26 @@ def _switch_to_wal(conn: sqlite3.Connection) -> None:
         time.sleep(0.005)
 
 
+@functools.lru_cache(maxsize=256)
+def _compiled(pattern: str) -> re.Pattern[str]:
+    return re.compile(pattern)
+
+
+def _regexp(pattern: str | None, value: object) -> bool | None:
+    """SQLite's ``value REGEXP pattern`` (the filter grammar's RLIKE): ``re.search``, NULL for a NULL value.
+
+    Patterns are checked when the filter is compiled, so one that does not compile never gets here.
+    """
+    if pattern is None or value is None:
+        return None
+    return _compiled(pattern).search(value if isinstance(value, str) else str(value)) is not None
+
+
 def _open(target: str | Path, uri: bool) -> sqlite3.Connection:
-    return sqlite3.connect(target, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None, check_same_thread=False,
+    conn = sqlite3.connect(target, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None, check_same_thread=False,
                            uri=uri)
+    conn.create_function("regexp", 2, _regexp, deterministic=True)
+    return conn
 
 
 def connect(path: Path) -> sqlite3.Connection:

@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import autolog
-from autolog._store.filter_sql import compile_trace_filter, compile_trace_order_by, parse_filter
+from autolog._store.trace_filter import compile_trace_filter, compile_trace_order_by, parse_filter
 
 
 @pytest.fixture
@@ -101,15 +101,22 @@ def test_keywords_are_case_insensitive_and_whitespace_free(traces: dict[str, str
 def test_order_by(traces: dict[str, str]) -> None:
     by_id = {v: k for k, v in traces.items()}
     asc = autolog.search_traces(order_by=["timestamp_ms ASC"], return_type="list")
-    assert [by_id[t.info.trace_id] for t in asc] == ["alpha", "beta", "gamma", "delta", "epsilon"]
+    # oldest millisecond first; within a millisecond newest first (as MLflow's ties), by the time-ordered id
+    keys = [(t.info.request_time, -int(t.info.trace_id[3:], 16)) for t in asc]
+    assert keys == sorted(keys) and {by_id[t.info.trace_id] for t in asc} == set(traces)
     by_name = autolog.search_traces(order_by=["name DESC"], return_type="list")
     assert [by_id[t.info.trace_id] for t in by_name] == ["gamma", "epsilon", "delta", "beta", "alpha"]
+    # MLflow's order: missing values last in both directions, then newest first, then the (time-ordered) id.
     assert compile_trace_order_by(["execution_time_ms DESC", "timestamp_ms"]) == (
-        "t.execution_duration DESC, t.request_time ASC, t.trace_id ASC")
+        "(t.execution_duration IS NULL) ASC, t.execution_duration DESC, t.request_time ASC, t.trace_id DESC")
+    assert compile_trace_order_by(["execution_time"]) == (
+        "(t.execution_duration IS NULL) ASC, t.execution_duration ASC, t.request_time DESC, t.trace_id DESC")
     with pytest.raises(autolog.InvalidFilterError, match="ASC or DESC"):
         compile_trace_order_by(["timestamp_ms SIDEWAYS"])
     with pytest.raises(autolog.InvalidFilterError, match="one of"):
-        compile_trace_order_by(["tags.env DESC"])
+        compile_trace_order_by(["colour DESC"])
+    with pytest.raises(autolog.InvalidFilterError, match="tag.<key>"):
+        compile_trace_order_by(["labels.env DESC"])
 
 
 @pytest.mark.parametrize(("filter_string", "position", "expected"), [
@@ -163,7 +170,9 @@ def test_values_and_keys_are_always_bound_parameters() -> None:
     sql, params = compile_trace_filter("tags.`evil'key` = 'v''al' AND span.attributes.k LIKE 'a%' AND "
                                        "feedback.f = 'true' AND timestamp_ms > 5")
     assert "evil" not in sql and "v'al" not in sql and "true" not in sql and " 5" not in sql
-    assert params == ["evil'key", "v'al", "k", "a*", "feedback", "f", "true", 5.0]
+    # The span clause comes last: the span clauses of a filter become one EXISTS (one span must match them all).
+    session_part = ["mlflow.trace.session", "mlflow.trace.session", "feedback", "f", '%"mlflow.trace.session":%']
+    assert params == ["evil'key", "v'al", "feedback", "f", "true", *session_part, "true", 5.0, "k", "a*"]
 
 
 def test_two_tag_filter_uses_the_key_value_index(store: autolog.Client, traces: dict[str, str]) -> None:
