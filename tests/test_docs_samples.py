@@ -331,17 +331,17 @@ def test_track_environments_context(monkeypatch: pytest.MonkeyPatch) -> None:
 
 # Source: https://mlflow.org/docs/latest/genai/version-tracking/ (source text: docs/docs/genai/version-tracking/
 # index.mdx, "Automatic Version Tracking with Git Integration" and "Version Management Made Simple").
-# mlflow.utils.git_utils.get_git_commit and openai.OpenAI are replaced by stand-ins (see MISSING).
-def test_version_tracking_index_samples(monkeypatch: pytest.MonkeyPatch) -> None:
+# openai.OpenAI is replaced by a stand-in; the cwd is a folder outside any git repository.
+def test_version_tracking_index_samples(monkeypatch: pytest.MonkeyPatch, tmp_path: Any) -> None:
+    monkeypatch.chdir(tmp_path)  # added: get_git_commit(".") then finds no repository, as the sample's fallback
+    from autolog.utils.git_utils import get_git_commit  # as written: from mlflow.utils.git_utils import ...
+
     monkeypatch.setenv("OPENAI_API_KEY", "your-api-key-here")  # the sample sets os.environ directly
 
     # Configure MLflow experiment
     mlflow.set_experiment("customer-support-agent")
 
     # Get current git commit using MLflow's built-in utilities
-    def get_git_commit(path: str) -> str | None:  # stand-in for mlflow.utils.git_utils.get_git_commit
-        return None
-
     git_commit = get_git_commit(".")
     if git_commit:  # noqa: SIM108 - as written
         git_commit = git_commit[:8]  # Use short hash
@@ -732,12 +732,6 @@ MISSING = {
     # link-production-traces-to-app-versions: `from mlflow.client import MlflowClient`
     "mlflow.client.MlflowClient (module autolog.client)":
         lambda: __import__("autolog.client"),
-    # track-application-versions-with-mlflow (Git): `mlflow.genai.enable_git_model_versioning()`
-    "genai.enable_git_model_versioning(remote_name='origin') -> GitContext":
-        lambda: mlflow.genai.enable_git_model_versioning(),  # type: ignore[attr-defined]
-    # index "Automatic Version Tracking with Git Integration"
-    "mlflow.utils.git_utils.get_git_commit(path: str) -> str | None":
-        lambda: __import__("autolog.utils.git_utils"),
     # compare-app-versions iterates `model.metrics` as Metric objects (`metric.key`, `metric.value`)
     "LoggedModel.metrics as list[Metric] (autolog: dict[str, float])":
         lambda: [m.key for m in mlflow.LoggedModel("m-0", "n", "0", 0, 0, metrics={"x": 1.0}).metrics],

@@ -1,0 +1,1 @@
+"""Helpers under MLflow's names (``mlflow.utils.git_utils``)."""
