@@ -115,17 +115,18 @@ def test_create_external_model_example_usage() -> None:
 
     # added: the LoggedModel fields the page lists as the return value
     assert (basic.name, basic.status, basic.params, basic.tags, basic.model_type) == (
-        "customer-support-agent-v1.0", "READY", {}, {}, None)
+        "customer-support-agent-v1.0", "READY", {}, {"mlflow.model.isExternal": "true"}, None)  # MLflow's tag
     assert (model.name, model.status, model.model_type, model.experiment_id) == (
         "recommendation-engine-v2.1", "READY", "rag-agent", "0")
     assert model.params == {"llm_model": "gpt-4", "temperature": "0.7", "max_tokens": "1000", "retrieval_k": "5"}
-    assert model.tags == {"team": "ml-platform", "environment": "staging", "git_commit": "abc123def"}
+    assert model.tags == {"team": "ml-platform", "environment": "staging", "git_commit": "abc123def",
+                          "mlflow.model.isExternal": "true"}
     assert model.model_id.startswith("m-") and model.model_uri == f"models:/{model.model_id}"
     assert abs(model.creation_timestamp - datetime.now().timestamp() * 1000) < 60_000
     assert model.last_updated_timestamp >= model.creation_timestamp
     assert mlflow.get_logged_model(model.model_id) == model
     found = mlflow.search_logged_models(filter_string="params.temperature = '0.7' AND tags.team = 'ml-platform'")
-    assert [m.model_id for m in found] == [model.model_id]
+    assert list(found["model_id"]) == [model.model_id]  # a DataFrame by default, as MLflow
 
 
 # Source: https://docs.databricks.com/aws/en/mlflow3/genai/prompt-version-mgmt/version-tracking/version-concepts
@@ -143,7 +144,7 @@ def test_parameters_must_be_strings() -> None:
     params = {"temperature": "0.7", "max_tokens": "1000"}
     model = mlflow.create_external_model(name="right-params", params=params)  # added
     assert model.params == params  # added
-    assert [m.name for m in mlflow.search_logged_models()] == ["right-params"]  # added: nothing half-created
+    assert list(mlflow.search_logged_models()["name"]) == ["right-params"]  # added: nothing half-created
 
 
 # Source: https://docs.databricks.com/aws/en/mlflow3/genai/prompt-version-mgmt/version-tracking/version-concepts
@@ -163,7 +164,8 @@ def test_version_tracking_with_git_integration(monkeypatch: pytest.MonkeyPatch) 
         tags={"git_commit": git_commit}
     )
 
-    assert (model.name, model.tags) == ("my-app-git-3f2a9c1d", {"git_commit": "3f2a9c1d"})  # added
+    assert (model.name, model.tags) == ("my-app-git-3f2a9c1d", {"git_commit": "3f2a9c1d",  # added
+                                                                 "mlflow.model.isExternal": "true"})
 
 
 # Source: https://docs.databricks.com/aws/en/mlflow3/genai/prompt-version-mgmt/version-tracking/version-concepts
@@ -213,7 +215,7 @@ def test_production_deployment_env_var(monkeypatch: pytest.MonkeyPatch) -> None:
 
 # Source: https://mlflow.org/docs/latest/genai/prompt-version-mgmt/version-tracking/link-production-traces-to-app-versions
 # (source text: docs/docs/genai/prompt-version-mgmt/version-tracking/link-production-traces-to-app-versions.mdx)
-# FastAPI's app/Request are replaced by a plain function; MlflowClient by autolog.Client (see MISSING).
+# FastAPI's app/Request are replaced by a plain function.
 def test_link_production_traces_to_app_versions(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("MLFLOW_EXPERIMENT_NAME", "/Shared/production-genai-app")
     monkeypatch.setenv("MLFLOW_ACTIVE_MODEL_ID", "m-930352f2b0c246c9a8ac7df98a03cede")
@@ -234,9 +236,9 @@ def test_link_production_traces_to_app_versions(monkeypatch: pytest.MonkeyPatch)
     assert handle_chat(None, "hello") == {"response": "echo: hello"}  # added
 
     # Querying Version-Specific Traces
-    # The sample: `from mlflow.client import MlflowClient; client = MlflowClient()`. autolog.Client() without a
-    # URI opens $AUTOLOG_TRACKING_URI or ./autolog.db, not the store set by configure(): pass it (see report).
-    client = mlflow.Client(mlflow.get_tracking_uri())
+    from autolog.client import MlflowClient  # from mlflow.client import MlflowClient
+
+    client = MlflowClient()
 
     # Get the experiment ID
     experiment = client.get_experiment_by_name("/Shared/production-genai-app")
@@ -530,8 +532,8 @@ def test_track_application_versions_steps(monkeypatch: pytest.MonkeyPatch, capsy
     assert f"Model ID: '{logged_model.model_id}'" in out and "Status: READY" in out
     # The filter names the app, not the version, so it matches nothing: in MLflow 3.17.2 too.
     assert all_models == []
-    assert search_logged_models(experiment_ids=[logged_model.experiment_id],
-                                filter_string=f"name LIKE '{app_name}-%'") == [logged_model]
+    assert search_logged_models(experiment_ids=[logged_model.experiment_id], filter_string=f"name LIKE '{app_name}-%'",
+                                output_format="list") == [logged_model]
     [row] = mlflow.search_traces(model_id=logged_model.model_id).itertuples()
     assert row.response["choices"][0]["message"]["content"] == agent_response
     assert row.spans[0].span_type == "CHAT_MODEL" and row.request["temperature"] == 0.7
@@ -541,7 +543,7 @@ def test_track_application_versions_steps(monkeypatch: pytest.MonkeyPatch, capsy
 
 # Source: https://github.com/mlflow/mlflow/blob/master/docs/docs/genai/prompt-version-mgmt/version-tracking/compare-app-versions.mdx
 # ("Ranking and Searching Versions"). The version names come from set_active_model as in the sample's first
-# part; log_model_params and mlflow.genai.evaluate are not available (see MISSING), so no params or metrics.
+# part; no params or metrics are logged here (evaluation's metrics: tests/genai/test_evaluate.py).
 def test_compare_app_versions_ranking_and_search() -> None:
     logged_model_name = "customer_support_agent-git-0badc0ff"
     improved_model_name = "customer_support_agent-v2-git-0badc0ff"
@@ -586,7 +588,8 @@ def test_compare_app_versions_ranking_and_search() -> None:
     assert [m.model_id for m in all_versions] == [improved_model_info.model_id, active_model_info.model_id]
     assert [m.name for m in all_versions] == [improved_model_name, logged_model_name]
     assert (v1.name, v2.name) == (logged_model_name, improved_model_name)
-    ascending = search_logged_models(order_by=[{"field_name": "creation_time", "ascending": True}], max_results=None)
+    ascending = search_logged_models(order_by=[{"field_name": "creation_time", "ascending": True}], max_results=None,
+                                     output_format="list")
     assert [m.model_id for m in ascending] == [active_model_info.model_id, improved_model_info.model_id]
     with pytest.raises(mlflow.InvalidArgumentError):
         search_logged_models(order_by=[{"ascending": True}])
@@ -729,12 +732,6 @@ def test_version_comparison_by_model_id() -> None:
 # -- APIs the samples use that autolog lacks ----------------------------------------------------------------
 
 MISSING = {
-    # link-production-traces-to-app-versions: `from mlflow.client import MlflowClient`
-    "mlflow.client.MlflowClient (module autolog.client)":
-        lambda: __import__("autolog.client"),
-    # compare-app-versions iterates `model.metrics` as Metric objects (`metric.key`, `metric.value`)
-    "LoggedModel.metrics as list[Metric] (autolog: dict[str, float])":
-        lambda: [m.key for m in mlflow.LoggedModel("m-0", "n", "0", 0, 0, metrics={"x": 1.0}).metrics],
 }
 
 

@@ -18,7 +18,7 @@ from autolog._store.filter_sql import (
 )
 from autolog._store.sqlite_io import chunks, marks
 from autolog.entities.ids import now_ms
-from autolog.entities.logged_model import LoggedModel
+from autolog.entities.logged_model import LoggedModel, Metric
 
 __all__ = ["MAX_EXPERIMENT_IDS", "LoggedModelTables", "check_experiment_ids", "entity_search_query"]
 
@@ -48,7 +48,7 @@ class LoggedModelTables:
             conn.executemany("INSERT INTO logged_model_params VALUES (?,?,?)",
                              [(m.model_id, k, v) for k, v in m.params.items()])
             conn.executemany("INSERT INTO logged_model_metrics VALUES (?,?,?)",
-                             [(m.model_id, k, v) for k, v in m.metrics.items()])
+                             [(m.model_id, x.key, x.value) for x in m.metrics])
         return m
 
     def set_logged_model_tags(self, model_id: str, tags: dict[str, str]) -> None:
@@ -92,10 +92,11 @@ class LoggedModelTables:
                 model_id, name, experiment_id, created, updated, model_type, source_run_id, status = row
                 models[model_id] = LoggedModel(model_id, name, experiment_id, created, updated, status=status,
                                                model_type=model_type, source_run_id=source_run_id)
-            for table, attr in (("logged_model_tags", "tags"), ("logged_model_params", "params"),
-                                ("logged_model_metrics", "metrics")):
+            for table, attr in (("logged_model_tags", "tags"), ("logged_model_params", "params")):
                 for mid, k, v in conn.execute(f"SELECT * FROM {table} WHERE model_id IN ({places})", chunk):
                     getattr(models[mid], attr)[k] = v
+            for mid, k, v in conn.execute(f"SELECT * FROM logged_model_metrics WHERE model_id IN ({places})", chunk):
+                models[mid].metrics.append(Metric(k, v, models[mid].last_updated_timestamp, 0, mid))
         return [models[m] for m in model_ids if m in models]
 
     def get_logged_model(self, model_id: str) -> LoggedModel:

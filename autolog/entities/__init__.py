@@ -16,12 +16,12 @@ from autolog.entities.assessment import (
 )
 from autolog.entities.dataset import DatasetRecord, EvaluationDataset
 from autolog.entities.experiment import Experiment
-from autolog.entities.logged_model import LoggedModel, LoggedModelStatus
+from autolog.entities.logged_model import LoggedModel, LoggedModelStatus, Metric
 from autolog.entities.span import Span, SpanEvent, SpanStatus, SpanStatusCode, SpanType
 from autolog.entities.trace import Trace, TraceData, TraceInfo, TraceState
 
 __all__ = [
     "Assessment", "AssessmentError", "AssessmentSource", "AssessmentSourceType", "DatasetRecord", "EvaluationDataset",
-    "Expectation", "Experiment", "Feedback", "LoggedModel", "LoggedModelStatus", "Span", "SpanEvent", "SpanStatus",
-    "SpanStatusCode", "SpanType", "Trace", "TraceData", "TraceInfo", "TraceState",
+    "Expectation", "Experiment", "Feedback", "LoggedModel", "LoggedModelStatus", "Metric", "Span", "SpanEvent",
+    "SpanStatus", "SpanStatusCode", "SpanType", "Trace", "TraceData", "TraceInfo", "TraceState",
 ]

@@ -49,7 +49,7 @@ def test_an_evaluation_records_traces_feedback_expectations_run_and_version_metr
     assert run.info.status == "FINISHED" and run.info.model_id == version.model_id
     assert run.data.metrics == result.metrics and run.data.tags["mlflow.runType"] == "genai_evaluate"
     assert run.info.dataset_digest and run.info.dataset_version is None
-    assert mlflow.get_logged_model(version.model_id).metrics == result.metrics
+    assert {m.key: m.value for m in mlflow.get_logged_model(version.model_id).metrics} == result.metrics
 
     df = result.result_df
     assert df["outputs"].tolist() == [f"Q{i}" if i != 3 else "wrong" for i in range(10)]
@@ -385,7 +385,7 @@ def test_llm_judges_inside_an_evaluation_of_an_openai_app(
     assert len(judge_server.prompts) == 12
     assert result.metrics == {"correctness/mean": 1.0, "retrieval_relevance/mean": 0.5, "polite/mean": 1.0}
     assert result.result_df["retrieval_relevance/value"].tolist() == [["yes", "no"]] * 3
-    assert mlflow.get_logged_model(version.model_id).metrics == result.metrics
+    assert {m.key: m.value for m in mlflow.get_logged_model(version.model_id).metrics} == result.metrics
     for trace_id in result.result_df["trace_id"]:
         trace = mlflow.get_trace(trace_id)
         # the judges' own calls are not part of the app's trace
