@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from autolog import client, exceptions
 from autolog._api import (
     configure,
     create_external_model,
@@ -66,10 +67,12 @@ from autolog._runs import (
 )
 from autolog._stats import stats
 from autolog._tracing.context import suppress_tracing
+from autolog._tracing.current_trace import get_active_trace_id
 from autolog._tracing.fluent import get_current_active_span, start_span, trace, update_current_trace
 from autolog._tracing.live import LiveSpan, NoOpSpan
 from autolog._tracing.tracer import get_last_active_trace_id, start_span_no_context
 from autolog._versions import ActiveModel, clear_active_model, get_active_model_id, set_active_model, set_experiment
+from autolog.client import MlflowClient
 from autolog.entities import (
     Assessment,
     AssessmentError,
@@ -96,17 +99,18 @@ __version__ = "0.1.0"
 __all__ = [
     "ActiveModel", "ActiveRun", "Assessment", "AssessmentError", "AssessmentSource", "AutologError", "Client",
     "Expectation", "Experiment", "Feedback", "InvalidArgumentError", "InvalidFilterError", "LiveSpan", "LoggedModel",
-    "LoggedModelStatus", "NoOpSpan", "ResourceDoesNotExist", "Run", "RunData", "RunInfo", "RunStatus", "Span",
-    "SpanEvent", "SpanStatus", "SpanStatusCode", "SpanType", "StoreBusyError", "StoreError", "Trace", "TraceData",
-    "TraceInfo", "TraceState", "__version__", "active_run", "clear_active_model", "configure",
+    "LoggedModelStatus", "MlflowClient", "NoOpSpan", "ResourceDoesNotExist", "Run", "RunData", "RunInfo", "RunStatus",
+    "Span", "SpanEvent", "SpanStatus", "SpanStatusCode", "SpanType", "StoreBusyError", "StoreError", "Trace",
+    "TraceData", "TraceInfo", "TraceState", "__version__", "active_run", "clear_active_model", "client", "configure",
     "create_external_model", "delete_assessment", "delete_logged_model_tag", "delete_trace_tag", "end_run",
-    "finalize_logged_model", "flush", "genai", "get_active_model_id", "get_assessment", "get_current_active_span",
-    "get_last_active_trace_id", "get_logged_model", "get_run", "get_trace", "get_tracking_uri",
-    "initialize_logged_model", "langchain", "last_active_run", "llama_index", "log_assessment", "log_expectation",
-    "log_feedback", "log_metric", "log_metrics", "log_model_params", "log_param", "log_params", "openai",
-    "override_feedback", "search_logged_models", "search_runs", "search_traces", "set_active_model", "set_experiment",
-    "set_logged_model_tags", "set_tag", "set_tags", "set_trace_tag", "set_tracking_uri", "start_run", "start_span",
-    "start_span_no_context", "stats", "suppress_tracing", "trace", "update_assessment", "update_current_trace",
+    "exceptions", "finalize_logged_model", "flush", "genai", "get_active_model_id", "get_active_trace_id",
+    "get_assessment", "get_current_active_span", "get_last_active_trace_id", "get_logged_model", "get_run",
+    "get_trace", "get_tracking_uri", "initialize_logged_model", "langchain", "last_active_run", "llama_index",
+    "log_assessment", "log_expectation", "log_feedback", "log_metric", "log_metrics", "log_model_params", "log_param",
+    "log_params", "openai", "override_feedback", "search_logged_models", "search_runs", "search_traces",
+    "set_active_model", "set_experiment", "set_logged_model_tags", "set_tag", "set_tags", "set_trace_tag",
+    "set_tracking_uri", "start_run", "start_span", "start_span_no_context", "stats", "suppress_tracing", "trace",
+    "update_assessment", "update_current_trace",
 ]
 
 

@@ -2,22 +2,22 @@
 
 from __future__ import annotations
 
-import re
+import logging
+import warnings
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 from autolog._client import NOT_GIVEN, Client, NotGiven, default_client_options, get_default_client
 from autolog._client import configure as _configure_client
-from autolog._errors import InvalidArgumentError
+from autolog._errors import InvalidArgumentError, ResourceDoesNotExist
 from autolog._export.cost import check_prices, set_prices
+from autolog._frames import logged_models_frame, parse_extract_fields, traces_frame
 from autolog._tracing.versions import get_active_model_id
 from autolog.entities.assessment import Assessment, AssessmentSource, Expectation, Feedback
 from autolog.entities.logged_model import LoggedModel
 from autolog.entities.trace import Trace
 
-_DATAFRAME_COLUMNS = ["trace_id", "trace", "request_time", "state", "status", "execution_duration",
-                      "execution_time_ms", "request", "response", "trace_metadata", "tags", "spans", "assessments",
-                      "token_usage"]
+_logger = logging.getLogger("autolog")
 
 
 def flush(timeout_seconds: float | None = 30.0, *, timeout: float | NotGiven | None = NOT_GIVEN) -> bool:
@@ -28,50 +28,90 @@ def flush(timeout_seconds: float | None = 30.0, *, timeout: float | NotGiven | N
     return get_default_client().flush(timeout_seconds, timeout=timeout)
 
 
-def get_trace(trace_id: str) -> Trace:
-    """The stored trace with this id. Raises ResourceDoesNotExist. Waits for pending exports first."""
-    return get_default_client().get_trace(trace_id)
+def get_trace(trace_id: str | None = None, silent: bool = False, flush: bool = False, *,
+              request_id: str | None = None) -> Trace | None:
+    """The stored trace with this id, or None (with a logged warning, unless ``silent``) if there is none.
+
+    As MLflow's ``mlflow.get_trace``; ``Client.get_trace`` raises ResourceDoesNotExist instead.
+    Waits for this process's pending exports first (``flush`` is accepted for MLflow's signature).
+    """
+    trace_id = _renamed("get_trace", trace_id, request_id)
+    try:
+        return get_default_client().get_trace(trace_id)
+    except ResourceDoesNotExist as exc:
+        if not silent:
+            _logger.warning("Failed to get trace %r: %s", trace_id, exc)
+        return None
 
 
-_RUN_ID = re.compile(r"[A-Za-z0-9_-]+")
+def _renamed(function: str, trace_id: str | None, request_id: str | None) -> str:
+    """``request_id=`` is MLflow's older name of ``trace_id``: accepted with MLflow's FutureWarning."""
+    if request_id is not None:
+        warnings.warn("Parameter 'request_id' is deprecated. Please use 'trace_id' instead.", FutureWarning,
+                      stacklevel=3)
+        if trace_id is not None:
+            raise ValueError(f"{function}: pass trace_id or request_id (deprecated), not both")
+        return request_id
+    if trace_id is None:
+        raise TypeError(f"{function}() missing required argument: 'trace_id'")
+    return trace_id
 
 
 def search_traces(experiment_ids: Sequence[str] | None = None, filter_string: str | None = None,
-                  order_by: list[str] | None = None, max_results: int | None = None, model_id: str | None = None,
-                  return_type: str = "pandas", page_token: str | None = None, run_id: str | None = None) -> Any:
-    """Search traces with an MLflow filter string.
+                  max_results: int | None = None, order_by: list[str] | None = None,
+                  extract_fields: list[str] | None = None, run_id: str | None = None,
+                  return_type: str | None = None, model_id: str | None = None, sql_warehouse_id: str | None = None,
+                  include_spans: bool = True, locations: Sequence[str] | None = None, flush: bool = False, *,
+                  page_token: str | None = None) -> Any:
+    """Search traces with an MLflow filter string; MLflow 3's arguments, in MLflow's order.
 
     Args:
-        experiment_ids: restrict to these experiments (default: all).
+        experiment_ids: search these experiments (``locations`` is MLflow's newer name; both
+            are accepted, without MLflow's FutureWarning). With neither, the active experiment
+            (``set_experiment``, ``$MLFLOW_EXPERIMENT_NAME``/``_ID``, else ``"0"``), as MLflow.
         filter_string: e.g. ``"tags.env = 'prod' AND execution_time_ms > 500"``.
-        order_by: e.g. ``["timestamp_ms DESC"]`` (the default).
         max_results: at most this many traces (default: all that match).
-        model_id: only traces linked to this LoggedModel.
-        return_type: ``"pandas"`` (a DataFrame, needs the ``pandas`` extra) or ``"list"``.
-        run_id: only traces of this run (an evaluation's, for example): the filter ``run_id = '...'``.
+        order_by: e.g. ``["timestamp_ms DESC"]`` (the default).
+        extract_fields: deprecated in MLflow (a FutureWarning here too): extra DataFrame
+            columns ``"span.inputs"``, ``"span.outputs.field"``; DataFrame only.
+        run_id: only traces of this run (an evaluation's, for example).
+        return_type: None (a DataFrame if pandas is installed, else a list, as MLflow),
+            ``"pandas"`` or ``"list"``.
+        model_id: only traces linked to this LoggedModel (combines with ``filter_string``).
+        sql_warehouse_id: Databricks only: must be None.
+        include_spans: False returns each trace's info without its spans.
+        flush: accepted for MLflow's signature: reads always wait for this process's traces.
+        page_token: autolog's: start after the page this ``.token`` came from.
 
     Raises:
         InvalidFilterError: the filter or order_by does not parse (names position and expectation).
     """
-    if run_id is not None:
-        if not isinstance(run_id, str) or not _RUN_ID.fullmatch(run_id):
-            raise InvalidArgumentError(f"run_id must be a run id (letters, digits, '-' and '_'), got {run_id!r}")
-        filter_string = f"{filter_string} AND run_id = '{run_id}'" if filter_string else f"run_id = '{run_id}'"
+    if sql_warehouse_id is not None:
+        raise InvalidArgumentError("sql_warehouse_id is for Databricks SQL warehouses, which autolog does not serve")
+    fields = parse_extract_fields(extract_fields) if extract_fields is not None else []
+    if extract_fields is not None:
+        warnings.warn("The `extract_fields` parameter is deprecated in MLflow and will be removed in a future "
+                      "version.", FutureWarning, stacklevel=2)
+    if return_type is None:
+        return_type = "pandas" if _has_pandas() else "list"
     if return_type not in ("pandas", "list"):
         raise InvalidArgumentError(f"return_type must be 'pandas' or 'list', got {return_type!r}")
-    if return_type == "pandas":
-        try:
-            import pandas as pd
-        except ImportError as exc:
-            raise ImportError("search_traces(return_type='pandas') needs pandas: pip install 'autolog-genai[pandas]'"
-                              " (or pass return_type='list')") from exc
+    if return_type == "list" and fields:
+        raise InvalidArgumentError("extract_fields needs return_type='pandas' (the fields become columns)")
+    if return_type == "pandas" and not _has_pandas():
+        raise ImportError("search_traces(return_type='pandas') needs pandas: pip install 'autolog-genai[pandas]'"
+                          " (or pass return_type='list')")
     client = get_default_client()
+    if not experiment_ids and not locations:
+        locations = [client.current_experiment_id()]
     traces: list[Trace] = []
     token = page_token
     remaining = max_results
     while True:
         page_size = 1000 if remaining is None else min(remaining, 1000)
-        page = client.search_traces(experiment_ids, filter_string, order_by, page_size, token, model_id=model_id)
+        page = client.search_traces(experiment_ids, filter_string, page_size, order_by, token, run_id=run_id,
+                                    include_spans=include_spans, model_id=model_id,
+                                    locations=locations)
         traces.extend(page)
         if remaining is not None:
             remaining -= len(page)
@@ -80,26 +120,30 @@ def search_traces(experiment_ids: Sequence[str] | None = None, filter_string: st
             break
     if return_type == "list":
         return traces
-    return pd.DataFrame([_row(t) for t in traces], columns=_DATAFRAME_COLUMNS)
+    return traces_frame(traces, fields)
 
 
-def _row(t: Trace) -> dict[str, Any]:
-    info = t.info
-    return {"trace_id": info.trace_id, "trace": t, "request_time": info.request_time, "state": info.state,
-            "status": info.state, "execution_duration": info.execution_duration,
-            "execution_time_ms": info.execution_duration, "request": t.data.request, "response": t.data.response,
-            "trace_metadata": info.trace_metadata, "tags": info.tags, "spans": t.data.spans,
-            "assessments": info.assessments, "token_usage": info.token_usage}
+def _has_pandas() -> bool:
+    try:
+        import pandas  # noqa: F401
+    except ImportError:
+        return False
+    return True
 
 
-def set_trace_tag(trace_id: str, key: str, value: str) -> None:
+def set_trace_tag(trace_id: str | None = None, key: str | None = None, value: str | None = None, *,
+                  request_id: str | None = None) -> None:
     """Set a tag on a trace, live or stored. Tags stay mutable after the trace ends."""
-    get_default_client().set_trace_tag(trace_id, key, value)
+    if key is None:
+        raise TypeError("set_trace_tag() missing required argument: 'key'")
+    get_default_client().set_trace_tag(_renamed("set_trace_tag", trace_id, request_id), key, value)  # type: ignore[arg-type]
 
 
-def delete_trace_tag(trace_id: str, key: str) -> None:
+def delete_trace_tag(trace_id: str | None = None, key: str | None = None, *, request_id: str | None = None) -> None:
     """Delete a tag from a trace. Raises ResourceDoesNotExist if the trace or tag is unknown."""
-    get_default_client().delete_trace_tag(trace_id, key)
+    if key is None:
+        raise TypeError("delete_trace_tag() missing required argument: 'key'")
+    get_default_client().delete_trace_tag(_renamed("delete_trace_tag", trace_id, request_id), key)
 
 
 def log_feedback(trace_id: str, name: str = "feedback", value: Any = None, source: AssessmentSource | None = None,
@@ -174,22 +218,29 @@ def set_logged_model_tags(model_id: str, tags: dict[str, Any]) -> None:
 
 
 def search_logged_models(experiment_ids: Sequence[str] | None = None, filter_string: str | None = None,
-                         order_by: Sequence[str | dict[str, Any]] | None = None, max_results: int | None = 100,
-                         output_format: str = "list") -> Any:
-    """Search LoggedModels, e.g. ``filter_string="name = 'agent' AND params.temperature = '0.2'"``.
+                         datasets: list[dict[str, Any]] | None = None, max_results: int | None = None,
+                         order_by: Sequence[str | dict[str, Any]] | None = None, output_format: str = "pandas") -> Any:
+    """Search LoggedModels, e.g. ``filter_string="name = 'agent' AND params.temperature = '0.2'"``; MLflow's order.
 
-    ``order_by`` takes autolog's ``"creation_time DESC"`` strings or MLflow's fluent form
-    ``[{"field_name": "creation_time", "ascending": False}]``; ``max_results=None`` returns every
-    match. Blocks on the store.
+    As MLflow: a pandas DataFrame by default (``output_format="list"`` for LoggedModel
+    entities), every match unless ``max_results``, the active experiment unless
+    ``experiment_ids``. ``order_by`` takes MLflow's ``[{"field_name": "creation_time",
+    "ascending": False}]`` or autolog's ``"creation_time DESC"`` strings. ``datasets`` (MLflow's
+    filter on metrics by dataset) is not supported: it must be None. Blocks on the store.
     """
+    if datasets is not None:
+        raise InvalidArgumentError("search_logged_models(datasets=...) is not supported by autolog yet")
+    if output_format not in ("pandas", "list"):
+        raise InvalidArgumentError(f"output_format must be 'pandas' or 'list', got {output_format!r}")
+    if max_results is not None and (isinstance(max_results, bool) or not isinstance(max_results, int)
+                                    or max_results <= 0):
+        raise InvalidArgumentError(f"max_results must be a positive integer or None, got {max_results!r}")
     clauses = [_order_clause(c) for c in order_by] if order_by else None
+    client = get_default_client()
+    experiments = list(experiment_ids) if experiment_ids else [client.current_experiment_id()]
     limit = max_results if max_results is not None else 2**31 - 1
-    models = get_default_client().search_logged_models(experiment_ids, filter_string, clauses, limit)
-    if output_format == "pandas":
-        import pandas as pd
-
-        return pd.DataFrame([{**m.__dict__, "model_uri": m.model_uri} for m in models])
-    return models
+    models = client.search_logged_models(experiments, filter_string, clauses, limit)
+    return logged_models_frame(models) if output_format == "pandas" else models
 
 
 def _order_clause(clause: str | dict[str, Any]) -> str:

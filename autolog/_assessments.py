@@ -11,7 +11,7 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
-from autolog._client import get_default_client
+from autolog._client import Client, get_default_client
 from autolog._errors import InvalidArgumentError
 from autolog.entities.assessment import Assessment, AssessmentSource, Feedback
 from autolog.entities.ids import now_ms
@@ -19,23 +19,27 @@ from autolog.entities.ids import now_ms
 __all__ = ["delete_assessment", "get_assessment", "log_assessment", "override_feedback", "update_assessment"]
 
 
-def log_assessment(trace_id: str, assessment: Assessment) -> Assessment:
+def log_assessment(trace_id: str, assessment: Assessment, *, client: Client | None = None) -> Assessment:
     """Attach an assessment (a ``Feedback`` or an ``Expectation``) to a stored trace."""
     if not isinstance(assessment, Assessment):
         raise InvalidArgumentError("log_assessment needs a Feedback or an Expectation, got "
                                    f"{type(assessment).__name__}")
-    return get_default_client().log_assessment(trace_id, assessment)
+    return (client or get_default_client()).log_assessment(trace_id, assessment)
 
 
-def get_assessment(trace_id: str, assessment_id: str) -> Assessment:
-    client = get_default_client()
+def get_assessment(trace_id: str, assessment_id: str, *, client: Client | None = None) -> Assessment:
+    client = client or get_default_client()
     client.flush()
     return client.store.get_assessment(trace_id, assessment_id)
 
 
-def update_assessment(trace_id: str, assessment_id: str, assessment: Assessment) -> Assessment:
-    """Change an assessment in place: what ``assessment`` sets (value, rationale, metadata...) replaces the stored."""
-    client = get_default_client()
+def update_assessment(trace_id: str, assessment_id: str, assessment: Assessment, *,
+                      client: Client | None = None) -> Assessment:
+    """Change an assessment in place: what ``assessment`` sets (value, rationale, metadata...) replaces the stored.
+
+    ``client``: another store's Client than the default (``autolog.MlflowClient`` passes its own).
+    """
+    client = client or get_default_client()
     client.flush()
     stored = client.store.get_assessment(trace_id, assessment_id)
     changes: dict[str, Any] = {"last_update_time_ms": now_ms()}
@@ -63,7 +67,7 @@ def override_feedback(trace_id: str, assessment_id: str, value: Any, rationale: 
     return client.store.replace_assessment(new, invalidate=assessment_id)
 
 
-def delete_assessment(trace_id: str, assessment_id: str) -> None:
-    client = get_default_client()
+def delete_assessment(trace_id: str, assessment_id: str, *, client: Client | None = None) -> None:
+    client = client or get_default_client()
     client.flush()
     client.store.delete_assessment(trace_id, assessment_id)

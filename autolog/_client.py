@@ -14,12 +14,13 @@ reads its own writes.
 from __future__ import annotations
 
 import operator
-import os
+import re
 import threading
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from autolog._client_models import LoggedModelMethods
 from autolog._errors import InvalidArgumentError, ResourceDoesNotExist, check_key
 from autolog._export import ExportPipeline, StoreExporter
 from autolog._export.options import check_export_options
@@ -30,19 +31,18 @@ from autolog._tracing import versions
 from autolog._tracing.ids import new_span_id, new_trace_id
 from autolog._tracing.live import LiveSpan, LiveTrace, OpenTraces
 from autolog._tracing.tracer import install_trace_factory
+from autolog._uris import DEFAULT_TRACKING_URI
+from autolog._uris import resolve_tracking_uri as _resolve
 from autolog.entities import keys
 from autolog.entities.assessment import Assessment
 from autolog.entities.dataset import EvaluationDataset
 from autolog.entities.experiment import Experiment
-from autolog.entities.ids import new_model_id, now_ms
-from autolog.entities.logged_model import LoggedModel, LoggedModelStatus
 from autolog.entities.span import SpanStatus, SpanType
 from autolog.entities.trace import Trace
 
-__all__ = ["NOT_GIVEN", "Client", "NotGiven", "PagedList", "configure", "default_client_options", "get_default_client",
-           "resolve_tracking_uri"]
+__all__ = ["DEFAULT_TRACKING_URI", "NOT_GIVEN", "Client", "NotGiven", "PagedList", "configure",
+           "default_client_options", "get_default_client", "resolve_tracking_uri"]
 
-DEFAULT_TRACKING_URI = "sqlite:///autolog.db"
 DEFAULT_MAX_CONTENT_CHARS = 100_000
 _READ_FLUSH_TIMEOUT_SECONDS = 30.0
 
@@ -55,9 +55,8 @@ NOT_GIVEN = NotGiven()
 
 
 def resolve_tracking_uri(tracking_uri: str | None = None) -> str:
-    """An explicit URI, else the one given to ``configure()``, else ``$AUTOLOG_TRACKING_URI``, else the default."""
-    return (tracking_uri or _client_options.get("tracking_uri") or os.environ.get("AUTOLOG_TRACKING_URI")
-            or DEFAULT_TRACKING_URI)
+    """An explicit URI, else ``configure()``'s, ``$AUTOLOG_TRACKING_URI``, ``$MLFLOW_TRACKING_URI``, the default."""
+    return _resolve(tracking_uri, _client_options.get("tracking_uri"))
 
 
 class PagedList(list[Any]):
@@ -66,12 +65,13 @@ class PagedList(list[Any]):
     token: str | None = None
 
 
-class Client:
+class Client(LoggedModelMethods):
     """Thread-safe access to one store: tracing with explicit parents, versions, search.
 
     Args:
         tracking_uri: ``sqlite:///<path>`` (relative) or ``sqlite:////<abs path>``, or a
-            file path. Defaults to ``$AUTOLOG_TRACKING_URI``, else ``sqlite:///autolog.db``.
+            file path. Defaults to ``$AUTOLOG_TRACKING_URI``, ``$MLFLOW_TRACKING_URI``, else
+            ``sqlite:///autolog.db``.
         max_content_chars: cap of each span's serialized inputs/outputs; longer content is
             cut and ends with an explicit truncation marker. None disables the cap.
         max_queue_size: traces held in memory before overflow goes to the disk spool.
@@ -156,7 +156,7 @@ class Client:
         root.end(outputs=outputs, attributes=attributes, status=status, end_time_ns=end_time_ns)
 
     def _live(self, trace_id: str) -> LiveTrace:
-        trace = self._open_traces.get(trace_id)
+        trace: LiveTrace | None = self._open_traces.get(trace_id)
         if trace is None:
             raise ResourceDoesNotExist(f"trace {trace_id!r} is not open (unknown, or its root span already ended)")
         return trace
@@ -183,12 +183,16 @@ class Client:
         return self._store.get_trace(trace_id)
 
     def search_traces(self, experiment_ids: Sequence[str] | None = None, filter_string: str | None = None,
-                      order_by: list[str] | None = None, max_results: int = 100, page_token: str | None = None,
-                      model_id: str | None = None) -> PagedList:
-        """Search stored traces; returns a list of Trace with ``.token`` for the next page.
+                      max_results: int = 100, order_by: list[str] | None = None, page_token: str | None = None,
+                      run_id: str | None = None, include_spans: bool = True, model_id: str | None = None,
+                      locations: Sequence[str] | None = None, flush: bool = False) -> PagedList:
+        """Search stored traces (MlflowClient's arguments); a list of Trace with ``.token`` for the next page.
 
         The token is a cursor past the last trace of the page, not an offset: traces stored
-        between two calls never make a later page repeat or skip a trace.
+        between two calls never make a later page repeat or skip a trace. ``locations`` are
+        experiment ids (MLflow's newer name); with neither, every experiment is searched.
+        ``include_spans=False`` returns the traces' info only. Reads always wait for this
+        process's queued traces (``flush`` is accepted for MLflow's signature).
         """
         try:
             limit = -1 if isinstance(max_results, bool) else operator.index(max_results)  # numpy ints too
@@ -198,9 +202,17 @@ class Client:
             raise InvalidArgumentError(f"max_results must be a positive integer, got {max_results!r}")
         if page_token is not None and not isinstance(page_token, str):
             raise InvalidArgumentError(f"page_token must be the str .token of a previous page, got {page_token!r}")
+        experiments = _experiment_list(experiment_ids, locations)
+        if run_id is not None:
+            if not isinstance(run_id, str) or not _RUN_ID.fullmatch(run_id):
+                raise InvalidArgumentError(f"run_id must be a run id (letters, digits, '-' and '_'), got {run_id!r}")
+            filter_string = f"{filter_string} AND run_id = '{run_id}'" if filter_string else f"run_id = '{run_id}'"
         self._pipeline.flush(_READ_FLUSH_TIMEOUT_SECONDS)
-        traces, token = self._store.search_traces(experiment_ids, filter_string, order_by, limit, page_token,
+        traces, token = self._store.search_traces(experiments, filter_string, order_by, limit, page_token,
                                                   model_id=model_id)
+        if not include_spans:
+            for trace in traces:
+                trace.data.spans.clear()
         page = PagedList(traces)
         page.token = token
         return page
@@ -244,57 +256,6 @@ class Client:
     def get_experiment_by_name(self, name: str) -> Experiment | None:
         return self._store.get_experiment_by_name(name)
 
-    def create_external_model(self, name: str | None = None, source_run_id: str | None = None,
-                              tags: dict[str, Any] | None = None, params: dict[str, str] | None = None,
-                              model_type: str | None = None, experiment_id: str | None = None,
-                              status: str = LoggedModelStatus.READY) -> LoggedModel:
-        """Create a LoggedModel for an application version whose code lives outside autolog (status READY)."""
-        checked_params = _checked_params(params)
-        checked_tags = {}
-        for key, value in (tags or {}).items():
-            check_key(key, "tag key")
-            checked_tags[key] = value if isinstance(value, str) else str(value)
-        if name is not None and (not isinstance(name, str) or not name):
-            raise InvalidArgumentError(f"model name must be a non-empty str, got {name!r}")
-        model_id = new_model_id()
-        created = now_ms()
-        model = LoggedModel(model_id=model_id, name=name or f"model-{model_id[2:10]}",
-                            experiment_id=str(experiment_id) if experiment_id is not None
-                            else self.current_experiment_id(),
-                            creation_timestamp=created, last_updated_timestamp=created, model_type=model_type,
-                            source_run_id=source_run_id, status=status, tags=checked_tags,
-                            params=checked_params)
-        return self._store.create_logged_model(model)
-
-    def get_logged_model(self, model_id: str) -> LoggedModel:
-        return self._store.get_logged_model(model_id)
-
-    def find_newest_logged_model(self, experiment_id: str, name: str) -> LoggedModel | None:
-        return self._store.find_newest_logged_model(experiment_id, name)
-
-    def set_logged_model_tags(self, model_id: str, tags: dict[str, Any]) -> None:
-        for key in tags:
-            check_key(key, "tag key")
-        self._store.set_logged_model_tags(model_id, {k: str(v) for k, v in tags.items()})
-
-    def log_model_params(self, model_id: str, params: dict[str, str]) -> None:
-        """Add params (str → str; other values are a TypeError naming the key) to a LoggedModel."""
-        self._store.log_logged_model_params(model_id, _checked_params(params))
-
-    def finalize_logged_model(self, model_id: str, status: str) -> LoggedModel:
-        """Mark a model created by ``initialize_logged_model`` as READY or FAILED."""
-        code = str(getattr(status, "value", status)).upper()
-        if code not in (LoggedModelStatus.READY, LoggedModelStatus.FAILED):
-            raise InvalidArgumentError(f"status must be READY or FAILED, got {status!r}")
-        self._store.set_logged_model_status(model_id, code)
-        return self._store.get_logged_model(model_id)
-
-    def delete_logged_model_tag(self, model_id: str, key: str) -> None:
-        self._store.delete_logged_model_tag(model_id, key)
-
-    def search_logged_models(self, experiment_ids: Sequence[str] | None = None, filter_string: str | None = None,
-                             order_by: list[str] | None = None, max_results: int = 100) -> list[LoggedModel]:
-        return self._store.search_logged_models(experiment_ids, filter_string, order_by, max_results)
 
     # -- evaluation datasets -------------------------------------------------------------------------
     # Each dataset returned is bound to the store, which its merge_records/delete_records/records use.
@@ -321,15 +282,19 @@ class Client:
         self._store.delete_dataset_tag(dataset_id, key)
 
 
-def _checked_params(params: dict[str, Any] | None) -> dict[str, str]:
-    checked: dict[str, str] = {}
-    for key, value in (params or {}).items():
-        check_key(key, "param key")
-        if not isinstance(value, str):
-            raise TypeError(f"param {key!r} must be a str, got {type(value).__name__} ({value!r}); "
-                            "convert it with str() or json.dumps() first")
-        checked[key] = value
-    return checked
+_RUN_ID = re.compile(r"[A-Za-z0-9_-]+")
+
+
+def _experiment_list(experiment_ids: Sequence[str] | None, locations: Sequence[str] | None) -> list[str] | None:
+    """``experiment_ids`` and ``locations`` (both experiment ids) merged; None when neither names one."""
+    merged: list[str] = []
+    for name, given in (("experiment_ids", experiment_ids), ("locations", locations)):
+        if given is None:
+            continue
+        if isinstance(given, str) or not isinstance(given, Sequence):
+            raise InvalidArgumentError(f"{name} must be a list of experiment ids, got {given!r}")
+        merged.extend(str(e) for e in given if str(e) not in merged)
+    return merged or None
 
 
 _default_client: Client | None = None

@@ -32,7 +32,19 @@ __all__ = [
 
 
 class AutologError(Exception):
-    """Base class of every error autolog raises on purpose."""
+    """Base class of every error autolog raises on purpose (``autolog.exceptions.MlflowException``).
+
+    ``error_code`` is MLflow's name of the kind of error (``"RESOURCE_DOES_NOT_EXIST"``...).
+    """
+
+    error_code = "INTERNAL_ERROR"
+
+    @property
+    def message(self) -> str:  # MlflowException's attribute
+        return str(self.args[0]) if self.args else ""
+
+    def get_error_code(self) -> str:
+        return self.error_code
 
 
 class InvalidFilterError(AutologError, ValueError):
@@ -43,6 +55,8 @@ class InvalidFilterError(AutologError, ValueError):
         position: 0-based character offset where the problem was found.
         expected: what the parser expected at that position.
     """
+
+    error_code = "INVALID_PARAMETER_VALUE"
 
     def __init__(self, filter_string: str, position: int, expected: str, found: str | None = None) -> None:
         self.filter_string = filter_string
@@ -56,6 +70,8 @@ class InvalidFilterError(AutologError, ValueError):
 
 class ResourceDoesNotExist(AutologError, LookupError):
     """An id (trace, logged model, experiment) that the store does not hold."""
+
+    error_code = "RESOURCE_DOES_NOT_EXIST"
 
 
 class StoreError(AutologError):
@@ -78,6 +94,8 @@ class StoreBusyError(StoreError):
 
 class InvalidArgumentError(AutologError, ValueError):
     """A public function was called with a value it cannot accept."""
+
+    error_code = "INVALID_PARAMETER_VALUE"
 
 
 def check_key(key: Any, what: str) -> None:

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 
 import autolog
 from autolog import _cli_compare
-from autolog._client import resolve_tracking_uri
+from autolog._client import get_default_client, resolve_tracking_uri
 from autolog._errors import AutologError, StoreError
 from autolog._store.sqlite_io import path_from_uri
 from autolog.entities.span import Span
@@ -71,7 +71,8 @@ def _require_store(tracking_uri: str | None) -> None:
     path = path_from_uri(uri)
     if not path.is_file():
         where = ("--tracking-uri" if tracking_uri else
-                 "$AUTOLOG_TRACKING_URI" if os.environ.get("AUTOLOG_TRACKING_URI") else "the default")
+                 "$AUTOLOG_TRACKING_URI" if os.environ.get("AUTOLOG_TRACKING_URI") else
+                 "$MLFLOW_TRACKING_URI" if os.environ.get("MLFLOW_TRACKING_URI") else "the default")
         what = "a directory, not a store file" if path.is_dir() else "no such file"
         raise StoreError(f"no store at {path} ({what}; tracking URI {uri!r} from {where}): check the URI, or "
                          "trace something there first", path, what)
@@ -107,12 +108,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.show:
             if args.show[0] != "show" or len(args.show) != 2:
                 parser.error("use: autolog traces show TRACE_ID")
-            trace = autolog.get_trace(args.show[1])
+            trace = get_default_client().get_trace(args.show[1])  # raises for an unknown id
             print(trace.to_json(pretty=True)) if args.json else _print_tree(trace)
             return 0
-        found = autolog.search_traces(experiment_ids=args.experiment_id, filter_string=args.filter,
-                                      order_by=args.order_by, max_results=args.max_results, model_id=args.model_id,
-                                      return_type="list")
+        # every experiment unless --experiment-id (autolog.search_traces would search the active one)
+        found = get_default_client().search_traces(experiment_ids=args.experiment_id, filter_string=args.filter,
+                                                   max_results=args.max_results, order_by=args.order_by,
+                                                   model_id=args.model_id)
     except AutologError as exc:
         print(f"autolog: {exc}", file=sys.stderr)
         return 2

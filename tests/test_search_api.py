@@ -26,9 +26,10 @@ def _make(n: int) -> list[str]:
 def test_dataframe_has_the_documented_columns() -> None:
     ids = _make(3)
     df = autolog.search_traces()
-    assert list(df.columns) == ["trace_id", "trace", "request_time", "state", "status", "execution_duration",
-                                "execution_time_ms", "request", "response", "trace_metadata", "tags", "spans",
-                                "assessments", "token_usage"]
+    # MLflow 3.17's columns in its order, then autolog's (MLflow 2's status / execution_time_ms, token_usage)
+    assert list(df.columns) == ["trace_id", "trace", "client_request_id", "state", "request_time",
+                                "execution_duration", "request", "response", "trace_metadata", "tags", "spans",
+                                "assessments", "status", "execution_time_ms", "token_usage"]
     assert list(df["trace_id"]) == ids[::-1]  # newest first
     row = df.iloc[-1]
     assert row["request"] == {"i": 0} and row["response"] == 0
@@ -84,9 +85,11 @@ def test_feedback_is_stored_and_searchable() -> None:
                                                            return_type="list")] == [ids[1]]
 
 
-def test_get_trace_of_unknown_id_is_a_clear_error() -> None:
+def test_get_trace_of_unknown_id_is_a_clear_error(caplog: pytest.LogCaptureFixture) -> None:
     with pytest.raises(autolog.ResourceDoesNotExist, match="tr-nope"):
-        autolog.get_trace("tr-nope")
+        autolog.Client().get_trace("tr-nope")
+    assert autolog.get_trace("tr-nope") is None  # as mlflow.get_trace: None and a logged warning
+    assert "tr-nope" in caplog.text
 
 
 def test_pandas_missing_is_explained(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -101,5 +104,6 @@ def test_pandas_missing_is_explained(monkeypatch: pytest.MonkeyPatch) -> None:
 
     monkeypatch.setattr(builtins, "__import__", no_pandas)
     with pytest.raises(ImportError, match=r"autolog-genai\[pandas\]"):
-        autolog.search_traces()
+        autolog.search_traces(return_type="pandas")
     assert autolog.search_traces(return_type="list") == []
+    assert autolog.search_traces() == []  # as MLflow: without pandas the default is a list

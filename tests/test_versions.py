@@ -107,23 +107,25 @@ def test_create_external_model_fields_and_param_type_errors() -> None:
     assert loaded == model
     assert (loaded.name, loaded.experiment_id, loaded.source_run_id, loaded.model_type, loaded.status) == (
         "rag", "0", "run-1", "agent", "READY")
-    assert loaded.tags == {"team": "search", "n": "3"} and loaded.params == {"prompt": "v2", "k": "5"}
+    assert loaded.tags == {"team": "search", "n": "3", "mlflow.model.isExternal": "true"}
+    assert loaded.params == {"prompt": "v2", "k": "5"}
     assert loaded.creation_timestamp == loaded.last_updated_timestamp > 0
     with pytest.raises(TypeError, match=r"param 'temperature' must be a str, got float"):
         autolog.create_external_model(name="bad", params={"temperature": 0.7})
     with pytest.raises(TypeError, match=r"param 'config' must be a str, got dict"):
         autolog.create_external_model(name="bad", params={"config": {"a": 1}})
-    assert [m.name for m in autolog.search_logged_models()] == ["rag"]
+    assert [m.name for m in autolog.search_logged_models(output_format="list")] == ["rag"]
 
 
 def test_search_logged_models_with_filters() -> None:
     a = autolog.create_external_model(name="agent", params={"temperature": "0.2"}, tags={"stage": "prod"})
     b = autolog.create_external_model(name="agent", params={"temperature": "0.9"}, tags={"stage": "dev"})
     autolog.create_external_model(name="other")
-    found = autolog.search_logged_models(filter_string="name = 'agent' AND params.temperature = '0.9'")
+    found = autolog.search_logged_models(filter_string="name = 'agent' AND params.temperature = '0.9'",
+                                         output_format="list")
     assert [m.model_id for m in found] == [b.model_id]
-    found = autolog.search_logged_models(filter_string="tags.stage = 'prod'")
-    assert [m.model_id for m in found] == [a.model_id]
+    found = autolog.search_logged_models(filter_string="tags.stage = 'prod'")  # a DataFrame, as MLflow
+    assert list(found["model_id"]) == [a.model_id]
     with pytest.raises(autolog.InvalidFilterError):
         autolog.search_logged_models(filter_string="name = ")
 
@@ -139,8 +141,10 @@ def test_experiments_group_traces_and_models() -> None:
     answer("q2")
     in_exp = autolog.search_traces(experiment_ids=[exp.experiment_id], return_type="list")
     assert [t.info.request_preview for t in in_exp] == ['{"q": "q"}']
-    assert len(autolog.search_traces(return_type="list")) == 2
-    assert len(autolog.search_traces(model_id=model.model_id, return_type="list")) == 2
+    assert len(autolog.search_traces(return_type="list")) == 1  # the active experiment ("0"), as MLflow
+    assert len(autolog.search_traces(locations=["0", exp.experiment_id], return_type="list")) == 2
+    assert len(autolog.search_traces(model_id=model.model_id, locations=["0", exp.experiment_id],
+                                     return_type="list")) == 2
 
 
 def test_model_lifecycle_params_and_tags() -> None:

@@ -1,4 +1,4 @@
-"""``update_current_trace``: trace-level fields of the trace the current span belongs to."""
+"""``update_current_trace``: trace-level fields of the trace the current span belongs to; ``get_active_trace_id``."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from autolog._serialize import safe_str
 from autolog._tracing.context import current_parent
 from autolog.entities import keys
 
-__all__ = ["update_current_trace"]
+__all__ = ["get_active_trace_id", "update_current_trace"]
 
 _logger = logging.getLogger("autolog")
 
@@ -66,6 +66,12 @@ def update_current_trace(tags: dict[str, Any] | None = None, metadata: dict[str,
         live.state = code
     if model_id is not None:
         live.set_metadata(keys.MODEL_ID, model_id)
+
+
+def get_active_trace_id() -> str | None:
+    """The id of the trace the current span belongs to; None outside a trace (as MLflow). Never blocks."""
+    span = current_parent()
+    return None if span is None else span.live_trace.trace_id
 
 
 _last_outside_warning = [0.0]
