@@ -55,6 +55,39 @@ class DatasetRecord:
                 "source_type": self.source_type, "created_time": self.created_time,
                 "last_update_time": self.last_update_time}
 
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> DatasetRecord:
+        return cls(d["dataset_record_id"], dict(d.get("inputs") or {}), d.get("outputs"),
+                   dict(d.get("expectations") or {}), dict(d.get("tags") or {}), d.get("source"),
+                   int(d.get("created_time") or 0), int(d.get("last_update_time") or 0))
+
+
+def _field_type(value: Any) -> str:
+    """The JSON type name MLflow's dataset schema gives a value."""
+    if value is None:
+        return "null"
+    for kind, name in ((bool, "boolean"), (int, "integer"), (float, "float"), (str, "string"), (list, "array"),
+                       (dict, "object")):
+        if isinstance(value, kind):
+            return name
+    return "unknown"
+
+
+def _schema(records: Sequence[DatasetRecord]) -> dict[str, Any]:
+    """The fields of the records' inputs, outputs and expectations with the type of their first value."""
+    schema: dict[str, Any] = {"inputs": {}, "outputs": {}, "expectations": {}, "version": "1.0"}
+    for record in records:
+        for key, value in record.inputs.items():
+            schema["inputs"].setdefault(key, _field_type(value))
+        if isinstance(record.outputs, dict):
+            for key, value in record.outputs.items():
+                schema["outputs"].setdefault(key, _field_type(value))
+        elif record.outputs is not None and not schema["outputs"]:
+            schema["outputs"] = _field_type(record.outputs)
+        for key, value in record.expectations.items():
+            schema["expectations"].setdefault(key, _field_type(value))
+    return schema
+
 
 class DatasetHandle(Protocol):
     """What a dataset needs from its store to read and change its records (the client binds its store)."""
@@ -130,11 +163,38 @@ class EvaluationDataset:
         columns = [*RECORD_FIELDS, "source_type", "dataset_record_id", "created_time", "last_update_time"]
         return pd.DataFrame([r.to_dict() for r in self.records], columns=columns)
 
+    @property
+    def schema(self) -> str | None:
+        """MLflow's schema as JSON text: each field of the records' inputs, outputs and expectations with its
+        type ("string", "integer", "object"...); None for a version without records."""
+        records = self.records
+        return json.dumps(_schema(records)) if records else None
+
+    @property
+    def profile(self) -> str | None:
+        """MLflow's profile as JSON text, ``{"num_records": N}``; None for a version without records."""
+        count = len(self.records)
+        return json.dumps({"num_records": count}) if count else None
+
     def to_dict(self) -> dict[str, Any]:
+        """This version with its records (``from_dict`` reads it back, unbound from any store)."""
         return {"dataset_id": self.dataset_id, "name": self.name, "experiment_ids": list(self.experiment_ids),
                 "tags": dict(self.tags), "version": self.version, "digest": self.digest,
                 "created_time": self.created_time, "last_update_time": self.last_update_time,
-                "record_count": self.record_count}
+                "record_count": self.record_count, "schema": self.schema, "profile": self.profile,
+                "records": [r.to_dict() for r in self.records]}
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> EvaluationDataset:
+        """A dataset version from ``to_dict``'s form (or MLflow's). Its records are read, not fetched: call
+        ``get_dataset`` for one bound to a store. Raises InvalidArgumentError naming a missing key."""
+        for key in ("dataset_id", "name", "digest", "created_time", "last_update_time"):
+            if key not in d:
+                raise InvalidArgumentError(f"EvaluationDataset.from_dict: {key!r} is required")
+        records = [DatasetRecord.from_dict(r) for r in d.get("records") or []]
+        return cls(d["dataset_id"], d["name"], list(d.get("experiment_ids") or []), dict(d.get("tags") or {}),
+                   int(d.get("version") or 0), d["digest"], int(d["created_time"]), int(d["last_update_time"]),
+                   int(d.get("record_count", len(records))), _records=records)
 
 
 # -- what merge_records accepts, as plain record dicts ------------------------------------------------
