@@ -148,6 +148,12 @@ def _trace_clause(alias: str, c: Comparison, params: list[object]) -> str:
     if c.key_type == "attribute":
         if c.key in _NUMERIC_FIELDS:
             return compare(_NUMERIC_FIELDS[c.key].format(a=alias), c, params, numeric=True)
+        if c.key == "run_id" and c.op in ("=", "IN"):
+            # A trace belongs to the run that made it, and to every evaluation run that judged it
+            # (evaluating existing traces attaches that run's feedback), as MLflow links them.
+            made = compare(f"{alias}.run_id", c, params)
+            judged = compare("a.run_id", c, params)
+            return f"({made} OR {alias}.trace_id IN (SELECT a.trace_id FROM assessments a WHERE {judged}))"
         return compare(f"{alias}.{_STRING_COLUMNS[c.key]}", c, params)
     if c.key_type == "tag" and c.key in TAG_COLUMNS:
         return compare(f"{alias}.{TAG_COLUMNS[c.key]}", c, params)

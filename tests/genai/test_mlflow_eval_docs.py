@@ -472,9 +472,8 @@ def test_metric_naming_conventions(generated_traces: pd.DataFrame) -> None:
 
 # Source: mlflow/mlflow docs/genai/eval-monitor/scorers/custom/code-examples.mdx (Example 9: chaining results)
 @pytest.mark.xfail(strict=True, raises=(AssertionError, TypeError),
-                   reason="evaluating existing traces does not link them to the evaluation's run, so "
-                          "search_traces(run_id=...) (here its filter) finds none; and search_traces()'s 'assessments'"
-                          " column holds Assessment objects, not MLflow's dicts (a['assessment_name'])")
+                   reason="search_traces()'s 'assessments' column holds Assessment objects, not MLflow's dicts "
+                          "(a['assessment_name'])")
 def test_chaining_evaluation_results(generated_traces: pd.DataFrame, sample_app: Callable[..., str],
                                      judge_llm: FakeJudge) -> None:
     judge_llm.rules = [("microwave I bought", "no")]

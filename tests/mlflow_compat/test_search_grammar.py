@@ -170,3 +170,19 @@ def test_pages_of_a_tag_ordering_are_complete(traces: dict[str, str]) -> None:
         if token is None:
             break
     assert seen == [traces[n] for n in ("c", "d", "b", "a")]
+
+
+def test_evaluating_existing_traces_links_them_to_the_run(traces: dict[str, str]) -> None:
+    from autolog.genai import scorer
+
+    @scorer
+    def has_answer(outputs: object) -> bool:
+        return "answer" in str(outputs)
+
+    assert autolog.flush() is True
+    existing = [autolog.get_trace(traces[n]) for n in ("a", "c")]
+    result = autolog.genai.evaluate(data=existing, scorers=[has_answer])
+    assert result.metrics == {"has_answer/mean": 1.0}
+    assert found(traces, f"run_id = '{result.run_id}'") == {"a", "c"}
+    assert found(traces, f"run_id IN ('{result.run_id}', 'r-none')") == {"a", "c"}
+    assert found(traces, "run_id = 'r-none'") == set()
