@@ -88,10 +88,10 @@ def search_traces(experiment_ids: Sequence[str] | None = None, filter_string: st
     """
     if sql_warehouse_id is not None:
         raise InvalidArgumentError("sql_warehouse_id is for Databricks SQL warehouses, which autolog does not serve")
-    fields = parse_extract_fields(extract_fields) if extract_fields is not None else []
     if extract_fields is not None:
         warnings.warn("The `extract_fields` parameter is deprecated in MLflow and will be removed in a future "
                       "version.", FutureWarning, stacklevel=2)
+    fields = parse_extract_fields(extract_fields) if extract_fields is not None else []
     if return_type is None:
         return_type = "pandas" if _has_pandas() else "list"
     if return_type not in ("pandas", "list"):
