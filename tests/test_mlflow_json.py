@@ -76,7 +76,7 @@ def _check_common(trace: autolog.Trace, raw: dict[str, Any]) -> None:
     assert info.execution_duration == raw["info"]["execution_duration_ms"]
     assert info.tags["mlflow.traceName"] == root.name
     assert info.trace_metadata["mlflow.trace_schema.version"] == "3"
-    assert trace.data.request == root.inputs and trace.data.response == root.outputs
+    assert trace.data.inputs == root.inputs and trace.data.outputs == root.outputs
 
 
 # -- MLflow's JSON → autolog ------------------------------------------------------------------------------
@@ -242,9 +242,8 @@ def test_autolog_json_has_mlflow_shape() -> None:
         assert raw["status"] == {"code": f"STATUS_CODE_{span.status.status_code}", "message": span.status.description}
         assert all(isinstance(v, str) for v in raw["attributes"].values())
         decoded = {k: json.loads(v) for k, v in raw["attributes"].items()}
-        assert decoded.pop("mlflow.traceRequestId") == ok.info.trace_id
-        assert decoded == {k: v for k, v in span.attributes.items()
-                           if v is not None or k not in ("mlflow.spanInputs", "mlflow.spanOutputs")}
+        assert decoded["mlflow.traceRequestId"] == ok.info.trace_id
+        assert decoded == span.attributes
         assert raw["events"] == [{"name": e.name, "time_unix_nano": e.timestamp_ns, "attributes": e.attributes}
                                  for e in span.events]
 

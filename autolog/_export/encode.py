@@ -38,13 +38,61 @@ def _capped_json(value: Any, max_chars: int | None) -> str:
     return text
 
 
-def _preview(value: Any, value_json: str) -> str | None:
+def _preview(value: Any, value_json: str, role: str) -> str | None:
+    """MLflow's request/response preview: the JSON text, or for a chat payload (``messages``, ``choices``, ``input``,
+    ``output``, ``request``) the text of its last message of ``role``; cut to 1,000 characters ending in ``...``."""
     if value is None:
         return None
-    # A str preview is the text itself, not its JSON quoting; anything else reuses the JSON already made.
+    obj = value
+    if type(value) is not dict and '"role"' in value_json:  # JSON text or an SDK object: maybe a chat payload
+        try:
+            obj = json.loads(value_json)
+        except ValueError:
+            obj = None
+    content = _message_text(obj, role) if type(obj) is dict else None
     # Always an exact str: sqlite3 binds a str subclass (JsonText) through its adapter
     # lookup, which fails with two AttributeErrors per value.
-    return str(truncate(value if isinstance(value, str) else value_json, PREVIEW_CHARS))
+    text = str(content or value_json)
+    return text if len(text) <= PREVIEW_CHARS else text[:PREVIEW_CHARS - 3] + "..."
+
+
+def _messages(obj: Any) -> list[Any] | None:
+    if type(obj) is not dict:
+        return None
+    for key in ("messages", "choices", "input", "output"):  # MLflow's order
+        items = obj.get(key)
+        if not items or not isinstance(items, list):
+            continue
+        if key == "choices":
+            message = items[0].get("message") if isinstance(items[0], dict) else None
+            if _is_message(message):
+                return [message]
+            continue
+        return [m for m in items if _is_message(m)]
+    return _messages(obj["request"]) if "request" in obj else None
+
+
+def _is_message(item: Any) -> bool:
+    return isinstance(item, dict) and "role" in item and "content" in item
+
+
+def _message_text(obj: dict[str, Any], role: str) -> str | None:
+    """The text of the last message of ``role`` (else the last message) of a chat payload, as MLflow finds it."""
+    messages = _messages(obj)
+    if not messages:
+        return None
+    message = next((m for m in reversed(messages) if m.get("role") == role), messages[-1])
+    content = message.get("content")
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list):
+        for part in content:
+            if isinstance(part, str):
+                return part
+            if isinstance(part, dict) and part.get("type") in ("text", "output_text"):
+                text = part.get("text")
+                return text if isinstance(text, str) else None
+    return None
 
 
 def _span_row(span: Span, max_chars: int | None, io_json: tuple[str, str] | None = None,
@@ -146,9 +194,9 @@ def trace_to_record(trace: LiveTrace, process_metadata: dict[str, str], max_char
             duration = (end_time_ns - start_time_ns) // 1_000_000
         root_io = (_capped_json(root_inputs, max_chars), _capped_json(root_outputs, max_chars))
         if request_preview is None:
-            request_preview = _preview(root_inputs, root_io[0])
+            request_preview = _preview(root_inputs, root_io[0], "user")
         if response_preview is None:
-            response_preview = _preview(root_outputs, root_io[1])
+            response_preview = _preview(root_outputs, root_io[1], "assistant")
     if trace.state is not None:
         state = trace.state
     run_id = metadata.get(keys.SOURCE_RUN) or (process_metadata.get(keys.SOURCE_RUN) if use_set else None)

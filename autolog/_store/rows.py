@@ -8,7 +8,7 @@ from typing import Any
 from autolog.entities import keys
 from autolog.entities.assessment import Assessment, AssessmentSource
 from autolog.entities.span import Span, SpanEvent, SpanStatus, SpanStatusCode
-from autolog.entities.trace import Trace, TraceData, TraceInfo
+from autolog.entities.trace import Trace, TraceData, TraceInfo, add_io_metadata
 
 __all__ = ["ASSESSMENT_COLUMNS", "TRACE_ROW_COLUMNS", "assessment_from_row", "span_from_row", "trace_from_rows"]
 
@@ -38,10 +38,12 @@ def trace_from_rows(trace_row: Any, tags: dict[str, str], metadata: dict[str, st
         if value is not None:
             into[key] = value
     spans = sorted((span_from_row(trace_id, r) for r in span_rows), key=lambda s: (s.start_time_ns, s.span_id))
+    data = TraceData(spans=spans)
+    add_io_metadata(metadata, data)  # derived from the root span on every read, never stored
     info = TraceInfo(trace_id=trace_id, experiment_id=experiment_id, request_time=request_time, state=state,
                      execution_duration=duration, request_preview=request_preview, response_preview=response_preview,
                      client_request_id=client_request_id, trace_metadata=metadata, tags=tags, assessments=assessments)
-    return Trace(info=info, data=TraceData(spans=spans))
+    return Trace(info=info, data=data)
 
 
 # The columns of `assessments` that assessment_from_row reads and assessment_row writes, in their order.

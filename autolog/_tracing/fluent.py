@@ -11,22 +11,26 @@ from __future__ import annotations
 
 import functools
 import inspect
+import time
 from collections.abc import Callable
 from contextvars import Token
 from types import TracebackType
 from typing import Any, TypeVar, overload
 
+import autolog._tracing.chunks as chunks
 from autolog._tracing.context import CURRENT_SPAN, SUPPRESSED, current_parent
 from autolog._tracing.current_trace import update_current_trace
 from autolog._tracing.guard import handle_internal_errors, report_internal_error
 from autolog._tracing.live import LiveSpan, NoOpSpan
 from autolog._tracing.tracer import start_root_span
+from autolog.entities.keys import SPAN_FUNCTION_NAME
 from autolog.entities.span import SpanType
 
 __all__ = ["get_current_active_span", "start_span", "trace", "update_current_trace"]
 
 F = TypeVar("F", bound=Callable[..., Any])
 _MAX_GENERATOR_OUTPUTS = 10_000
+_time_ns = time.time_ns
 
 
 def _new_span(name: str, span_type: str, inputs: Any, attributes: dict[str, Any] | None) -> LiveSpan:
@@ -97,6 +101,9 @@ def trace(func: Any = None, *, name: str | None = None, span_type: str = SpanTyp
     span_name = name or getattr(func, "__name__", None) or type(func).__name__
     capture = _input_capturer(func)
     attrs = dict(attributes) if attributes else None
+    function_name = getattr(func, "__name__", None)
+    if isinstance(function_name, str) and not (inspect.isgeneratorfunction(func) or inspect.isasyncgenfunction(func)):
+        attrs = {**(attrs or {}), SPAN_FUNCTION_NAME: function_name}  # as MLflow: plain and async functions only
 
     def start(args: tuple[Any, ...], kwargs: dict[str, Any]) -> LiveSpan | None:
         if SUPPRESSED.get():
@@ -117,6 +124,9 @@ def trace(func: Any = None, *, name: str | None = None, span_type: str = SpanTyp
             span = start(args, kwargs)
             gen = func(*args, **kwargs)
             items: list[Any] = []
+            times: list[int] = []  # when each item came (the chunk events' times)
+            count = 0
+            max_events = chunks.MAX_CHUNK_EVENTS
             sent: Any = None
             thrown: BaseException | None = None
             while True:
@@ -125,17 +135,21 @@ def trace(func: Any = None, *, name: str | None = None, span_type: str = SpanTyp
                     item = await (gen.asend(sent) if thrown is None else gen.athrow(thrown))
                 except StopAsyncIteration:
                     if span is not None:
-                        _end_generator(span, items, output_reducer)
+                        _end_generator(span, items, times, count, output_reducer)
                     return
                 except BaseException as exc:
                     if span is not None:
-                        _end_generator(span, items, output_reducer, exc)
+                        _end_generator(span, items, times, count, output_reducer, exc)
                     raise
                 finally:
                     if token is not None:
                         CURRENT_SPAN.reset(token)
-                if span is not None and len(items) < _MAX_GENERATOR_OUTPUTS:
-                    items.append(item)
+                if span is not None:
+                    if count < max_events:
+                        times.append(_time_ns())
+                    if count < _MAX_GENERATOR_OUTPUTS:
+                        items.append(item)
+                    count += 1
                 try:
                     sent = yield item
                     thrown = None
@@ -147,7 +161,7 @@ def trace(func: Any = None, *, name: str | None = None, span_type: str = SpanTyp
                         if token is not None:
                             CURRENT_SPAN.reset(token)
                         if span is not None:
-                            _end_generator(span, items, output_reducer, exc)
+                            _end_generator(span, items, times, count, output_reducer, exc)
                     raise
                 except BaseException as exc:  # noqa: BLE001 - thrown into the user's generator, as it would be untraced
                     sent, thrown = None, exc
@@ -165,6 +179,9 @@ def trace(func: Any = None, *, name: str | None = None, span_type: str = SpanTyp
             # forwards send, throw and close the way `yield from` does.
             gen = func(*args, **kwargs)
             items: list[Any] = []
+            times: list[int] = []  # when each item came (the chunk events' times)
+            count = 0
+            max_events = chunks.MAX_CHUNK_EVENTS
             sent: Any = None
             thrown: BaseException | None = None
             while True:
@@ -172,15 +189,18 @@ def trace(func: Any = None, *, name: str | None = None, span_type: str = SpanTyp
                 try:
                     item = gen.send(sent) if thrown is None else gen.throw(thrown)
                 except StopIteration as stop:
-                    _end_generator(span, items, output_reducer)
+                    _end_generator(span, items, times, count, output_reducer)
                     return stop.value
                 except BaseException as exc:
-                    _end_generator(span, items, output_reducer, exc)
+                    _end_generator(span, items, times, count, output_reducer, exc)
                     raise
                 finally:
                     CURRENT_SPAN.reset(token)
-                if len(items) < _MAX_GENERATOR_OUTPUTS:
+                if count < max_events:
+                    times.append(_time_ns())
+                if count < _MAX_GENERATOR_OUTPUTS:
                     items.append(item)
+                count += 1
                 try:
                     sent = yield item
                     thrown = None
@@ -190,7 +210,7 @@ def trace(func: Any = None, *, name: str | None = None, span_type: str = SpanTyp
                         gen.close()
                     finally:
                         CURRENT_SPAN.reset(token)
-                        _end_generator(span, items, output_reducer, exc)
+                        _end_generator(span, items, times, count, output_reducer, exc)
                     raise
                 except BaseException as exc:  # noqa: BLE001 - thrown into the user's generator, as it would be untraced
                     sent, thrown = None, exc
@@ -269,9 +289,10 @@ def _fail(span: LiveSpan, exc: BaseException) -> None:
         span.end()
 
 
-def _end_generator(span: LiveSpan, items: list[Any], reducer: Callable[[list[Any]], Any] | None,
-                   exc: BaseException | None = None) -> None:
-    """End a generator's span with what it yielded (or ``reducer`` of that), early if ``exc`` stopped it."""
+def _end_generator(span: LiveSpan, items: list[Any], times: list[int], count: int,
+                   reducer: Callable[[list[Any]], Any] | None, exc: BaseException | None = None) -> None:
+    """End a generator's span with what it yielded (or ``reducer`` of that) and its chunk events (made on the
+    export worker: ``autolog._tracing.chunks``), early if ``exc`` stopped it."""
     with handle_internal_errors("trace.generator_end"):
         if isinstance(exc, GeneratorExit):  # the caller closed or dropped the generator: not an error
             span.set_attribute("autolog.generator.closed_early", True)
@@ -281,7 +302,7 @@ def _end_generator(span: LiveSpan, items: list[Any], reducer: Callable[[list[Any
         if reducer is not None:
             with handle_internal_errors("trace.output_reducer"):  # a failing reducer must not fail the iteration
                 outputs = reducer(items)
-        span.end(outputs)
+        span.end(chunks.GeneratorOutputs(outputs, items, times, count))
 
 
 class _SpanContext:

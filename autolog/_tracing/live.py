@@ -20,17 +20,20 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Mapping
+from operator import attrgetter
 from typing import Any
 
 from autolog._errors import InvalidArgumentError
 from autolog._serialize import JsonText, safe_str
 from autolog._tracing.coerce import check_time_ns
 from autolog._tracing.ids import new_span_id
+from autolog._tracing.open_traces import OpenTraces
 from autolog.entities.span import OK_STATUS, UNSET_STATUS, Span, SpanEvent, SpanStatus, SpanStatusCode, SpanType
 
 __all__ = ["DeferredOutputs", "LiveSpan", "LiveTrace", "NoOpSpan", "OpenTraces"]
 
 _time_ns = time.time_ns
+_event_time = attrgetter("timestamp_ns")
 # Inputs/outputs whose JSON is known without walking an object graph.
 _JSON_READY = frozenset((type(None), JsonText, str, int, float, bool))
 
@@ -46,9 +49,16 @@ class DeferredOutputs:
     """
 
     __slots__ = ()
+    # False for outputs whose conversion walks the user's objects: the trace is then never encoded on the
+    # application's thread (see ``LiveTrace.encode``'s ``only_if_cheap``).
+    cheap_to_encode = True
 
     def resolve(self) -> tuple[Any, dict[str, Any] | None]:
         raise NotImplementedError
+
+    def events(self) -> list[SpanEvent]:
+        """Events to add to the span when it is encoded (merged with its own in time order)."""
+        return []
 
 
 class LiveSpan(Span):
@@ -95,16 +105,21 @@ class LiveSpan(Span):
 
     def resolve_deferred_outputs(self) -> None:
         """Turn ``DeferredOutputs`` into the outputs and attributes to record (on the export worker)."""
-        if isinstance(self._outputs, DeferredOutputs):
-            outputs, attributes = self._outputs.resolve()
+        deferred = self._outputs
+        if isinstance(deferred, DeferredOutputs):
+            outputs, attributes = deferred.resolve()
             self._outputs = outputs
             if attributes:
                 self._attributes.update(attributes)
+            events = deferred.events()
+            if events:
+                self._events = sorted(events + self._events, key=_event_time)
 
     def is_cheap_to_encode(self) -> bool:
         """Ended, with inputs that are JSON already and outputs that are JSON or an SDK response."""
         return (self._end_time_ns is not None and type(self._inputs) in _JSON_READY
-                and (type(self._outputs) in _JSON_READY or isinstance(self._outputs, DeferredOutputs)))
+                and (type(self._outputs) in _JSON_READY
+                     or (isinstance(self._outputs, DeferredOutputs) and self._outputs.cheap_to_encode)))
 
     def set_inputs(self, inputs: Any) -> None:
         if self._end_time_ns is None:
@@ -143,16 +158,21 @@ class LiveSpan(Span):
             self._events.append(event)
 
     def record_exception(self, exc: BaseException | str) -> None:
-        """Add an ``exception`` event and set the status to ERROR (message = the exception's text)."""
+        """Add an ``exception`` event and set the status to ERROR (``"<type>: <message>"``), as MLflow does.
+
+        A str is recorded as an ``Exception`` with that message.
+
+        Raises:
+            InvalidArgumentError: ``exc`` is neither an exception nor a str (MLflow's message).
+        """
+        if isinstance(exc, str):
+            exc = Exception(str.__str__(exc))
+        elif not isinstance(exc, BaseException):
+            raise InvalidArgumentError("The `exception` parameter must be an Exception instance or a string.")
         if self._end_time_ns is not None:
             return
-        if isinstance(exc, BaseException):
-            self._events.append(SpanEvent.from_exception(exc))
-            self._status = SpanStatus(SpanStatusCode.ERROR, f"{type(exc).__name__}: {safe_str(exc)}")
-        else:
-            message = safe_str(exc)
-            self._events.append(SpanEvent("exception", attributes={"exception.message": message}))
-            self._status = SpanStatus(SpanStatusCode.ERROR, message)
+        self._events.append(SpanEvent.from_exception(exc))
+        self._status = SpanStatus(SpanStatusCode.ERROR, f"{type(exc).__name__}: {safe_str(exc)}")
 
     def set_status(self, status: SpanStatus | str) -> None:
         if self._end_time_ns is None:
@@ -360,34 +380,3 @@ class LiveTrace:
         """Set a per-trace metadata key (as str); with ``replace=False`` a value already set is kept."""
         if replace or key not in self.metadata:
             self.metadata[key] = safe_str(value)
-
-
-class OpenTraces:
-    """Traces whose root span has not ended yet, by id (for the explicit-parent Client API).
-
-    Every trace passes through here, so it uses single dict operations, which are atomic
-    (under the GIL, and per-object locked on free-threaded builds), instead of a lock.
-    """
-
-    def __init__(self) -> None:
-        self._traces: dict[str, LiveTrace] = {}
-
-    def add(self, trace: LiveTrace) -> None:
-        self._traces[trace.trace_id] = trace
-
-    def remove(self, trace_id: str) -> None:
-        self._traces.pop(trace_id, None)
-
-    def get(self, trace_id: str) -> LiveTrace | None:
-        return self._traces.get(trace_id)
-
-    def drain(self) -> list[LiveTrace]:
-        traces, self._traces = self._traces, {}
-        return list(traces.values())
-
-    def __len__(self) -> int:
-        return len(self._traces)
-
-    def after_fork(self) -> None:
-        # The child has none of the parent's threads; their open traces are not its own.
-        self._traces = {}

@@ -34,7 +34,7 @@ from autolog.entities.assessment import Assessment, AssessmentSource
 from autolog.entities.keys import SPAN_INPUTS, SPAN_OUTPUTS, SPAN_TYPE, TRACE_REQUEST_ID
 from autolog.entities.span import Span, SpanEvent, SpanStatus
 
-__all__ = ["InfoFields", "info_to_dict", "jsonable", "read_info", "read_span", "span_to_dict"]
+__all__ = ["InfoFields", "info_to_dict", "io_json", "jsonable", "read_info", "read_span", "span_to_dict"]
 
 _EXPERIMENT_LOCATION = "MLFLOW_EXPERIMENT"
 _INFO_KEYS = frozenset(("trace_id", "trace_location", "request_time", "state", "request_preview", "response_preview",
@@ -218,6 +218,15 @@ def _decode_attribute(raw: Any) -> Any:
         return raw
 
 
+def io_json(span: Span, key: str, extra: dict[str, Any] | None = None) -> str | None:
+    """A span's inputs/outputs (``key``) as MLflow's attribute text: as read while unchanged, None if none."""
+    value = span.inputs if key == SPAN_INPUTS else span.outputs
+    raw = ((extra or {}).get("attributes") or {}).get(key)
+    if isinstance(raw, str) and _same(_decode_attribute(raw), value):
+        return raw
+    return None if value is None else _encode_attribute(value)
+
+
 def _encode_attribute(value: Any) -> str:
     try:
         return json.dumps(value, ensure_ascii=False)  # MLflow's encoding (NaN included)
@@ -240,6 +249,9 @@ def span_to_dict(span: Span, extra: dict[str, Any] | None = None) -> dict[str, A
     values = span.attributes
     values[TRACE_REQUEST_ID] = span.trace_id
     raw_attributes: dict[str, Any] = extra.get("attributes") or {}
+    for key in (SPAN_INPUTS, SPAN_OUTPUTS):  # MLflow writes "null" for an input/output set to None
+        if key in raw_attributes and key not in values:
+            values[key] = None
     attributes: dict[str, Any] = {}
     for key, raw in raw_attributes.items():  # as read, in the order read, while unchanged
         if key in values and _same(_decode_attribute(raw), values[key]):

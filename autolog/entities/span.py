@@ -12,7 +12,7 @@ from operator import attrgetter
 from typing import Any
 
 from autolog._serialize import safe_str
-from autolog.entities.keys import SPAN_INPUTS, SPAN_OUTPUTS, SPAN_TYPE
+from autolog.entities.keys import SPAN_INPUTS, SPAN_OUTPUTS, SPAN_TYPE, TRACE_REQUEST_ID
 
 __all__ = ["Span", "SpanEvent", "SpanStatus", "SpanStatusCode", "SpanType"]
 
@@ -152,11 +152,15 @@ class Span:
 
     @property
     def attributes(self) -> dict[str, Any]:
-        """Attributes, including the reserved ``mlflow.spanType``/``mlflow.spanInputs``/``mlflow.spanOutputs``."""
-        merged = dict(self._attributes)
+        """Attributes as MLflow shows them: with ``mlflow.traceRequestId`` (the trace id), ``mlflow.spanType``,
+        and ``mlflow.spanInputs``/``mlflow.spanOutputs`` unless they are None (MLflow leaves them out then)."""
+        merged = {TRACE_REQUEST_ID: self._trace_id, SPAN_TYPE: self._span_type}
+        merged.update(self._attributes)
         merged[SPAN_TYPE] = self._span_type
-        merged[SPAN_INPUTS] = self._inputs
-        merged[SPAN_OUTPUTS] = self._outputs
+        if self._inputs is not None:
+            merged[SPAN_INPUTS] = self._inputs
+        if self._outputs is not None:
+            merged[SPAN_OUTPUTS] = self._outputs
         return merged
 
     recorded_attributes = property(attrgetter("_attributes"), doc=(

@@ -11,10 +11,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from autolog.entities import _mlflow_json
-from autolog.entities.keys import TOKEN_USAGE
+from autolog.entities.keys import SPAN_INPUTS, SPAN_OUTPUTS, TOKEN_USAGE, TRACE_INPUTS, TRACE_OUTPUTS
 from autolog.entities.span import Span
 
-__all__ = ["Trace", "TraceData", "TraceInfo", "TraceState"]
+__all__ = ["IO_METADATA_CHARS", "Trace", "TraceData", "TraceInfo", "TraceState", "add_io_metadata"]
 
 
 class TraceState:
@@ -91,17 +91,58 @@ class TraceData:
         return next((s for s in self.spans if s.parent_id is None), None)
 
     @property
-    def request(self) -> Any:
+    def request(self) -> str | None:
+        """The root span's inputs as JSON text, as in MLflow 3 (None without a root span or inputs).
+
+        ``inputs`` gives them as Python objects."""
+        root = self._root
+        return None if root is None else _mlflow_json.io_json(root, SPAN_INPUTS, self._mlflow_extra.get(root.span_id))
+
+    @property
+    def response(self) -> str | None:
+        """The root span's outputs as JSON text, as in MLflow 3 (None without a root span or outputs).
+
+        ``outputs`` gives them as Python objects."""
+        root = self._root
+        return None if root is None else _mlflow_json.io_json(root, SPAN_OUTPUTS, self._mlflow_extra.get(root.span_id))
+
+    @property
+    def inputs(self) -> Any:
+        """The root span's inputs (Python objects; autolog's name, not MLflow's), None without a root span."""
         root = self._root
         return None if root is None else root.inputs
 
     @property
-    def response(self) -> Any:
+    def outputs(self) -> Any:
+        """The root span's outputs (Python objects; autolog's name, not MLflow's), None without a root span."""
         root = self._root
         return None if root is None else root.outputs
 
     def to_dict(self) -> dict[str, Any]:
         return {"spans": [_mlflow_json.span_to_dict(s, self._mlflow_extra.get(s.span_id)) for s in self.spans]}
+
+
+# MLflow's cut of the root's inputs/outputs JSON in trace metadata (``mlflow.traceInputs``/``mlflow.traceOutputs``).
+IO_METADATA_CHARS = 250
+
+
+def _cut(text: str | None, max_chars: int) -> str:
+    if not text:
+        return ""
+    return text if len(text) <= max_chars else text[:max_chars - 3] + "..."
+
+
+def add_io_metadata(metadata: dict[str, str], data: TraceData) -> None:
+    """Fill in ``mlflow.traceInputs``/``mlflow.traceOutputs`` as MLflow sets them when the root span ends: the root's
+    inputs/outputs JSON, cut to 250 characters ending in ``...``, ``""`` if none. Values already there are kept;
+    nothing is set while the root span is missing or open."""
+    root = data._root
+    if root is None or root.end_time_ns is None:
+        return
+    if TRACE_INPUTS not in metadata:
+        metadata[TRACE_INPUTS] = _cut(data.request, IO_METADATA_CHARS)
+    if TRACE_OUTPUTS not in metadata:
+        metadata[TRACE_OUTPUTS] = _cut(data.response, IO_METADATA_CHARS)
 
 
 @dataclass

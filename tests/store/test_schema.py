@@ -17,6 +17,8 @@ from autolog._store.sqlite import SqliteStore
 USAGE = {"input_tokens": 3, "output_tokens": 4, "total_tokens": 7}
 SPAN_CONTENT = json.dumps({"inputs": {"q": "hi"}, "outputs": "yo", "attributes": {}, "events": [],
                            "status_message": ""})
+# Derived from the root span on read, as MLflow sets them when the root ends.
+IO_METADATA = {"mlflow.traceInputs": '{"q": "hi"}', "mlflow.traceOutputs": '"yo"'}
 
 
 def _v1_store(path: Path) -> None:
@@ -48,7 +50,8 @@ def test_a_v1_store_is_migrated_and_reads_as_before(tmp_path: Path) -> None:
     assert store.schema_version() == SCHEMA_VERSION == 4
     first = store.get_trace(f"tr-{0:032x}")
     assert first.info.tags == {"mlflow.traceName": "agent-renamed", "env": "prod"}
-    assert first.info.trace_metadata == {"mlflow.trace.tokenUsage": json.dumps(USAGE), "mlflow.modelId": "m-1"}
+    assert first.info.trace_metadata == {"mlflow.trace.tokenUsage": json.dumps(USAGE), "mlflow.modelId": "m-1",
+                                         **IO_METADATA}
     assert first.info.token_usage == USAGE
     second = store.get_trace(f"tr-{1:032x}")
     assert "mlflow.modelId" not in second.info.trace_metadata
@@ -123,7 +126,7 @@ def test_a_v1_spool_file_is_replayed(store: autolog.Client) -> None:
     trace = replayer.get_trace("tr-" + "a" * 32)
     assert trace.info.tags == {"mlflow.traceName": "old", "team": "x"}
     assert trace.info.trace_metadata == {"mlflow.user": "ann", "mlflow.modelId": "m-9",
-                                         "mlflow.trace.tokenUsage": json.dumps(USAGE)}
+                                         "mlflow.trace.tokenUsage": json.dumps(USAGE), **IO_METADATA}
     assert [s.name for s in trace.data.spans] == ["old"]
     conn = sqlite3.connect(db)
     assert conn.execute("SELECT input_tokens, output_tokens, total_tokens, cost FROM traces").fetchall() == [

@@ -48,7 +48,8 @@ def test_nested_sync_spans_form_one_tree_with_inputs_and_outputs() -> None:
     assert t.info.tags["mlflow.traceName"] == "pipeline"
     assert t.info.request_preview == json.dumps({"x": 1})
     assert t.info.response_preview == "13"
-    assert t.data.request == {"x": 1} and t.data.response == 13
+    assert t.data.request == json.dumps({"x": 1}) and t.data.response == "13"
+    assert t.data.inputs == {"x": 1} and t.data.outputs == 13
     assert t.info.trace_metadata["mlflow.trace_schema.version"] == "3"
     assert t.info.execution_duration is not None and t.info.execution_duration >= 0
     assert t.info.trace_id == autolog.get_last_active_trace_id()

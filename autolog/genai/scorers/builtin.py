@@ -159,8 +159,8 @@ class RetrievalGroundedness(RetrievalJudge):
         if isinstance(documents, Assessment):
             return documents
         assert isinstance(trace, Trace)
-        outputs = trace.data.response if outputs is None else outputs
-        inputs = trace.data.request if inputs is None else inputs
+        outputs = trace.data.outputs if outputs is None else outputs
+        inputs = trace.data.inputs if inputs is None else inputs
         return self.ask(
             "Decide whether every claim of the response is supported by the retrieved documents. A claim "
             "that the documents neither state nor imply is unsupported, even if it is true. "
@@ -185,7 +185,7 @@ class RetrievalRelevance(RetrievalJudge):
         if isinstance(documents, Assessment):
             return documents
         assert isinstance(trace, Trace)
-        inputs = trace.data.request if inputs is None else inputs
+        inputs = trace.data.inputs if inputs is None else inputs
         feedbacks = []
         for index, (span_id, document) in enumerate(retrieved_documents_by_span(trace)):
             feedback = self.ask(
@@ -209,7 +209,7 @@ class RetrievalSufficiency(RetrievalJudge):
         if isinstance(documents, Assessment):
             return documents
         assert isinstance(trace, Trace)
-        inputs = trace.data.request if inputs is None else inputs
+        inputs = trace.data.inputs if inputs is None else inputs
         expected = expectations if isinstance(expectations, dict) else {}
         reference = ""
         if expected.get("expected_response") is not None:
