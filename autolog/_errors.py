@@ -54,18 +54,21 @@ class InvalidFilterError(AutologError, ValueError):
         filter_string: the text that was given.
         position: 0-based character offset where the problem was found.
         expected: what the parser expected at that position.
+
+    ``what`` names the text in the message: "filter", or "order_by" for an order_by clause.
     """
 
     error_code = "INVALID_PARAMETER_VALUE"
 
-    def __init__(self, filter_string: str, position: int, expected: str, found: str | None = None) -> None:
+    def __init__(self, filter_string: str, position: int, expected: str, found: str | None = None,
+                 what: str = "filter") -> None:
         self.filter_string = filter_string
         self.position = position
         self.expected = expected
         self.found = found
         got = "end of input" if found is None else repr(found)
         pointer = filter_string + "\n" + " " * position + "^"
-        super().__init__(f"Invalid filter at position {position}: expected {expected}, found {got}\n{pointer}")
+        super().__init__(f"Invalid {what} at position {position}: expected {expected}, found {got}\n{pointer}")
 
 
 class ResourceDoesNotExist(AutologError, LookupError):

@@ -189,15 +189,15 @@ def order_keys(order_by: list[str] | None, columns: dict[str, str], not_null: fr
     for clause in order_by:
         words = clause.split()
         if not words or len(words) > 2:
-            raise InvalidFilterError(clause, 0, "'<field> [ASC|DESC]'", clause or None)
+            raise InvalidFilterError(clause, 0, "'<field> [ASC|DESC]'", clause or None, what="order_by")
         field = words[0].strip("`")
         for prefix in ("attributes.", "attribute.", "trace."):
             field = field.removeprefix(prefix)
         if field not in columns:
-            raise InvalidFilterError(clause, 0, "one of " + ", ".join(sorted(columns)), words[0])
+            raise InvalidFilterError(clause, 0, "one of " + ", ".join(sorted(columns)), words[0], what="order_by")
         direction = words[1].upper() if len(words) == 2 else "ASC"
         if direction not in ("ASC", "DESC"):
-            raise InvalidFilterError(clause, len(words[0]) + 1, "ASC or DESC", words[1])
+            raise InvalidFilterError(clause, len(words[0]) + 1, "ASC or DESC", words[1], what="order_by")
         column = columns[field]
         if column not in seen:  # a repeated field cannot change the order
             seen.add(column)

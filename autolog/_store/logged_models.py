@@ -158,7 +158,7 @@ def compile_entity_order_by(order_by: list[str] | None, fields: EntityFields, al
             continue
         key, direction = match.group(2).strip("`"), (match.group(3) or "ASC").upper()
         if direction not in ("ASC", "DESC"):
-            raise InvalidFilterError(clause, match.start(3), "ASC or DESC", match.group(3))
+            raise InvalidFilterError(clause, match.start(3), "ASC or DESC", match.group(3), what="order_by")
         literal = "'" + key.replace("'", "''") + "'"  # a quoted SQL string: quotes doubled
         value = (f"(SELECT kv.value FROM {fields.tables[kind]} AS kv"
                  f" WHERE kv.{fields.id_column} = {alias}.{fields.id_column} AND kv.key = {literal})")

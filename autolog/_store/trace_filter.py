@@ -245,13 +245,13 @@ def _order_expression(clause: str, prefix: str | None, field: str, alias: str) -
                   f" AND m.key = {_literal(field)}")
         return f"COALESCE(({own}), ({shared}))", True
     if prefix is not None and prefix.lower() not in _ATTRIBUTE_PREFIXES:
-        raise InvalidFilterError(clause, 0, "tag.<key>, metadata.<key> or a trace attribute", prefix)
+        raise InvalidFilterError(clause, 0, "tag.<key>, metadata.<key> or a trace attribute", prefix, what="order_by")
     if field in _NUMERIC_FIELDS:
         return _NUMERIC_FIELDS[field].format(a=alias), field in _NULLABLE_NUMERIC
     if field in _STRING_COLUMNS:
         column = _STRING_COLUMNS[field]
         return f"{alias}.{column}", column not in _NOT_NULL_COLUMNS
-    raise InvalidFilterError(clause, 0, "tag.<key>, metadata.<key> or one of " + _ATTRIBUTES, field)
+    raise InvalidFilterError(clause, 0, "tag.<key>, metadata.<key> or one of " + _ATTRIBUTES, field, what="order_by")
 
 
 def trace_order_keys(order_by: list[str] | None, alias: str = "t") -> list[SortKey]:
@@ -264,10 +264,10 @@ def trace_order_keys(order_by: list[str] | None, alias: str = "t") -> list[SortK
     for clause in order_by or []:
         match = _ORDER_CLAUSE.match(clause)
         if match is None or not clause.strip():
-            raise InvalidFilterError(clause, 0, "'<field> [ASC|DESC]'", clause or None)
+            raise InvalidFilterError(clause, 0, "'<field> [ASC|DESC]'", clause or None, what="order_by")
         prefix, field, direction = match.group(1), match.group(2).strip("`"), (match.group(3) or "ASC").upper()
         if direction not in ("ASC", "DESC"):
-            raise InvalidFilterError(clause, match.start(3), "ASC or DESC", match.group(3))
+            raise InvalidFilterError(clause, match.start(3), "ASC or DESC", match.group(3), what="order_by")
         expr, nullable = _order_expression(clause, prefix, field, alias)
         if expr in seen:  # a repeated field cannot change the order
             continue
@@ -276,10 +276,13 @@ def trace_order_keys(order_by: list[str] | None, alias: str = "t") -> list[SortK
             keys.append(SortKey(f"({expr} IS NULL)", False, False))
         keys.append(SortKey(expr, direction == "DESC", nullable))
     newest = SortKey(f"{alias}.request_time", True, False)
-    if newest.expr not in seen:
+    given = next((k for k in keys if k.expr == newest.expr), None)
+    if given is None:
         keys.append(newest)
-    # Trace ids begin with their start time in nanoseconds: descending, ties within a millisecond are newest first too.
-    return [*keys, SortKey(f"{alias}.trace_id", True, False)]
+    # Trace ids begin with their start time in nanoseconds, so they order traces within one millisecond:
+    # in the direction the caller asked for time (``timestamp_ms ASC`` is oldest first to the nanosecond),
+    # else newest first.
+    return [*keys, SortKey(f"{alias}.trace_id", given.descending if given else True, False)]
 
 
 def compile_trace_order_by(order_by: list[str] | None, alias: str = "t") -> str:

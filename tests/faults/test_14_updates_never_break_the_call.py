@@ -59,7 +59,9 @@ def test_set_attributes_none_is_a_no_op_and_a_non_dict_a_clear_error() -> None:
 def test_values_whose_str_raises_are_stored_readably(store: autolog.Client) -> None:
     with autolog.start_span("s") as span:
         autolog.update_current_trace(tags={"t": BadStr()}, metadata={"m": BadStr()}, user=BadStr())  # type: ignore[arg-type]
-        span.record_exception(BadStr())  # type: ignore[arg-type]
+        # Not an exception: a clear error, as MLflow's (the span and its trace are still stored).
+        with pytest.raises(autolog.InvalidArgumentError, match="Exception instance or a string"):
+            span.record_exception(BadStr())  # type: ignore[arg-type]
     assert autolog.flush(5) is True
     autolog.set_trace_tag(span.trace_id, "late", BadStr())  # type: ignore[arg-type]
     info = autolog.get_trace(span.trace_id).info

@@ -56,7 +56,8 @@ def test_long_and_chains_are_searched(clauses: int) -> None:
     model = autolog.create_external_model(name="agent", params={"k": "v"}, tags={"team": "search"})
     other = autolog.create_external_model(name="other", params={"k": "v"})
     model_filter = " AND ".join(["params.k = 'v'"] * (clauses - 1) + ["tags.team = 'search'"])
-    assert [m.model_id for m in autolog.search_logged_models(filter_string=model_filter)] == [model.model_id]
+    assert [m.model_id for m in autolog.search_logged_models(filter_string=model_filter,
+                                                                output_format="list")] == [model.model_id]
     assert other.model_id != model.model_id
 
 

@@ -140,17 +140,12 @@ def test_order_by_tags_and_metadata_with_missing_values_last(traces: dict[str, s
     assert _order(traces, ["tag.team"]) == ["c", "d", "b", "a"]  # one has the tag, then newest first
 
 
-def _desc(trace_id: str) -> int:
-    return -int(trace_id.removeprefix("tr-"), 16)
-
-
 def test_order_by_aliases_and_ties(traces: dict[str, str]) -> None:
     newest_first = _order(traces, [])
     assert newest_first == ["d", "c", "b", "a"]
     oldest_first = autolog.search_traces(order_by=["timestamp"], return_type="list")
-    # Ascending by millisecond; traces of the same millisecond newest first (ids are time-ordered).
-    assert [(t.info.request_time, _desc(t.info.trace_id)) for t in oldest_first] == sorted(
-        (t.info.request_time, _desc(t.info.trace_id)) for t in oldest_first)
+    # Ascending to the nanosecond: within a millisecond the time-ordered ids follow the asked direction.
+    assert [t.info.trace_id for t in oldest_first] == [traces[n] for n in "abcd"]
     assert _order(traces, ["timestamp DESC"]) == newest_first
     by_duration = autolog.search_traces(order_by=["execution_time DESC"], return_type="list")
     durations = [t.info.execution_duration for t in by_duration]

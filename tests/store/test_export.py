@@ -385,5 +385,5 @@ def test_store_refuses_a_newer_schema(tmp_path: Path) -> None:
 
 
 def test_bad_tracking_uri_is_a_clear_error() -> None:
-    with pytest.raises(autolog.InvalidArgumentError, match="only sqlite"):
+    with pytest.raises(autolog.InvalidArgumentError, match=r"'postgresql://host/db'.*not supported"):
         autolog.Client("postgresql://host/db")
