@@ -192,7 +192,10 @@ def _assessment_value(c: Comparison, params: list[object]) -> str:
         params.append(value.lower())
         return f" AND json_type(a.value) {c.op} ?"
     numeric = isinstance(value, (int, float)) or c.op in ("<", "<=", ">", ">=")
-    expr = "json_extract(a.value, '$')" if numeric else "CAST(json_extract(a.value, '$') AS TEXT)"
+    # As text, a JSON boolean is 'true' / 'false' (its JSON text, as MLflow matches it), not SQLite's 1 / 0.
+    expr = ("json_extract(a.value, '$')" if numeric else
+            "(CASE json_type(a.value) WHEN 'true' THEN 'true' WHEN 'false' THEN 'false'"
+            " ELSE CAST(json_extract(a.value, '$') AS TEXT) END)")
     return " AND " + compare(expr, c, params, numeric)
 
 
