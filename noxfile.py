@@ -51,6 +51,14 @@ def bench(session: nox.Session) -> None:
 
 
 @nox.session(python=PYTHON)
+def mlflow_parity(session: nox.Session) -> None:
+    """Trace-search filters against MLflow 3.17.2 and autolog (bench/mlflow_parity.py); --write-golden updates
+    tests/mlflow_compat/data/parity_expected.json. MLflow runs in $MLFLOW_PYTHON, else .nox/mlflow-control."""
+    session.install(".[test]")
+    session.run("python", "bench/mlflow_parity.py", "--json", "bench/results/mlflow_parity.json", *session.posargs)
+
+
+@nox.session(python=PYTHON)
 def soak(session: nox.Session) -> None:
     """Minutes of writers killed with SIGKILL and restarted, counting submitted against stored (BENCHMARKS.md)."""
     session.install("-e", ".[test]")
