@@ -137,7 +137,8 @@ def _run(python: str, lib_name: str, filters_path: Path, tmp: Path) -> dict[str,
     out = tmp / f"{lib_name}.json"
     cmd = [python, str(Path(__file__).resolve()), "--worker", lib_name, "--filters", str(filters_path),
            "--out", str(out)]
-    proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
+    # A fixed hash seed: MLflow's error messages list sets, and the golden file should not churn.
+    proc = subprocess.run(cmd, capture_output=True, text=True, check=False, env={**os.environ, "PYTHONHASHSEED": "0"})
     if proc.returncode != 0 or not out.exists():
         sys.stderr.write(proc.stdout[-4000:] + proc.stderr[-8000:])
         raise SystemExit(f"the {lib_name} worker failed (exit {proc.returncode}): {' '.join(cmd)}")
@@ -175,6 +176,14 @@ def summary(report: dict[str, Any], total: int) -> str:
             f"differs {len(report['differs'])}, matches {len(report['matches'])}; MLflow rejects "
             f"{total - accepted} (autolog also rejects {len(report['both_reject'])}, "
             f"accepts {len(report['mlflow_rejects'])})")
+
+
+def golden_text(ml: dict[str, Any]) -> str:
+    """MLflow's answers as JSON, one filter a line (diffs stay readable)."""
+    def section(answers: dict[str, Answer]) -> str:
+        return ",\n".join(f"  {json.dumps(k)}: {json.dumps(v)}" for k, v in answers.items())
+    return (f'{{"mlflow_version": {json.dumps(ml["version"])},\n "filters": {{\n{section(ml["filters"])}\n }},\n'
+            f' "order_by": {{\n{section(ml["order_by"])}\n }}\n}}\n')
 
 
 def _print_section(title: str, report: dict[str, Any]) -> None:
@@ -224,8 +233,7 @@ def main(argv: list[str] | None = None) -> int:
                              encoding="utf-8")
     if args.write_golden:
         GOLDEN.parent.mkdir(parents=True, exist_ok=True)
-        GOLDEN.write_text(json.dumps({"mlflow_version": ml["version"], "filters": ml["filters"],
-                                      "order_by": ml["order_by"]}, indent=1) + "\n", encoding="utf-8")
+        GOLDEN.write_text(golden_text(ml), encoding="utf-8")
         print(f"wrote {GOLDEN.relative_to(ROOT)}")
     return 0
 
