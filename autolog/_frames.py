@@ -2,8 +2,9 @@
 
 ``search_traces``: MLflow's twelve columns, then the ``extract_fields`` columns MLflow adds,
 then autolog's extras (``status``, ``execution_time_ms``: MLflow 2's names; ``token_usage``).
-The ``trace``, ``spans`` and ``assessments`` cells hold autolog's objects (``Trace``, ``Span``,
-``Assessment``); MLflow puts the trace's JSON and dicts there.
+The cells hold what MLflow's do: ``trace`` the trace's JSON text (``Trace.from_json`` reads it;
+``evaluate`` accepts the DataFrame as it is), ``spans`` and ``assessments`` MLflow's dicts
+(the spans of the trace JSON, ``Assessment.to_dictionary()``).
 """
 
 from __future__ import annotations
@@ -93,9 +94,9 @@ def traces_frame(traces: list[Trace], fields: list[ExtractField]) -> Any:
     rows = []
     for t in traces:
         info = t.info
-        row = [info.trace_id, t, info.client_request_id, info.state, info.request_time, info.execution_duration,
-               _loads(t.data.request), _loads(t.data.response), info.trace_metadata, info.tags, t.data.spans,
-               info.assessments]
+        row = [info.trace_id, t.to_json(), info.client_request_id, info.state, info.request_time,
+               info.execution_duration, _loads(t.data.request), _loads(t.data.response), info.trace_metadata,
+               info.tags, t.data.to_dict()["spans"], [a.to_dictionary() for a in info.assessments]]
         row.extend(f.value(t) for f in fields)
         row.extend((info.state, info.execution_duration, info.token_usage))
         rows.append(row)

@@ -30,7 +30,9 @@ import pytest
 
 import autolog
 from autolog import SpanType
-from autolog.entities._mlflow_json import _duration_to_ms, _ms_to_rfc3339, _rfc3339_to_ms
+from autolog.entities._mlflow_json import _duration_to_ms
+from autolog.entities._rfc3339 import ms_to_rfc3339 as _ms_to_rfc3339
+from autolog.entities._rfc3339 import rfc3339_to_ms as _rfc3339_to_ms
 from tests.data.mlflow_traces.sample_app import record_sample_traces
 from tests.trees import span_tree
 

@@ -36,7 +36,14 @@ def test_dataframe_has_the_documented_columns() -> None:
     assert row["state"] == row["status"] == "OK"
     assert row["execution_time_ms"] == row["execution_duration"]
     assert row["token_usage"] == {"input_tokens": 0, "output_tokens": 1, "total_tokens": 1}
-    assert isinstance(row["trace"], autolog.Trace) and len(row["spans"]) == 2
+    # MLflow's cells: the trace's JSON text, spans and assessments as MLflow's dicts
+    assert autolog.Trace.from_json(row["trace"]).info.trace_id == row["trace_id"]
+    assert [s["name"] for s in row["spans"]] == [s.name for s in autolog.get_trace(row["trace_id"]).data.spans]
+    autolog.log_feedback(trace_id=ids[0], name="good", value=True, rationale="r")
+    (cell,) = autolog.search_traces(filter_string="feedback.good = 'true'")["assessments"]
+    assert [(a["assessment_name"], a["feedback"], a["rationale"], a["source"]["source_type"]) for a in cell] == [
+        ("good", {"value": True}, "r", "CODE")]
+    assert autolog.Assessment.from_dictionary(cell[0]).value is True
 
 
 def test_filters_ordering_and_max_results() -> None:

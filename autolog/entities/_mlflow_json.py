@@ -22,15 +22,13 @@ from __future__ import annotations
 
 import base64
 import binascii
-import calendar
-import datetime
 import hashlib
 import json
-import re
 from typing import Any, Protocol
 
 from autolog._serialize import dumps
-from autolog.entities.assessment import Assessment, AssessmentSource
+from autolog.entities._rfc3339 import ms_to_rfc3339, rfc3339_to_ms
+from autolog.entities.assessment import assessment_to_dict, read_assessments
 from autolog.entities.keys import SPAN_INPUTS, SPAN_OUTPUTS, SPAN_TYPE, TRACE_REQUEST_ID
 from autolog.entities.span import Span, SpanEvent, SpanStatus
 
@@ -42,8 +40,6 @@ _INFO_KEYS = frozenset(("trace_id", "trace_location", "request_time", "state", "
                         "assessments", "experiment_id"))
 _SPAN_KEYS = frozenset(("trace_id", "span_id", "parent_span_id", "name", "start_time_unix_nano", "end_time_unix_nano",
                         "events", "status", "attributes"))
-_ASSESSMENT_KEYS = frozenset(("assessment_id", "assessment_name", "name", "trace_id", "span_id", "source",
-                              "create_time", "last_update_time", "rationale", "metadata", "feedback", "expectation"))
 _V2_STATES = {"OK": "OK", "ERROR": "ERROR", "IN_PROGRESS": "IN_PROGRESS",
               "TRACE_STATUS_UNSPECIFIED": "STATE_UNSPECIFIED", "UNSPECIFIED": "STATE_UNSPECIFIED"}
 
@@ -72,7 +68,7 @@ def info_to_dict(info: InfoFields, extra: dict[str, Any]) -> dict[str, Any]:
         "trace_id": info.trace_id,
         "trace_location": extra.get("trace_location") or {
             "type": _EXPERIMENT_LOCATION, "mlflow_experiment": {"experiment_id": info.experiment_id}},
-        "request_time": _ms_to_rfc3339(info.request_time),
+        "request_time": ms_to_rfc3339(info.request_time),
         "state": info.state,
     }
     if info.trace_metadata:
@@ -81,7 +77,7 @@ def info_to_dict(info: InfoFields, extra: dict[str, Any]) -> dict[str, Any]:
         out["tags"] = dict(info.tags)
     if info.assessments:
         extras = extra.get("assessments") or {}
-        out["assessments"] = [_assessment_to_dict(a, extras.get(a.assessment_id)) for a in info.assessments]
+        out["assessments"] = [assessment_to_dict(a, extras.get(a.assessment_id)) for a in info.assessments]
     for key in ("request_preview", "response_preview", "client_request_id"):
         value = getattr(info, key)
         if value is not None:
@@ -109,8 +105,8 @@ def read_info(d: dict[str, Any]) -> dict[str, Any]:
         duration = _duration_to_ms(duration) if isinstance(duration, str) else duration
     request_time = d.get("request_time") or 0
     if isinstance(request_time, str):
-        request_time = _rfc3339_to_ms(request_time)
-    assessments, assessment_extras = _read_assessments(d.get("assessments") or [])
+        request_time = rfc3339_to_ms(request_time)
+    assessments, assessment_extras = read_assessments(d.get("assessments") or [])
     if assessment_extras:
         extra["assessments"] = assessment_extras
     unknown = {k: v for k, v in d.items() if k not in _INFO_KEYS}
@@ -125,7 +121,7 @@ def read_info(d: dict[str, Any]) -> dict[str, Any]:
 
 
 def _info_from_v2(d: dict[str, Any]) -> dict[str, Any]:
-    assessments, _ = _read_assessments(d.get("assessments") or [])
+    assessments, _ = read_assessments(d.get("assessments") or [])
     request_time = d.get("timestamp_ms") or 0
     duration = d.get("execution_time_ms")
     return dict(trace_id=d["request_id"], experiment_id=str(d.get("experiment_id") or "0"),
@@ -136,31 +132,6 @@ def _info_from_v2(d: dict[str, Any]) -> dict[str, Any]:
 
 
 # -- timestamps, as protobuf's JSON writes and reads them --------------------------------------------------
-
-_EPOCH = datetime.datetime(1970, 1, 1)
-_RFC3339 = re.compile(r"(\d{4})-(\d\d)-(\d\d)[Tt ](\d\d):(\d\d):(\d\d)(?:\.(\d{1,9}))?(?:([Zz])|([+-])(\d\d):(\d\d))$")
-
-
-def _ms_to_rfc3339(ms: int) -> str:
-    """Like protobuf's ``Timestamp.ToJsonString`` for a millisecond value (no fraction when it is 0)."""
-    seconds, millis = divmod(int(ms), 1000)
-    text = (_EPOCH + datetime.timedelta(seconds=seconds)).isoformat()
-    return f"{text}Z" if millis == 0 else f"{text}.{millis:03d}Z"
-
-
-def _rfc3339_to_ms(text: str) -> int:
-    """Like protobuf's ``Timestamp.FromJsonString`` then ``ToMilliseconds`` (truncates to the millisecond)."""
-    match = _RFC3339.match(text.strip())
-    if match is None:  # anything else ISO-like
-        return int(datetime.datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp() * 1000)
-    year, month, day, hour, minute, second, frac, _z, sign, off_h, off_m = match.groups()
-    seconds = calendar.timegm((int(year), int(month), int(day), int(hour), int(minute), int(second)))
-    if sign:
-        offset = int(off_h) * 3600 + int(off_m) * 60
-        seconds += -offset if sign == "+" else offset
-    nanos = int((frac or "").ljust(9, "0"))
-    return seconds * 1000 + nanos // 1_000_000
-
 
 def _duration_to_ms(text: str) -> int:
     """``"1.5s"`` (protobuf Duration JSON) → 1500."""
@@ -209,7 +180,7 @@ def _hex_span_id(value: Any) -> str:
 
 # -- spans ------------------------------------------------------------------------------------------------
 
-def _decode_attribute(raw: Any) -> Any:
+def decode_attribute(raw: Any) -> Any:
     if not isinstance(raw, str):
         return raw
     try:
@@ -222,7 +193,7 @@ def io_json(span: Span, key: str, extra: dict[str, Any] | None = None) -> str | 
     """A span's inputs/outputs (``key``) as MLflow's attribute text: as read while unchanged, None if none."""
     value = span.inputs if key == SPAN_INPUTS else span.outputs
     raw = ((extra or {}).get("attributes") or {}).get(key)
-    if isinstance(raw, str) and _same(_decode_attribute(raw), value):
+    if isinstance(raw, str) and _same(decode_attribute(raw), value):
         return raw
     return None if value is None else _encode_attribute(value)
 
@@ -254,7 +225,7 @@ def span_to_dict(span: Span, extra: dict[str, Any] | None = None) -> dict[str, A
             values[key] = None
     attributes: dict[str, Any] = {}
     for key, raw in raw_attributes.items():  # as read, in the order read, while unchanged
-        if key in values and _same(_decode_attribute(raw), values[key]):
+        if key in values and _same(decode_attribute(raw), values[key]):
             attributes[key] = raw
     for key, value in values.items():
         if key in attributes or (value is None and key in (SPAN_INPUTS, SPAN_OUTPUTS)):
@@ -284,7 +255,7 @@ def read_span(d: dict[str, Any], trace_id: str) -> tuple[Span, dict[str, Any]]:
     """One span of MLflow JSON (3.x base64 or hex ids, or 2.x ``context``), and what a Span cannot hold."""
     extra: dict[str, Any] = {}
     raw_attributes = d.get("attributes") or {}
-    attributes = {key: _decode_attribute(raw) for key, raw in raw_attributes.items()}
+    attributes = {key: decode_attribute(raw) for key, raw in raw_attributes.items()}
     attributes.pop(TRACE_REQUEST_ID, None)
     if SPAN_TYPE not in attributes:
         extra["no_span_type"] = True
@@ -324,77 +295,3 @@ def read_span(d: dict[str, Any], trace_id: str) -> tuple[Span, dict[str, Any]]:
                 span_type=span_type, start_time_ns=int(start or 0), end_time_ns=int(end) if end else None,
                 status=status, inputs=inputs, outputs=outputs, attributes=attributes, events=events)
     return span, extra
-
-
-# -- assessments (MLflow's Assessment proto as JSON) ------------------------------------------------------
-
-def _assessment_to_dict(a: Any, extra: dict[str, Any] | None) -> dict[str, Any]:
-    extra = {"unknown": {"valid": True}} if extra is None else extra  # what MLflow writes for a new assessment
-    source: dict[str, Any] = dict(extra.get("source") or {})
-    source["source_type"] = a.source.source_type
-    if a.source.source_id is not None:
-        source["source_id"] = a.source.source_id
-    out: dict[str, Any] = {"assessment_id": a.assessment_id, "assessment_name": a.name, "trace_id": a.trace_id or "",
-                           "source": source, "create_time": _ms_to_rfc3339(a.create_time_ms),
-                           "last_update_time": _ms_to_rfc3339(a.last_update_time_ms)}
-    if a.kind == "feedback":
-        body: dict[str, Any] = {"value": a.value}
-        if a.error is not None:
-            error = extra.get("error") or {}
-            body["error"] = error if error.get("error_message", error.get("error_code")) == a.error else {
-                "error_code": "ERROR", "error_message": a.error}
-        out["feedback"] = body
-    elif a.kind == "expectation":
-        if a.value is None or not isinstance(a.value, (bool, int, float, str)):
-            # MLflow keeps non-scalar expectations as JSON text
-            out["expectation"] = {"serialized_value": {"serialization_format": "JSON_FORMAT",
-                                                       "value": json.dumps(a.value)}}
-        else:
-            out["expectation"] = {"value": a.value}
-    else:
-        out[a.kind] = a.value
-    if a.span_id:
-        out["span_id"] = a.span_id
-    if a.rationale is not None:
-        out["rationale"] = a.rationale
-    if a.metadata:
-        out["metadata"] = dict(a.metadata)
-    out.update(extra.get("unknown") or {})
-    return out
-
-
-def _read_assessments(items: list[dict[str, Any]]) -> tuple[list[Any], dict[str, dict[str, Any]]]:
-    assessments: list[Any] = []
-    extras: dict[str, dict[str, Any]] = {}
-    for d in items:
-        extra: dict[str, Any] = {"unknown": {k: v for k, v in d.items() if k not in _ASSESSMENT_KEYS}}
-        kind: str | None = next((k for k in ("feedback", "expectation") if k in d), None)
-        if kind is None:  # another kind (an MLflow issue reference...): kept whole
-            kind = next((k for k in extra["unknown"] if isinstance(extra["unknown"][k], dict)), "feedback")
-            value = extra["unknown"].pop(kind, None)
-        else:
-            body = d.get(kind) or {}
-            serialized = body.get("serialized_value")
-            value = json.loads(serialized["value"]) if serialized else body.get("value")
-        raw_source = d.get("source") or {}
-        try:
-            source = AssessmentSource(raw_source.get("source_type", "CODE"), raw_source.get("source_id"))
-        except ValueError:
-            source = AssessmentSource("CODE", raw_source.get("source_id"))
-            extra["source"] = raw_source
-        error = (d.get("feedback") or {}).get("error")
-        if error:
-            extra["error"] = error
-        kwargs: dict[str, Any] = {}
-        if d.get("assessment_id"):
-            kwargs["assessment_id"] = d["assessment_id"]
-        for key, ms_key in (("create_time", "create_time_ms"), ("last_update_time", "last_update_time_ms")):
-            if d.get(key):
-                kwargs[ms_key] = _rfc3339_to_ms(d[key])
-        a = Assessment(name=d.get("assessment_name") or d.get("name", ""), value=value, kind=kind, source=source,
-                       rationale=d.get("rationale"), trace_id=d.get("trace_id") or None, span_id=d.get("span_id"),
-                       metadata=d.get("metadata"),
-                       error=(error.get("error_message") or error.get("error_code")) if error else None, **kwargs)
-        assessments.append(a)
-        extras[a.assessment_id] = {k: v for k, v in extra.items() if v}
-    return assessments, extras

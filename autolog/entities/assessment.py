@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from typing import Any
 
+from autolog.entities._rfc3339 import ms_to_rfc3339, rfc3339_to_ms
 from autolog.entities.ids import new_assessment_id, now_ms
 
 __all__ = ["Assessment", "AssessmentError", "AssessmentSource", "AssessmentSourceType", "Expectation", "Feedback"]
@@ -71,6 +73,16 @@ class Assessment:
     def expectation_value(self) -> Any:
         return self.value if self.kind == "expectation" else None
 
+    def to_dictionary(self) -> dict[str, Any]:
+        """MLflow's ``Assessment.to_dictionary()``: its proto as a dict (``assessment_name``, ``feedback``...)."""
+        return assessment_to_dict(self, None)
+
+    @classmethod
+    def from_dictionary(cls, d: dict[str, Any]) -> Assessment:
+        """Read MLflow's assessment dict (``to_dictionary``'s form)."""
+        (assessment,), _ = read_assessments([d])
+        return assessment  # type: ignore[no-any-return]
+
     def __post_init__(self) -> None:
         error: Any = self.error
         if isinstance(error, AssessmentError):
@@ -93,3 +105,81 @@ def Expectation(name: str, value: Any, source: AssessmentSource | None = None, *
     """The expected (ground-truth) value for a trace (source: HUMAN unless given)."""
     return Assessment(name=name, value=value, kind="expectation", source=source or AssessmentSource("HUMAN"),
                       **kwargs)
+
+
+_ASSESSMENT_KEYS = frozenset(("assessment_id", "assessment_name", "name", "trace_id", "span_id", "source",
+                              "create_time", "last_update_time", "rationale", "metadata", "feedback", "expectation"))
+
+
+# -- assessments (MLflow's Assessment proto as JSON) ------------------------------------------------------
+
+def assessment_to_dict(a: Any, extra: dict[str, Any] | None) -> dict[str, Any]:
+    extra = {"unknown": {"valid": True}} if extra is None else extra  # what MLflow writes for a new assessment
+    source: dict[str, Any] = dict(extra.get("source") or {})
+    source["source_type"] = a.source.source_type
+    if a.source.source_id is not None:
+        source["source_id"] = a.source.source_id
+    out: dict[str, Any] = {"assessment_id": a.assessment_id, "assessment_name": a.name, "trace_id": a.trace_id or "",
+                           "source": source, "create_time": ms_to_rfc3339(a.create_time_ms),
+                           "last_update_time": ms_to_rfc3339(a.last_update_time_ms)}
+    if a.kind == "feedback":
+        body: dict[str, Any] = {"value": a.value}
+        if a.error is not None:
+            error = extra.get("error") or {}
+            body["error"] = error if error.get("error_message", error.get("error_code")) == a.error else {
+                "error_code": "ERROR", "error_message": a.error}
+        out["feedback"] = body
+    elif a.kind == "expectation":
+        if a.value is None or not isinstance(a.value, (bool, int, float, str)):
+            # MLflow keeps non-scalar expectations as JSON text
+            out["expectation"] = {"serialized_value": {"serialization_format": "JSON_FORMAT",
+                                                       "value": json.dumps(a.value)}}
+        else:
+            out["expectation"] = {"value": a.value}
+    else:
+        out[a.kind] = a.value
+    if a.span_id:
+        out["span_id"] = a.span_id
+    if a.rationale is not None:
+        out["rationale"] = a.rationale
+    if a.metadata:
+        out["metadata"] = dict(a.metadata)
+    out.update(extra.get("unknown") or {})
+    return out
+
+
+def read_assessments(items: list[dict[str, Any]]) -> tuple[list[Any], dict[str, dict[str, Any]]]:
+    assessments: list[Any] = []
+    extras: dict[str, dict[str, Any]] = {}
+    for d in items:
+        extra: dict[str, Any] = {"unknown": {k: v for k, v in d.items() if k not in _ASSESSMENT_KEYS}}
+        kind: str | None = next((k for k in ("feedback", "expectation") if k in d), None)
+        if kind is None:  # another kind (an MLflow issue reference...): kept whole
+            kind = next((k for k in extra["unknown"] if isinstance(extra["unknown"][k], dict)), "feedback")
+            value = extra["unknown"].pop(kind, None)
+        else:
+            body = d.get(kind) or {}
+            serialized = body.get("serialized_value")
+            value = json.loads(serialized["value"]) if serialized else body.get("value")
+        raw_source = d.get("source") or {}
+        try:
+            source = AssessmentSource(raw_source.get("source_type", "CODE"), raw_source.get("source_id"))
+        except ValueError:
+            source = AssessmentSource("CODE", raw_source.get("source_id"))
+            extra["source"] = raw_source
+        error = (d.get("feedback") or {}).get("error")
+        if error:
+            extra["error"] = error
+        kwargs: dict[str, Any] = {}
+        if d.get("assessment_id"):
+            kwargs["assessment_id"] = d["assessment_id"]
+        for key, ms_key in (("create_time", "create_time_ms"), ("last_update_time", "last_update_time_ms")):
+            if d.get(key):
+                kwargs[ms_key] = rfc3339_to_ms(d[key])
+        a = Assessment(name=d.get("assessment_name") or d.get("name", ""), value=value, kind=kind, source=source,
+                       rationale=d.get("rationale"), trace_id=d.get("trace_id") or None, span_id=d.get("span_id"),
+                       metadata=d.get("metadata"),
+                       error=(error.get("error_message") or error.get("error_code")) if error else None, **kwargs)
+        assessments.append(a)
+        extras[a.assessment_id] = {k: v for k, v in extra.items() if v}
+    return assessments, extras

@@ -218,8 +218,9 @@ def dataset_record_dicts(data: Any) -> list[dict[str, Any]]:
 
 def _dataframe_rows(df: Any) -> list[Any]:
     rows: list[dict[str, Any]] = df.to_dict(orient="records")
-    if "trace" in df.columns:  # search_traces' DataFrame carries the Trace objects
-        return [row["trace"] if isinstance(row.get("trace"), Trace) else row for row in rows]
+    if "trace" in df.columns:  # search_traces' DataFrame carries each trace (its JSON text, as MLflow's)
+        return [_trace_cell(row["trace"]) if isinstance(row.get("trace"), (str, bytes, Trace)) else row
+                for row in rows]
     if "inputs" not in df.columns and "request" in df.columns:  # a search_traces DataFrame without traces
         return [_request_row(row) for row in rows]
     return rows
@@ -257,6 +258,10 @@ def _trace_record(trace: Trace) -> dict[str, Any]:
     if root is not None and root.outputs is not None:
         record["outputs"] = _parsed(root.outputs)
     return record
+
+
+def _trace_cell(value: Any) -> Trace:
+    return value if isinstance(value, Trace) else Trace.from_json(value)
 
 
 def _is_missing(value: Any) -> bool:

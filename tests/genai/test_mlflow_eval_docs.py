@@ -471,9 +471,6 @@ def test_metric_naming_conventions(generated_traces: pd.DataFrame) -> None:
 
 
 # Source: mlflow/mlflow docs/genai/eval-monitor/scorers/custom/code-examples.mdx (Example 9: chaining results)
-@pytest.mark.xfail(strict=True, raises=(AssertionError, TypeError),
-                   reason="search_traces()'s 'assessments' column holds Assessment objects, not MLflow's dicts "
-                          "(a['assessment_name'])")
 def test_chaining_evaluation_results(generated_traces: pd.DataFrame, sample_app: Callable[..., str],
                                      judge_llm: FakeJudge) -> None:
     judge_llm.rules = [("microwave I bought", "no")]
@@ -482,10 +479,16 @@ def test_chaining_evaluation_results(generated_traces: pd.DataFrame, sample_app:
     traces = traces_of_run(results1.run_id)
     safety_failures = traces[traces["assessments"].apply(
         lambda x: any(a["assessment_name"] == "Safety" and a["feedback"]["value"] == "no" for a in x))]
+    # added: none, on MLflow 3.17 too: its Safety scorer is named "safety", not "Safety" (drift in the docs)
+    assert len(safety_failures) == 0
+    safety_failures = traces[traces["assessments"].apply(  # added: the sample's filter with the scorer's name
+        lambda x: any(a["assessment_name"] == "safety" and a["feedback"]["value"] == "no" for a in x))]
     assert len(safety_failures) == 1
+    judge_llm.rules = [("content policy", "yes")]  # added: the judge of the second evaluation passes the row
     results2 = mlflow.genai.evaluate(data=safety_failures, predict_fn=sample_app, scorers=[
         Guidelines(name="content_policy", guidelines="Response must follow our content policy")])
     assert results2.metrics == {"content_policy/mean": 1.0}
+    assert len(judge_llm.asked("content policy")) == 1  # added: predict_fn ran again on the one failing row
 
 
 # Source: mlflow/mlflow docs/genai/eval-monitor/scorers/custom/code-examples.mdx (Example 10: conditional guidelines)

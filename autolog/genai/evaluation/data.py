@@ -20,21 +20,21 @@ from autolog.entities.trace import Trace
 
 __all__ = ["DatasetInfo", "Row", "dataset_info", "rows_of"]
 
-_MISSING: Any = object()
+NO_OUTPUTS: Any = object()
 
 
 @dataclass
 class Row:
     index: int
     inputs: dict[str, Any] | None
-    outputs: Any = _MISSING  # _MISSING: predict_fn makes them
+    outputs: Any = NO_OUTPUTS  # predict_fn makes them
     expectations: dict[str, Any] = field(default_factory=dict)
     tags: dict[str, str] = field(default_factory=dict)
     trace: Trace | None = None  # an existing trace to score as it is
 
     @property
     def has_outputs(self) -> bool:
-        return self.outputs is not _MISSING
+        return self.outputs is not NO_OUTPUTS
 
 
 @dataclass(frozen=True)
@@ -73,10 +73,12 @@ def _row(index: int, item: Any) -> Row:
     expectations = _dict_or_empty(item.get("expectations"), index, "expectations")
     tags = {str(k): str(v) for k, v in _dict_or_empty(item.get("tags"), index, "tags").items()}
     trace = item.get("trace")
+    if isinstance(trace, (str, bytes)) and trace:  # a search_traces DataFrame's cell: the trace's JSON, as MLflow's
+        trace = _trace_from_json(index, trace)
     if isinstance(trace, Trace):
         return _trace_row(index, trace, expectations, tags)
     if "inputs" not in item and "request" in item:  # a search_traces DataFrame without the trace column
-        item = {**item, "inputs": item["request"], "outputs": item.get("response", _MISSING)}
+        item = {**item, "inputs": item["request"], "outputs": item.get("response", NO_OUTPUTS)}
     if "inputs" not in item:
         raise InvalidArgumentError(f"row {index} of the data has neither 'inputs' nor 'trace' (keys: "
                                    f"{sorted(map(str, item))})")
@@ -89,10 +91,18 @@ def _row(index: int, item: Any) -> Row:
     if not isinstance(inputs, Mapping):
         raise InvalidArgumentError(f"row {index}: 'inputs' must be a dict (the keyword arguments of predict_fn), "
                                    f"got a {type(inputs).__name__}: {inputs!r:.80}")
-    outputs = item.get("outputs", _MISSING)
+    outputs = item.get("outputs", NO_OUTPUTS)
     if outputs is None or (isinstance(outputs, float) and outputs != outputs):  # a DataFrame's empty cell
-        outputs = _MISSING
+        outputs = NO_OUTPUTS
     return Row(index, dict(inputs), outputs, expectations, tags)
+
+
+def _trace_from_json(index: int, text: str | bytes) -> Trace:
+    try:
+        return Trace.from_json(text)
+    except (ValueError, KeyError, TypeError) as exc:
+        raise InvalidArgumentError(f"row {index} of the data: its 'trace' is text but not a trace's JSON ({exc})") \
+            from None
 
 
 def _trace_row(index: int, trace: Trace, expectations: dict[str, Any], tags: dict[str, str]) -> Row:

@@ -33,7 +33,7 @@ from autolog._versions import set_active_model
 from autolog.entities.assessment import Assessment, AssessmentSource, Expectation
 from autolog.entities.trace import Trace
 from autolog.genai.evaluation.aggregation import aggregate, check_aggregations, check_criteria, parse_criteria
-from autolog.genai.evaluation.data import Row, dataset_info, rows_of
+from autolog.genai.evaluation.data import NO_OUTPUTS, Row, dataset_info, rows_of
 from autolog.genai.evaluation.predict import Prediction, Predictor
 from autolog.genai.scorers.base import Scorer
 
@@ -99,8 +99,12 @@ def _check_rows(rows: list[Row], scorers: list[Scorer], predict_fn: Callable[...
         if predict_fn is None and not row.has_outputs and row.trace is None:
             raise InvalidArgumentError(f"row {row.index} has no 'outputs' and no 'trace', and no predict_fn was "
                                        "given: pass predict_fn=, or outputs in every row")
-        if predict_fn is not None and (row.has_outputs or row.trace is not None):
-            raise InvalidArgumentError(f"row {row.index} has its own outputs or trace, and predict_fn was given: "
+        if predict_fn is not None and row.trace is not None:
+            # MLflow's harness does the same: predict_fn runs again on the trace's inputs (a new trace),
+            # the old trace's expectations are kept.
+            row.trace, row.outputs = None, NO_OUTPUTS
+        elif predict_fn is not None and row.has_outputs:
+            raise InvalidArgumentError(f"row {row.index} has its own outputs, and predict_fn was given: "
                                        "pass one or the other")
     if predict_fn is not None:
         try:
