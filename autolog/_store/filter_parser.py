@@ -4,7 +4,7 @@ The grammar (the same as ``mlflow.search_traces``)::
 
     filter     := clause ( AND clause )*
     clause     := key op value | key IS [NOT] NULL | key [NOT] IN '(' value ( ',' value )* ')'
-    key        := ident | prefix '.' ( ident | `backticked` )
+    key        := [ prefix '.' ] ( ident | `backticked` | "quoted" )   (prefix: ident or `backticked`)
     op         := = | != | <> | < | <= | > | >= | LIKE | ILIKE | RLIKE   (RLIKE: a Python regular expression)
     value      := 'string' | "string" | number
 
@@ -26,8 +26,7 @@ STRING_OPS = ("=", "!=", "LIKE", "ILIKE", "RLIKE", "IN", "NOT IN", "IS NULL", "I
 NUMERIC_OPS = ("=", "!=", "<", "<=", ">", ">=")
 _TOKEN = re.compile(r"""
     (?P<ws>\s+)
-  | (?P<key>[A-Za-z_][A-Za-z0-9_.\-:/]*(?:`[^`]*`)?)
-  | (?P<bkey>`[^`]*`)
+  | (?P<key>(?:`[^`]+`\.)?(?:[A-Za-z_][A-Za-z0-9_.\-:/]*(?:`[^`]*`|(?<=\.)"[^"]*")?|`[^`]*`))
   | (?P<number>-?\d+(?:\.\d+)?(?:[eE][-+]?\d+)?)
   | (?P<op><=|>=|!=|<>|=|<|>)
   | (?P<lparen>\()
@@ -117,20 +116,30 @@ def _tokenize(text: str) -> list[_Token]:
 
 
 def _split_key(token: _Token, text: str) -> tuple[str | None, str]:
+    """``tags.env``, ``tags.`k.1```, ``tags."k.1"``, ```tags`.env`` → (prefix, key); a bare ```k``` has no prefix."""
     raw = token.text
-    if token.kind == "bkey":
-        return None, raw[1:-1]
-    if "`" in raw:
-        head, _, quoted = raw.partition("`")
+    prefix: str | None = None
+    if raw.startswith("`") and "`." in raw[1:]:  # a backticked prefix: `tags`.env
+        close = raw.index("`", 1)
+        prefix, raw = raw[1:close], raw[close + 2:]
+    quote_at = min((i for i in (raw.find("`"), raw.find('"')) if i >= 0), default=-1)
+    if quote_at == 0:
+        return prefix, raw[1:-1]
+    if quote_at > 0:
+        head, quoted = raw[:quote_at], raw[quote_at + 1:-1]
         if not head.endswith("."):
-            raise InvalidFilterError(text, token.position + len(head), "'.' before a backticked key", "`")
-        prefix, _, middle = head.partition(".")  # "span.attributes.`k`" → ("span", "attributes.k")
-        return prefix, middle + quoted[:-1]
+            raise InvalidFilterError(text, token.position + len(head), "'.' before a quoted key", raw[quote_at])
+        if prefix is not None:
+            return prefix, head + quoted
+        first, _, middle = head.partition(".")  # "span.attributes.`k`" → ("span", "attributes.k")
+        return first, middle + quoted
+    if prefix is not None:
+        return prefix, raw
     if "." in raw:
-        prefix, _, rest = raw.partition(".")
+        first, _, rest = raw.partition(".")
         if not rest:
             raise InvalidFilterError(text, token.position + len(raw), "a key name after the '.'")
-        return prefix, rest
+        return first, rest
     return None, raw
 
 
@@ -177,7 +186,7 @@ class Parser:
 
     def clause(self) -> tuple[str | None, str, str, Any, int]:
         tok = self.peek()
-        if tok is None or tok.kind not in ("key", "bkey"):
+        if tok is None or tok.kind != "key":
             raise self.fail("a key such as tags.<name>, metadata.<name>, status or span.name")
         self.i += 1
         prefix, key = _split_key(tok, self.text)
