@@ -5,34 +5,49 @@ from __future__ import annotations
 import argparse
 import datetime
 import math
+from collections.abc import Collection
 from typing import Any
 
-__all__ = ["add_commands", "run"]
+__all__ = ["add_commands", "run", "table"]
 
 
 def add_commands(sub: Any, tracking_help: str) -> None:
-    versions = sub.add_parser("versions", help="list versions (LoggedModels), or compare them over their traces")
-    vsub = versions.add_subparsers(dest="action", required=True)
-    listing = vsub.add_parser("list", help="every version: name, id, created, traces, last trace")
-    listing.add_argument("--tracking-uri", default=None, help=tracking_help)
-    listing.add_argument("--experiment-id", default=None)
-    compare = vsub.add_parser("compare", help="quality, latency, tokens, cost and errors of versions side by side")
-    compare.add_argument("model_ids", nargs="+", metavar="MODEL_ID")
-    compare.add_argument("--tracking-uri", default=None, help=tracking_help)
-    compare.add_argument("--experiment-id", default=None)
-    compare.add_argument("--filter", default=None, help="search_traces filter string, e.g. \"tags.env = 'prod'\"")
-    compare.add_argument("--by", default=None, help="split each version by a tag or metadata key: tags.environment")
-    compare.add_argument("--plot", default=None, metavar="OUT.png", help="also draw the comparison (matplotlib)")
-    runs = sub.add_parser("runs", help="compare two evaluation runs row by row")
-    rsub = runs.add_subparsers(dest="action", required=True)
-    rcompare = rsub.add_parser("compare", help="paired tests of a candidate run against a baseline run")
-    rcompare.add_argument("candidate", metavar="CANDIDATE_RUN_ID")
-    rcompare.add_argument("baseline", metavar="BASELINE_RUN_ID")
-    rcompare.add_argument("--tracking-uri", default=None, help=tracking_help)
-    rcompare.add_argument("--confidence-level", type=float, default=0.95)
-    rcompare.add_argument("--lower-is-better", action="append", default=[], metavar="SCORER")
+    versions = sub.add_parser("versions", help="list versions (LoggedModels), or compare them over their traces",
+                              description="List the versions (LoggedModels), or compare versions over their traces.")
+    vsub = versions.add_subparsers(dest="action", required=True, metavar="{list,compare}")
+    listing = vsub.add_parser("list", help="every version: name, id, created, traces, last trace",
+                              description="Every version: name, id, created, traces, last trace.")
+    listing.add_argument("--tracking-uri", default=None, metavar="URI", help=tracking_help)
+    listing.add_argument("--experiment-id", default=None, metavar="ID",
+                         help="only this experiment's versions (default: every experiment)")
+    compare = vsub.add_parser("compare", help="quality, latency, tokens, cost and errors of versions side by side",
+                              description="Quality, latency, tokens, cost and errors of versions side by side.")
+    compare.add_argument("model_ids", nargs="+", metavar="MODEL_ID", help="the versions' ids (m-...)")
+    compare.add_argument("--tracking-uri", default=None, metavar="URI", help=tracking_help)
+    compare.add_argument("--experiment-id", default=None, metavar="ID",
+                         help="only this experiment's traces (default: every experiment)")
+    compare.add_argument("--filter", default=None,
+                         help="search_traces filter string, e.g. \"tags.env = 'prod'\" (default: every trace of "
+                              "the versions)")
+    compare.add_argument("--by", default=None, metavar="KEY",
+                         help="split each version by a tag or metadata key: tags.environment (default: no split)")
+    compare.add_argument("--plot", default=None, metavar="OUT.png",
+                         help="also draw the comparison, with matplotlib (default: no plot)")
+    runs = sub.add_parser("runs", help="compare two evaluation runs row by row",
+                          description="Compare two evaluation runs row by row.")
+    rsub = runs.add_subparsers(dest="action", required=True, metavar="{compare}")
+    rcompare = rsub.add_parser("compare", help="paired tests of a candidate run against a baseline run",
+                               description="Paired tests of a candidate evaluation run against a baseline run.")
+    rcompare.add_argument("candidate", metavar="CANDIDATE_RUN_ID", help="the evaluation run to judge")
+    rcompare.add_argument("baseline", metavar="BASELINE_RUN_ID", help="the evaluation run it is compared with")
+    rcompare.add_argument("--tracking-uri", default=None, metavar="URI", help=tracking_help)
+    rcompare.add_argument("--confidence-level", type=float, default=0.95, metavar="LEVEL",
+                          help="of the paired tests' intervals (default: 0.95)")
+    rcompare.add_argument("--lower-is-better", action="append", default=[], metavar="SCORER",
+                          help="a scorer whose lower values are better; repeatable (default: none besides the "
+                               "built-in latency and total_tokens scorers and the trace's latency, tokens, cost)")
     rcompare.add_argument("--fail-on-regression", action="store_true",
-                          help="exit 1 if a scorer regressed (a CI gate)")
+                          help="exit 1 if a scorer regressed, a CI gate (default: exit 0)")
 
 
 def _when(ms: int | None) -> str:
@@ -51,9 +66,12 @@ def _cell(value: Any) -> str:
     return str(value)
 
 
-def _table(header: list[str], rows: list[list[str]]) -> str:
+def table(header: list[str], rows: list[list[str]], right: Collection[int] = ()) -> str:
+    """Columns as wide as their widest cell, a rule under the header; the columns numbered in ``right`` (numbers)
+    are right-aligned."""
     widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
-    lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in [header, *rows]]
+    lines = ["  ".join(c.rjust(w) if i in right else c.ljust(w) for i, (c, w) in enumerate(zip(r, widths, strict=True)))
+             .rstrip() for r in [header, *rows]]
     lines.insert(1, "  ".join("-" * w for w in widths))
     return "\n".join(lines)
 
@@ -68,7 +86,7 @@ def run(args: argparse.Namespace) -> int:
         client = get_default_client()
         rows = [[m, name, _when(created), str(n), _when(last)]
                 for m, name, created, n, last in version_list(client.store.connections, args.experiment_id)]
-        print(_table(["model_id", "name", "created (UTC)", "traces", "last trace (UTC)"], rows))
+        print(table(["model_id", "name", "created (UTC)", "traces", "last trace (UTC)"], rows))
         return 0
     if args.command == "versions":
         df = genai.compare_versions(args.model_ids, experiment_id=args.experiment_id, filter_string=args.filter,
@@ -78,7 +96,7 @@ def run(args: argparse.Namespace) -> int:
                               for r in df.to_dict(orient="records")]]
         rows = [[str(column), *[_cell(v) for v in df[column].tolist()]] for column in df.columns
                 if column not in ("model_id", "name", args.by)]
-        print(_table(header, rows))
+        print(table(header, rows))
         if args.plot:
             from autolog.genai.comparison.plot import plot_versions
 

@@ -203,10 +203,7 @@ class Client(LoggedModelMethods):
         if page_token is not None and not isinstance(page_token, str):
             raise InvalidArgumentError(f"page_token must be the str .token of a previous page, got {page_token!r}")
         experiments = _experiment_list(experiment_ids, locations)
-        if run_id is not None:
-            if not isinstance(run_id, str) or not _RUN_ID.fullmatch(run_id):
-                raise InvalidArgumentError(f"run_id must be a run id (letters, digits, '-' and '_'), got {run_id!r}")
-            filter_string = f"{filter_string} AND run_id = '{run_id}'" if filter_string else f"run_id = '{run_id}'"
+        filter_string = _with_run_id(filter_string, run_id)
         self._pipeline.flush(_READ_FLUSH_TIMEOUT_SECONDS)
         traces, token = self._store.search_traces(experiments, filter_string, order_by, limit, page_token,
                                                   model_id=model_id)
@@ -216,6 +213,14 @@ class Client(LoggedModelMethods):
         page = PagedList(traces)
         page.token = token
         return page
+
+    def count_traces(self, experiment_ids: Sequence[str] | None = None, filter_string: str | None = None,
+                     model_id: str | None = None, run_id: str | None = None) -> int:
+        """How many traces ``search_traces`` with these arguments finds over all its pages (one COUNT query)."""
+        experiments = _experiment_list(experiment_ids, None)
+        filter_string = _with_run_id(filter_string, run_id)
+        self._pipeline.flush(_READ_FLUSH_TIMEOUT_SECONDS)
+        return self._store.count_traces(experiments, filter_string, model_id)
 
     def set_trace_tag(self, trace_id: str, key: str, value: str) -> None:
         check_key(key, "tag key")
@@ -283,6 +288,15 @@ class Client(LoggedModelMethods):
 
 
 _RUN_ID = re.compile(r"[A-Za-z0-9_-]+")
+
+
+def _with_run_id(filter_string: str | None, run_id: str | None) -> str | None:
+    """``filter_string`` also requiring the trace's source run, when ``run_id`` is given (checked: it is quoted)."""
+    if run_id is None:
+        return filter_string
+    if not isinstance(run_id, str) or not _RUN_ID.fullmatch(run_id):
+        raise InvalidArgumentError(f"run_id must be a run id (letters, digits, '-' and '_'), got {run_id!r}")
+    return f"{filter_string} AND run_id = '{run_id}'" if filter_string else f"run_id = '{run_id}'"
 
 
 def _experiment_list(experiment_ids: Sequence[str] | None, locations: Sequence[str] | None) -> list[str] | None:

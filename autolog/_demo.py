@@ -206,10 +206,10 @@ def run_demo(tracking_uri: str = "sqlite:///autolog-demo.db", traces_per_version
     errors = autolog.search_traces(filter_string="status = 'ERROR'", return_type="list", max_results=1)
     print("\nSearch them (same filter strings as MLflow):")
     uri_arg = f"--tracking-uri {tracking_uri}"
-    print(f"  autolog traces {uri_arg} --filter \"status = 'ERROR'\"")
-    print(f"  autolog traces {uri_arg} --filter \"tags.channel = 'mobile' AND execution_time_ms > 10\"")
+    print(f"  autolog traces list {uri_arg} --filter \"status = 'ERROR'\"")
+    print(f"  autolog traces list {uri_arg} --filter \"tags.channel = 'mobile' AND execution_time_ms > 10\"")
     if errors:
-        print(f"  autolog traces {uri_arg} show {errors[0].info.trace_id}")
+        print(f"  autolog traces show {errors[0].info.trace_id} {uri_arg}")
     print("  python: autolog.search_traces(filter_string=\"metadata.`mlflow.trace.user` = 'user-3'\")")
     _evaluate(apps, tracking_uri)
     return 0

@@ -203,18 +203,9 @@ class SqliteStore(LoggedModelTables, RunTables, DatasetTables):
     def _search(self, conn: sqlite3.Connection, experiment_ids: Sequence[str] | None, filter_string: str | None,
                 order_by: list[str] | None, max_results: int, page_token: str | None,
                 model_id: str | None) -> tuple[list[Any], str | None]:
-        where, params = compile_trace_filter(filter_string, alias="t")
+        clauses, args = _match_clauses(experiment_ids, filter_string, model_id)
         keys = trace_order_keys(order_by, alias="t")
         after = decode_page_token(page_token, keys)
-        check_experiment_ids(experiment_ids)
-        clauses = [f"({where})"]
-        args: list[object] = list(params)
-        if experiment_ids:
-            clauses.append(f"t.experiment_id IN ({marks(len(experiment_ids))})")
-            args.extend(str(e) for e in experiment_ids)
-        if model_id is not None:
-            clauses.append("t.model_id = ?")
-            args.append(model_id)
         if after is not None:
             after_sql, after_params = after_clause(keys, after)
             clauses.append(f"({after_sql})")
@@ -227,9 +218,13 @@ class SqliteStore(LoggedModelTables, RunTables, DatasetTables):
             return rows, None
         return rows[:limit], encode_page_token(keys, rows[limit - 1][1:])
 
-    def count_traces(self) -> int:
+    def count_traces(self, experiment_ids: Sequence[str] | None = None, filter_string: str | None = None,
+                     model_id: str | None = None) -> int:
+        """How many traces ``search_traces`` would find over all its pages, counted in SQL (none is loaded)."""
+        clauses, args = _match_clauses(experiment_ids, filter_string, model_id)
         with self.connections.session("counting traces") as conn:
-            return int(conn.execute("SELECT COUNT(*) FROM traces").fetchone()[0])
+            sql = f"SELECT COUNT(*) FROM traces AS t WHERE {' AND '.join(clauses)}"
+            return int(conn.execute(sql, args).fetchone()[0])
 
     # -- assessments -------------------------------------------------------------------------------
     def log_assessment(self, a: Assessment) -> Assessment:
@@ -265,3 +260,19 @@ class SqliteStore(LoggedModelTables, RunTables, DatasetTables):
         with self.connections.session("reading an experiment") as conn:
             row = conn.execute("SELECT * FROM experiments WHERE name = ?", (name,)).fetchone()
         return None if row is None else Experiment(row[0], row[1], json.loads(row[2]), row[3])
+
+
+def _match_clauses(experiment_ids: Sequence[str] | None, filter_string: str | None,
+                   model_id: str | None) -> tuple[list[str], list[object]]:
+    """The WHERE clauses (over ``traces AS t``) and parameters of a search: one place, so a count matches a search."""
+    where, params = compile_trace_filter(filter_string, alias="t")
+    check_experiment_ids(experiment_ids)
+    clauses = [f"({where})"]
+    args: list[object] = list(params)
+    if experiment_ids:
+        clauses.append(f"t.experiment_id IN ({marks(len(experiment_ids))})")
+        args.extend(str(e) for e in experiment_ids)
+    if model_id is not None:
+        clauses.append("t.model_id = ?")
+        args.append(model_id)
+    return clauses, args
