@@ -24,6 +24,7 @@ import autolog
 from tests.trees import span_tree
 
 REPO = Path(__file__).resolve().parents[2]
+OPENAI_MAJOR = int(openai.__version__.split(".")[0])
 USAGE = {"prompt_tokens": 12, "completion_tokens": 5, "total_tokens": 17,
          "prompt_tokens_details": {"cached_tokens": 8}, "completion_tokens_details": {"reasoning_tokens": 3}}
 
@@ -300,14 +301,19 @@ def test_error_mid_stream_ends_span_as_error_and_propagates(server: Server) -> N
 
     client = openai.OpenAI(api_key="k", max_retries=0, http_client=httpx.Client(transport=httpx.MockTransport(handler)))
     seen = []
-    with pytest.raises(httpx.ReadError, match="connection reset"):
+    # openai 3.x wraps a transport error read mid-stream in APIConnectionError (its __cause__); 1.x/2.x raise it as is.
+    expected = openai.APIConnectionError if OPENAI_MAJOR >= 3 else httpx.ReadError
+    with pytest.raises(expected) as caught:
         for c in client.chat.completions.create(model="m", messages=MESSAGES, stream=True):
             seen.append(c.choices[0].delta.content)
+    transport_error = caught.value.__cause__ if OPENAI_MAJOR >= 3 else caught.value
+    assert isinstance(transport_error, httpx.ReadError) and str(transport_error) == "connection reset"
     assert seen == ["", "Hel"]
     trace = only_trace()
     (span,) = trace.data.spans
     assert trace.info.state == "ERROR" and span.status.status_code == "ERROR"
-    assert span.events[0].attributes["exception.message"] == "connection reset"
+    assert span.events[0].attributes["exception.type"].endswith(f".{type(caught.value).__name__}")
+    assert span.events[0].attributes["exception.message"] == str(caught.value)
     assert span.outputs["choices"][0]["message"]["content"] == "Hel"
 
 
