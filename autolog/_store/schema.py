@@ -22,7 +22,7 @@ from autolog.entities.ids import now_ms
 __all__ = ["DEFAULT_EXPERIMENT_ID", "DEFAULT_EXPERIMENT_NAME", "MIGRATIONS", "SCHEMA_VERSION", "migrate",
            "schema_is_current"]
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 DEFAULT_EXPERIMENT_ID = "0"
 DEFAULT_EXPERIMENT_NAME = "Default"
 
@@ -246,6 +246,42 @@ MIGRATIONS: dict[int, list[str]] = {
         # order, so its latency histogram and sums come out of one streaming GROUP BY.
         """CREATE INDEX ix_traces_compare ON traces (model_id, execution_duration, state, input_tokens,
                                                      output_tokens, total_tokens, cost)""",
+    ],
+    # Human review: label schemas (the questions, per experiment), labeling sessions (a queue of
+    # traces with the schemas its reviewers answer) and their items. A session keeps a copy of each
+    # schema's definition (JSON): answers stay checked against the questions the reviewers saw, even
+    # after a schema is changed or deleted. `position` is the queue order; `trace_id` is indexed so
+    # deleting traces drops their items.
+    5: [
+        """CREATE TABLE label_schemas (
+            experiment_id TEXT NOT NULL,
+            name TEXT NOT NULL,
+            definition TEXT NOT NULL,
+            creation_time INTEGER NOT NULL,
+            last_update_time INTEGER NOT NULL,
+            PRIMARY KEY (experiment_id, name)
+        ) WITHOUT ROWID""",
+        """CREATE TABLE labeling_sessions (
+            labeling_session_id TEXT PRIMARY KEY,
+            experiment_id TEXT NOT NULL,
+            name TEXT NOT NULL,
+            schemas TEXT NOT NULL DEFAULT '[]',
+            assigned_users TEXT NOT NULL DEFAULT '[]',
+            creation_time INTEGER NOT NULL,
+            last_update_time INTEGER NOT NULL
+        )""",
+        "CREATE INDEX ix_labeling_sessions_experiment ON labeling_sessions (experiment_id, creation_time)",
+        """CREATE TABLE labeling_items (
+            labeling_session_id TEXT NOT NULL,
+            trace_id TEXT NOT NULL,
+            position INTEGER NOT NULL,
+            state TEXT NOT NULL,
+            reviewer TEXT,
+            last_update_time INTEGER NOT NULL,
+            PRIMARY KEY (labeling_session_id, trace_id)
+        ) WITHOUT ROWID""",
+        "CREATE UNIQUE INDEX ix_labeling_items_queue ON labeling_items (labeling_session_id, position)",
+        "CREATE INDEX ix_labeling_items_trace ON labeling_items (trace_id)",
     ],
 }
 

@@ -19,6 +19,7 @@ from autolog._errors import ResourceDoesNotExist, StoreBusyError
 from autolog._store.connections import Connections
 from autolog._store.datasets import DatasetTables
 from autolog._store.filter_sql import order_sql
+from autolog._store.labeling import LabelingTables
 from autolog._store.logged_models import LoggedModelTables, check_experiment_ids
 from autolog._store.pages import after_clause, decode_page_token, encode_page_token
 from autolog._store.records import METADATA_FIELD, SPANS_FIELD, TAG_COLUMNS, TAGS_FIELD, Record
@@ -44,7 +45,7 @@ _SET_COLUMN = TRACE_ROW_COLUMNS.split(", ").index("metadata_set")
 _MAX_LIMIT = 2**62  # SQLite binds 64-bit integers; a larger max_results means "all"
 
 
-class SqliteStore(LoggedModelTables, RunTables, DatasetTables):
+class SqliteStore(LoggedModelTables, RunTables, DatasetTables, LabelingTables):
     """Thread-safe, multi-process store. Every method may block on disk I/O."""
 
     # The errors after which a write is worth retrying: another process held the write lock
@@ -132,7 +133,8 @@ class SqliteStore(LoggedModelTables, RunTables, DatasetTables):
         with self.connections.session("deleting traces", write=True) as conn:
             for chunk in chunks(trace_ids):
                 places = marks(len(chunk))
-                for table in ("trace_tags", "trace_metadata", "spans", "assessments"):  # metadata sets are shared
+                # metadata sets are shared; a deleted trace leaves the labeling queues it was in
+                for table in ("trace_tags", "trace_metadata", "spans", "assessments", "labeling_items"):
                     conn.execute(f"DELETE FROM {table} WHERE trace_id IN ({places})", chunk)
                 deleted += conn.execute(f"DELETE FROM traces WHERE trace_id IN ({places})", chunk).rowcount
         return deleted
@@ -230,9 +232,13 @@ class SqliteStore(LoggedModelTables, RunTables, DatasetTables):
     def log_assessment(self, a: Assessment) -> Assessment:
         with self.connections.session("logging an assessment", write=True) as conn:
             self._require_trace(conn, a.trace_id or "")
-            conn.execute(f"INSERT OR REPLACE INTO assessments ({ASSESSMENT_COLUMNS}) VALUES ({', '.join('?' * 16)})",
-                         assessment_row(a))
+            self.insert_assessment(conn, a)
         return a
+
+    def insert_assessment(self, conn: sqlite3.Connection, a: Assessment) -> None:
+        """Write one assessment row in the caller's transaction (a labeling submit writes several in one)."""
+        conn.execute(f"INSERT OR REPLACE INTO assessments ({ASSESSMENT_COLUMNS}) VALUES ({', '.join('?' * 16)})",
+                     assessment_row(a))
 
     # -- experiments -------------------------------------------------------------------------------
     def get_or_create_experiment(self, name: str) -> Experiment:
