@@ -69,12 +69,13 @@ class LabelingTables:
         return json.loads(row[0])  # type: ignore[no-any-return]
 
     def label_schema_definitions(self, experiment_id: str | None = None) -> list[dict[str, Any]]:
-        """The schemas of one experiment (every experiment's when None), by name."""
-        sql, args = "SELECT definition FROM label_schemas", []
+        """The schemas of one experiment (every experiment's when None), by name; each with its ``experiment_id``."""
+        sql, args = "SELECT experiment_id, definition FROM label_schemas", []
         if experiment_id is not None:
             sql, args = sql + " WHERE experiment_id = ?", [experiment_id]
         with self.connections.session("reading label schemas") as conn:
-            return [json.loads(r[0]) for r in conn.execute(sql + " ORDER BY name, experiment_id", args)]
+            rows = conn.execute(sql + " ORDER BY name, experiment_id", args).fetchall()
+        return [{**json.loads(definition), "experiment_id": experiment} for experiment, definition in rows]
 
     def delete_label_schema(self, experiment_id: str, name: str) -> None:
         with self.connections.session("deleting a label schema", write=True) as conn:
