@@ -212,4 +212,6 @@ def run_demo(tracking_uri: str = "sqlite:///autolog-demo.db", traces_per_version
         print(f"  autolog traces show {errors[0].info.trace_id} {uri_arg}")
     print("  python: autolog.search_traces(filter_string=\"metadata.`mlflow.trace.user` = 'user-3'\")")
     _evaluate(apps, tracking_uri)
+    print(f"\nSee it all in a browser (traces, versions, evaluations, review):\n  autolog ui {uri_arg}"
+          "   # then open http://127.0.0.1:5000/")
     return 0
