@@ -22,7 +22,7 @@ from autolog._store.sqlite_io import marks
 from autolog._store.trace_filter import compile_trace_filter
 
 __all__ = ["FEEDBACK_NUMBER_SQL", "TOKEN_SQL", "SplitKey", "VersionTotals", "parse_split_key", "unpriced_models",
-           "version_feedback", "version_totals"]
+           "version_feedback", "version_list", "version_samples", "version_totals"]
 
 # A feedback value (JSON text) as MLflow counts it: true/"yes" 1, false/"no" 0, numbers as they are, else NULL.
 FEEDBACK_NUMBER_SQL = """CASE
@@ -192,6 +192,19 @@ def version_feedback(connections: Connections, model_ids: Sequence[str], experim
                 for m, s, n, mean, count, squares in conn.execute(sql, args)]
 
 
+def version_samples(connections: Connections, model_id: str, experiment_id: str | None, filter_string: str | None,
+                    limit: int) -> tuple[list[int], list[float]]:
+    """The latencies (ms, finished traces) and costs (priced traces) of a version's newest ``limit`` traces in
+    scope, for a distribution chart: one query, through ix_traces_model (the version's traces by time)."""
+    args: list[object] = []
+    scope = _scope_sql([model_id], experiment_id, filter_string, None, None, args)
+    sql = (f"SELECT t.execution_duration, t.cost FROM traces AS t WHERE {scope}"
+           " ORDER BY t.request_time DESC LIMIT ?")
+    with connections.session("sampling a version's traces") as conn:
+        rows = conn.execute(sql, [*args, limit]).fetchall()
+    return ([int(d) for d, _ in rows if d is not None], [float(c) for _, c in rows if c is not None])
+
+
 def unpriced_models(connections: Connections, model_id: str, sample: int = 200) -> list[str]:
     """Names of the LLM models in a version's traces that used tokens but have no cost (no price known).
 
@@ -205,9 +218,19 @@ def unpriced_models(connections: Connections, model_id: str, sample: int = 200) 
         return sorted(str(r[0]) for r in conn.execute(sql, (model_id, sample)) if r[0] is not None)
 
 
-def version_list(connections: Connections, experiment_id: str | None) -> list[tuple[str, str, int, int, int | None]]:
-    """``(model_id, name, created ms, traces, last trace ms)`` of every version, newest first."""
-    where, args = ("WHERE m.experiment_id = ?", [str(experiment_id)]) if experiment_id is not None else ("", [])
+def version_list(connections: Connections, experiment_id: str | None,
+                 model_ids: Sequence[str] | None = None) -> list[tuple[str, str, int, int, int | None]]:
+    """``(model_id, name, created ms, traces, last trace ms)`` of every version (of the experiment; among
+    ``model_ids`` if given), newest first."""
+    clauses: list[str] = []
+    args: list[object] = []
+    if experiment_id is not None:
+        clauses.append("m.experiment_id = ?")
+        args.append(str(experiment_id))
+    if model_ids is not None:
+        clauses.append(f"m.model_id IN ({marks(len(model_ids))})" if model_ids else "0")
+        args.extend(model_ids)
+    where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
     sql = ("SELECT m.model_id, m.name, m.creation_timestamp,"
            " (SELECT COUNT(*) FROM traces AS t WHERE t.model_id = m.model_id),"
            " (SELECT MAX(t.request_time) FROM traces AS t WHERE t.model_id = m.model_id)"

@@ -106,6 +106,21 @@ class LoggedModelTables:
             raise ResourceDoesNotExist(f"logged model {model_id!r} does not exist in {self.uri}")
         return found[0]
 
+    def get_logged_models(self, model_ids: Sequence[str]) -> list[LoggedModel]:
+        """The known models among ``model_ids``, in that order (with tags, params and metrics), in one batch."""
+        with self.connections.session("reading logged models") as conn:
+            return self._load_models(conn, model_ids)
+
+    def logged_model_names(self, model_ids: Sequence[str]) -> dict[str, str]:
+        """model id -> name of the known ids among ``model_ids``, in one query per 500 ids (a page of a trace list
+        names its versions without loading their tags, params and metrics)."""
+        names: dict[str, str] = {}
+        with self.connections.session("reading logged model names") as conn:
+            for chunk in chunks(list(dict.fromkeys(model_ids))):
+                names.update(conn.execute(f"SELECT model_id, name FROM logged_models WHERE model_id IN"
+                                          f" ({marks(len(chunk))})", chunk).fetchall())
+        return names
+
     def find_newest_logged_model(self, experiment_id: str, name: str) -> LoggedModel | None:
         with self.connections.session("reading a logged model") as conn:
             row = conn.execute(

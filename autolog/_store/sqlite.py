@@ -147,12 +147,14 @@ class SqliteStore(LoggedModelTables, RunTables, DatasetTables, LabelingTables):
             raise ResourceDoesNotExist(f"trace {trace_id!r} does not exist in {self.uri}")
         return traces[0]
 
-    def load_traces(self, trace_ids: Sequence[str]) -> list[Trace]:
-        """Load whole traces, in the order of ``trace_ids`` (unknown ids are skipped)."""
+    def load_traces(self, trace_ids: Sequence[str], include_spans: bool = True) -> list[Trace]:
+        """Load traces, in the order of ``trace_ids`` (unknown ids are skipped); without their spans
+        (an empty span list) when ``include_spans`` is False."""
         with self.connections.session("reading traces") as conn:
-            return self._load_traces(conn, trace_ids)
+            return self._load_traces(conn, trace_ids, include_spans)
 
-    def _load_traces(self, conn: sqlite3.Connection, trace_ids: Sequence[str]) -> list[Trace]:
+    def _load_traces(self, conn: sqlite3.Connection, trace_ids: Sequence[str],
+                     include_spans: bool = True) -> list[Trace]:
         rows: dict[str, Any] = {}
         tags: dict[str, dict[str, str]] = {}
         meta: dict[str, dict[str, str]] = {}
@@ -171,8 +173,10 @@ class SqliteStore(LoggedModelTables, RunTables, DatasetTables, LabelingTables):
                 tags.setdefault(tid, {})[k] = v
             for tid, k, v in conn.execute(f"SELECT * FROM trace_metadata WHERE trace_id IN ({places})", chunk):
                 meta.setdefault(tid, {})[k] = v
-            for row in conn.execute(f"SELECT * FROM spans WHERE trace_id IN ({places})", chunk):
-                spans.setdefault(row[0], []).append(row[1:])
+            # Spans are most of a trace's bytes: a page of a trace list reads none of them.
+            if include_spans:
+                for row in conn.execute(f"SELECT * FROM spans WHERE trace_id IN ({places})", chunk):
+                    spans.setdefault(row[0], []).append(row[1:])
             for row in conn.execute(f"SELECT {ASSESSMENT_COLUMNS} FROM assessments"
                                     f" WHERE trace_id IN ({places}) ORDER BY create_time_ms", chunk):
                 assessments.setdefault(row[1], []).append(assessment_from_row(row))
@@ -183,16 +187,17 @@ class SqliteStore(LoggedModelTables, RunTables, DatasetTables, LabelingTables):
 
     def search_traces(self, experiment_ids: Sequence[str] | None, filter_string: str | None,
                       order_by: list[str] | None, max_results: int, page_token: str | None = None,
-                      model_id: str | None = None) -> tuple[list[Trace], str | None]:
+                      model_id: str | None = None, include_spans: bool = True) -> tuple[list[Trace], str | None]:
         """One page of matching traces and the token of the next page (None on the last page).
 
         Pages are keyset cursors (see ``pages``): traces written while a caller pages through
-        a search never make a later page repeat or skip a trace.
+        a search never make a later page repeat or skip a trace. ``include_spans=False`` reads
+        the traces' info, tags, metadata and assessments only (their span lists are empty).
         """
         with self.connections.session("searching traces") as conn:
             rows, token = self._search(conn, experiment_ids, filter_string, order_by, max_results, page_token,
                                        model_id)
-            return self._load_traces(conn, [r[0] for r in rows]), token
+            return self._load_traces(conn, [r[0] for r in rows], include_spans), token
 
     def search_trace_ids(self, experiment_ids: Sequence[str] | None, filter_string: str | None,
                          order_by: list[str] | None, max_results: int, page_token: str | None = None,
@@ -261,6 +266,12 @@ class SqliteStore(LoggedModelTables, RunTables, DatasetTables, LabelingTables):
         if row is None:
             raise ResourceDoesNotExist(f"experiment {experiment_id!r} does not exist in {self.uri}")
         return Experiment(row[0], row[1], json.loads(row[2]), row[3])
+
+    def list_experiments(self) -> list[Experiment]:
+        """Every experiment, by id (numeric ids in number order)."""
+        with self.connections.session("listing experiments") as conn:
+            rows = conn.execute("SELECT * FROM experiments ORDER BY CAST(experiment_id AS INTEGER), experiment_id")
+            return [Experiment(r[0], r[1], json.loads(r[2]), r[3]) for r in rows]
 
     def get_experiment_by_name(self, name: str) -> Experiment | None:
         with self.connections.session("reading an experiment") as conn:

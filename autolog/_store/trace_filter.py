@@ -3,7 +3,8 @@
 The fields, as ``mlflow.search_traces`` names them (the ``trace.`` / ``attributes.`` prefix is optional):
 
     strings   name, status (= state), trace_id (= request_id), client_request_id, run_id, model_id, experiment_id
-    numbers   timestamp_ms (= timestamp), execution_time_ms (= execution_time), end_time_ms (= end_time), cost
+    numbers   timestamp_ms (= timestamp), execution_time_ms (= execution_time), end_time_ms (= end_time), cost,
+              total_tokens
     tags.<k>, metadata.<k>              the trace's tags and metadata
     span.name / type / status, span.attributes.<k>, span.content, trace.text
                                         span clauses joined by AND must hold for one and the same span
@@ -46,9 +47,11 @@ _END_TIME = "({a}.request_time + COALESCE({a}.execution_duration, 0))"
 _NUMERIC_FIELDS = {"timestamp_ms": "{a}.request_time", "timestamp": "{a}.request_time",
                    "request_time": "{a}.request_time", "execution_time_ms": "{a}.execution_duration",
                    "execution_time": "{a}.execution_duration", "execution_duration": "{a}.execution_duration",
-                   "end_time_ms": _END_TIME, "end_time": _END_TIME, "cost": "{a}.cost"}
-# Numeric fields that may be NULL: an unfinished trace has no duration, a trace without a priced call no cost.
-_NULLABLE_NUMERIC = frozenset(("execution_time_ms", "execution_time", "execution_duration", "cost"))
+                   "end_time_ms": _END_TIME, "end_time": _END_TIME, "cost": "{a}.cost",
+                   "total_tokens": "{a}.total_tokens"}
+# Numeric fields that may be NULL: an unfinished trace has no duration, a trace without a priced call no cost,
+# one without an LLM call no token count.
+_NULLABLE_NUMERIC = frozenset(("execution_time_ms", "execution_time", "execution_duration", "cost", "total_tokens"))
 _ATTRIBUTE_PREFIXES = frozenset(("attributes", "attribute", "trace"))
 _PREFIXES = {"tags": "tag", "tag": "tag", "metadata": "metadata", "request_metadata": "metadata", "span": "span",
              "feedback": "feedback", "expectation": "expectation"}

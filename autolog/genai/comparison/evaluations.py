@@ -21,13 +21,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from autolog._client import get_default_client
+from autolog._client import Client, get_default_client
 from autolog._errors import AutologError
 from autolog._store.comparison import FEEDBACK_NUMBER_SQL, TOKEN_SQL
 from autolog._store.connections import Connections
 from autolog.genai.comparison.stats import PairedComparison, compare_paired
 
-__all__ = ["ComparisonResult", "RegressionError", "compare_evaluations"]
+__all__ = ["ROW_MEASURES", "ComparisonResult", "RegressionError", "RowKey", "RunPairs", "RunRow", "compare_evaluations",
+           "compare_pairs", "pair_runs", "run_rows"]
 
 # Per-row measures of the trace besides the scorers (named apart from any scorer); lower is better for each.
 ROW_MEASURES = ("trace.latency_ms", "trace.total_tokens", "trace.cost")
@@ -121,37 +122,88 @@ def _inputs_key(inputs_json: str | None) -> str:
     return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
 
 
-def _run_rows(connections: Connections, run_id: str) -> dict[tuple[str, int], dict[str, float | None]]:
-    """The run's rows keyed by (inputs digest, occurrence), each with its per-row numbers."""
+@dataclass
+class RunRow:
+    """One row of an evaluation run: its trace, the root span's inputs and outputs (JSON text), the numbers
+    compared (each scorer's mean on the row and the ``ROW_MEASURES``), and each scorer's last value and rationale."""
+
+    trace_id: str
+    inputs_json: str | None
+    outputs_json: str | None
+    numbers: dict[str, float | None]
+    scores: dict[str, dict[str, Any]]
+
+
+RowKey = tuple[str, int]  # (inputs digest, occurrence of those inputs in the run)
+
+
+def run_rows(connections: Connections, run_id: str) -> dict[RowKey, RunRow]:
+    """The run's rows keyed by (inputs digest, occurrence), oldest trace first."""
+    # json_quote inside the subquery: an object comes out as its JSON text, a string quoted (JSON too).
+    root = "(SELECT json_quote(json_extract(s.content, '$.{}')) FROM spans AS s" \
+           " WHERE s.trace_id = t.trace_id AND s.parent_id IS NULL LIMIT 1)"
     traces_sql = (f"SELECT t.trace_id, t.request_time, t.execution_duration, {TOKEN_SQL['total_tokens']}, t.cost,"
-                  " (SELECT json_extract(s.content, '$.inputs') FROM spans AS s"
-                  "  WHERE s.trace_id = t.trace_id AND s.parent_id IS NULL LIMIT 1)"
+                  f" {root.format('inputs')}, {root.format('outputs')}"
                   " FROM traces AS t WHERE t.trace_id IN (SELECT trace_id FROM traces WHERE run_id = ?"
                   "  UNION SELECT trace_id FROM assessments WHERE run_id = ?) ORDER BY t.request_time, t.trace_id")
-    feedback_sql = (f"SELECT a.trace_id, a.name, {FEEDBACK_NUMBER_SQL} FROM assessments AS a"
+    feedback_sql = (f"SELECT a.trace_id, a.name, {FEEDBACK_NUMBER_SQL}, a.value, a.rationale FROM assessments AS a"
                     " WHERE a.kind = 'feedback' AND a.valid = 1 AND a.error IS NULL AND (a.run_id = ? OR a.overrides"
-                    " IN (SELECT assessment_id FROM assessments WHERE run_id = ?))")
+                    " IN (SELECT assessment_id FROM assessments WHERE run_id = ?)) ORDER BY a.create_time_ms")
     with connections.session(f"reading evaluation run {run_id}") as conn:
         traces = conn.execute(traces_sql, (run_id, run_id)).fetchall()
         feedback = conn.execute(feedback_sql, (run_id, run_id)).fetchall()
     values: dict[str, dict[str, list[float]]] = {}
-    for trace_id, name, number in feedback:
+    scores: dict[str, dict[str, dict[str, Any]]] = {}
+    for trace_id, name, number, value_json, rationale in feedback:
         if number is not None:
             values.setdefault(trace_id, {}).setdefault(name, []).append(float(number))
-    rows: dict[tuple[str, int], dict[str, float | None]] = {}
+        scores.setdefault(trace_id, {})[name] = {"value": json.loads(value_json) if value_json is not None else None,
+                                                 "rationale": rationale}
+    rows: dict[RowKey, RunRow] = {}
     seen: dict[str, int] = {}
-    for trace_id, _, duration, total_tokens, cost, inputs_json in traces:
+    for trace_id, _, duration, total_tokens, cost, inputs_json, outputs_json in traces:
         digest = _inputs_key(inputs_json)
         occurrence = seen[digest] = seen.get(digest, -1) + 1
-        row: dict[str, float | None] = dict(zip(ROW_MEASURES, (duration, total_tokens, cost), strict=True))
-        for name, numbers in values.get(trace_id, {}).items():
-            row[name] = sum(numbers) / len(numbers)
-        rows[(digest, occurrence)] = row
+        numbers: dict[str, float | None] = dict(zip(ROW_MEASURES, (duration, total_tokens, cost), strict=True))
+        for name, found in values.get(trace_id, {}).items():
+            numbers[name] = sum(found) / len(found)
+        rows[(digest, occurrence)] = RunRow(trace_id, inputs_json, outputs_json, numbers, scores.get(trace_id, {}))
     return rows
 
 
+@dataclass(frozen=True)
+class RunPairs:
+    """Two runs' rows, paired by inputs: what ``compare_evaluations`` tests and the UI lists row by row."""
+
+    candidate: dict[RowKey, RunRow]
+    baseline: dict[RowKey, RunRow]
+
+    @property
+    def paired(self) -> list[RowKey]:
+        return [key for key in self.baseline if key in self.candidate]
+
+    def rows(self) -> list[tuple[RunRow | None, RunRow | None]]:
+        """``(baseline, candidate)`` per row: the baseline's rows in order (with their partner or None), then the
+        candidate's rows without a partner."""
+        out: list[tuple[RunRow | None, RunRow | None]] = [(row, self.candidate.get(key))
+                                                          for key, row in self.baseline.items()]
+        out.extend((None, row) for key, row in self.candidate.items() if key not in self.baseline)
+        return out
+
+
+def pair_runs(candidate_run_id: str, baseline_run_id: str, *, client: Client | None = None) -> RunPairs:
+    """Read two evaluation runs and pair their rows (an unknown run fails, naming it). Blocks on the store."""
+    client = client if client is not None else get_default_client()
+    client.flush()
+    for run_id in (candidate_run_id, baseline_run_id):
+        client.store.get_run(run_id)  # an unknown run fails here, naming it
+    connections = client.store.connections
+    return RunPairs(run_rows(connections, candidate_run_id), run_rows(connections, baseline_run_id))
+
+
 def compare_evaluations(candidate_run_id: str, baseline_run_id: str, *, confidence_level: float = 0.95,
-                        min_pairs: int = 6, lower_is_better: Sequence[str] = ()) -> ComparisonResult:
+                        min_pairs: int = 6, lower_is_better: Sequence[str] = (),
+                        client: Client | None = None) -> ComparisonResult:
     """Compare two evaluation runs (``EvaluationResult.run_id``) row by row.
 
     Per scorer: both means, the difference (candidate - baseline), a bootstrap confidence
@@ -161,20 +213,23 @@ def compare_evaluations(candidate_run_id: str, baseline_run_id: str, *, confiden
     in ``lower_is_better`` (a length, a toxicity) and the numbers of the built-in ``latency`` and
     ``total_tokens`` scorers. The same for each row's ``trace.latency_ms``, ``trace.total_tokens``
     and ``trace.cost``, where lower is better. Uses scipy when installed, the same tests in
-    plain Python otherwise. Blocks on the store.
+    plain Python otherwise. ``client``: whose store (default: the default client's). Blocks on the store.
     """
-    client = get_default_client()
-    client.flush()
-    for run_id in (candidate_run_id, baseline_run_id):
-        client.store.get_run(run_id)  # an unknown run fails here, naming it
-    connections = client.store.connections
-    candidate = _run_rows(connections, candidate_run_id)
-    baseline = _run_rows(connections, baseline_run_id)
-    paired = [key for key in baseline if key in candidate]
-    scorer_names = sorted({n for rows in (candidate, baseline) for r in rows.values() for n in r} - set(ROW_MEASURES))
+    return compare_pairs(pair_runs(candidate_run_id, baseline_run_id, client=client), candidate_run_id,
+                         baseline_run_id, confidence_level=confidence_level, min_pairs=min_pairs,
+                         lower_is_better=lower_is_better)
+
+
+def compare_pairs(pairs: RunPairs, candidate_run_id: str, baseline_run_id: str, *, confidence_level: float = 0.95,
+                  min_pairs: int = 6, lower_is_better: Sequence[str] = ()) -> ComparisonResult:
+    """``compare_evaluations`` over rows already read and paired (``pair_runs``)."""
+    candidate, baseline, paired = pairs.candidate, pairs.baseline, pairs.paired
+    scorer_names = sorted({n for rows in (candidate, baseline) for r in rows.values() for n in r.numbers}
+                          - set(ROW_MEASURES))
     comparisons = []
     for name in [*scorer_names, *ROW_MEASURES]:
-        before, after = [baseline[k].get(name) for k in paired], [candidate[k].get(name) for k in paired]
+        before = [baseline[k].numbers.get(name) for k in paired]
+        after = [candidate[k].numbers.get(name) for k in paired]
         pass_fail = all(v in (0, 1) for v in (*before, *after) if v is not None)
         lower = (name in ROW_MEASURES or name in lower_is_better
                  or (name in LOWER_IS_BETTER_SCORERS and not pass_fail))

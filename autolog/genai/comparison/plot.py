@@ -16,7 +16,7 @@ from typing import Any
 from autolog._errors import InvalidArgumentError
 from autolog.genai.comparison.versions import VersionData, version_data
 
-__all__ = ["feedback_interval", "plot_versions"]
+__all__ = ["feedback_interval", "feedback_intervals", "plot_versions"]
 
 Z95 = 1.959963984540054
 
@@ -28,6 +28,25 @@ def feedback_interval(mean: float, n: int, mean_of_squares: float) -> tuple[floa
     variance = max(0.0, (mean_of_squares - mean * mean) * n / (n - 1))
     half = Z95 * math.sqrt(variance / n)
     return (mean - half, mean + half)
+
+
+def feedback_intervals(data: VersionData) -> dict[str, dict[str, dict[str, float | int]]]:
+    """Per version, per feedback name: ``{"mean", "low", "high", "n"}`` (the 95% interval of the mean), the splits
+    of a ``by=`` comparison merged back into the version. Names without a numeric value are left out."""
+    out: dict[str, dict[str, dict[str, float | int]]] = {m: {} for m in data.model_ids}
+    names = sorted({name for _, _, name, _, _, _ in data.feedback})
+    for m in data.model_ids:
+        for name in names:
+            rows = [(r[3], r[4], r[5] or 0.0) for r in data.feedback
+                    if r[0] == m and r[2] == name and r[3] is not None]
+            n = sum(count for _, count, _ in rows)
+            if not n:
+                continue
+            mean = sum(v * count for v, count, _ in rows) / n
+            squares = sum(sq * count for _, count, sq in rows) / n
+            low, high = feedback_interval(mean, n, squares)
+            out[m][name] = {"mean": mean, "low": low, "high": high, "n": n}
+    return out
 
 
 def _pyplot() -> Any:
@@ -98,20 +117,16 @@ def _cost(ax: Any, data: VersionData, colour: dict[str, str], label: dict[str, s
 
 def _scores(ax: Any, data: VersionData, colour: dict[str, str], label: dict[str, str]) -> None:
     names = sorted({name for _, _, name, _, _, _ in data.feedback})
+    intervals = feedback_intervals(data)
     width = 0.8 / max(len(data.model_ids), 1)
     for j, m in enumerate(data.model_ids):
         xs: list[float] = []
         means: list[float] = []
         errors: list[list[float]] = [[], []]
         for i, name in enumerate(names):
-            rows = [(r[3], r[4], r[5] or 0.0) for r in data.feedback
-                    if r[0] == m and r[2] == name and r[3] is not None]
-            n = sum(count for _, count, _ in rows)
-            if not n:
+            if name not in intervals[m]:
                 continue
-            mean = sum(v * count for v, count, _ in rows if v is not None) / n  # splits (by=) merged back
-            squares = sum(sq * count for _, count, sq in rows) / n
-            low, high = feedback_interval(mean, n, squares)
+            mean, low, high = (float(intervals[m][name][k]) for k in ("mean", "low", "high"))
             xs.append(i + (j - (len(data.model_ids) - 1) / 2) * width)
             means.append(mean)
             errors[0].append(mean - low)

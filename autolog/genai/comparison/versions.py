@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from autolog._client import get_default_client
+from autolog._client import Client, get_default_client
 from autolog._errors import InvalidArgumentError
 from autolog._store.comparison import (
     SplitKey,
@@ -24,7 +24,8 @@ from autolog._store.comparison import (
     version_totals,
 )
 
-__all__ = ["LATENCY_PERCENTILES", "VersionData", "compare_versions", "percentile_from_histogram", "version_data"]
+__all__ = ["LATENCY_PERCENTILES", "VersionData", "compare_versions", "percentile_from_histogram", "version_data",
+           "version_rows"]
 
 LATENCY_PERCENTILES = (50, 95, 99)
 
@@ -95,14 +96,15 @@ class VersionData:
 
 def version_data(model_ids: Sequence[str], *, experiment_id: str | None = None, filter_string: str | None = None,
                  since: datetime | int | None = None, until: datetime | int | None = None,
-                 by: str | None = None) -> VersionData:
-    """Check the arguments and have the store count (``compare_versions`` and the plot share this)."""
+                 by: str | None = None, client: Client | None = None) -> VersionData:
+    """Check the arguments and have the store count (``compare_versions``, the plot and the UI share this);
+    ``client``: whose store (default: the default client's)."""
     if isinstance(model_ids, str) or not all(isinstance(m, str) for m in model_ids):
         raise InvalidArgumentError(f"model_ids must be a list of LoggedModel ids, got {model_ids!r}")
     ids = list(dict.fromkeys(model_ids))
     split = parse_split_key(by) if by is not None else None
     since_ms, until_ms = _ms(since, "since"), _ms(until, "until")
-    client = get_default_client()
+    client = client if client is not None else get_default_client()
     client.flush()  # what the application recorded so far is compared too
     names = {m: client.get_logged_model(m).name for m in ids}  # also: an unknown id fails here, clearly
     connections = client.store.connections
@@ -118,7 +120,7 @@ def version_data(model_ids: Sequence[str], *, experiment_id: str | None = None, 
 
 def compare_versions(model_ids: Sequence[str], *, experiment_id: str | None = None, filter_string: str | None = None,
                      since: datetime | int | None = None, until: datetime | int | None = None,
-                     by: str | None = None, return_type: str = "pandas") -> Any:
+                     by: str | None = None, return_type: str = "pandas", client: Client | None = None) -> Any:
     """Compare versions (LoggedModel ids) over their traces: a pandas DataFrame with one row per version.
 
     Columns: ``model_id``, ``name``, (the ``by`` key), ``traces``, ``errors``, ``error_rate``,
@@ -129,12 +131,23 @@ def compare_versions(model_ids: Sequence[str], *, experiment_id: str | None = No
     grammar; ``since``/``until`` bound the request time (datetime or epoch ms; until excluded);
     ``by="tags.environment"`` (any tag or metadata key) gives one row per version and value.
     Versions without traces in scope get a row of zeros, in the order given. ``return_type="list"``
-    gives the rows as dicts (no pandas needed). Blocks on the store.
+    gives the rows as dicts (no pandas needed). ``client``: whose store (default: the default client's).
+    Blocks on the store.
     """
     if return_type not in ("pandas", "list"):
         raise InvalidArgumentError(f"return_type must be 'pandas' or 'list', got {return_type!r}")
     data = version_data(model_ids, experiment_id=experiment_id, filter_string=filter_string, since=since,
-                        until=until, by=by)
+                        until=until, by=by, client=client)
+    rows = version_rows(data)
+    if return_type == "list":
+        return rows
+    import pandas as pd
+
+    return pd.DataFrame(rows)
+
+
+def version_rows(data: VersionData) -> list[dict[str, Any]]:
+    """``compare_versions``' rows (as dicts) from what the store counted."""
     rows = {(t.model_id, t.split): _row(t, data.names[t.model_id], data.split) for t in data.totals}
     for (model_id, _), row in rows.items():
         row["unpriced_models"] = data.unpriced[model_id]
@@ -149,8 +162,4 @@ def compare_versions(model_ids: Sequence[str], *, experiment_id: str | None = No
         for name in feedback_names:
             row.setdefault(f"{name}/mean", None)
             row.setdefault(f"{name}/n", 0)
-    if return_type == "list":
-        return list(rows.values())
-    import pandas as pd
-
-    return pd.DataFrame(list(rows.values()))
+    return list(rows.values())
