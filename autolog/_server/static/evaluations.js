@@ -53,7 +53,7 @@ async function renderCompare(main, params, isCurrent) {
   const rows = data.rows || [];
   const scorers = [...new Set(rows.flatMap((r) => ["baseline", "candidate"].flatMap((side) => Object.keys((r[side] || {}).scores || {}))))];
   const detail = el("table", { class: "grid rows", "data-testid": "evaluation-rows" },
-    el("thead", {}, el("tr", {}, ["inputs", "baseline output", "candidate output", ...scorers].map((h) => el("th", {}, h)))),
+    el("thead", {}, el("tr", {}, ["inputs", "baseline output", "candidate output", ...scorers.map((n) => `${n} (baseline → candidate)`)].map((h) => el("th", {}, h)))),
     el("tbody", {}, rows.map((r) => {
       const regressed = new Set(r.regressed || []);
       return el("tr", { class: regressed.size ? "regressed" : "" },
