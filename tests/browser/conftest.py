@@ -90,6 +90,8 @@ def _seed(tmp: Path) -> Seeded:
     def echo(text: str) -> str:
         return text
 
+    _evaluate(seeded)  # first, so the application's traces are the newest rows
+    seeded.ids["big"] = _big_trace(client)
     autolog.set_active_model(model_id=seeded.models["bot v1"])
     answer("How do I reset my password?")
     seeded.ids["chat"] = autolog.get_last_active_trace_id()
@@ -103,8 +105,6 @@ def _seed(tmp: Path) -> Seeded:
     seeded.ids["xss"] = autolog.get_last_active_trace_id()
     _versions._global_model_id = _versions._UNSET
     _versions._ACTIVE_MODEL_ID.set(_versions._UNSET)
-    seeded.ids["big"] = _big_trace(client)
-    _evaluate(seeded)
     _labeling(seeded)
     assert autolog.flush() is True
     return seeded
