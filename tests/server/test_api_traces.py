@@ -202,3 +202,18 @@ def test_the_token_guards_the_api_but_not_the_page(store: autolog.Client, record
         assert guarded.get("/openapi.json").status_code == 200
         page = guarded.get("/")
         assert page.status_code in (200, 404) and page.status_code != 401  # the UI page itself holds no data
+
+
+def test_a_page_of_the_list_reads_no_span(store: autolog.Client, recorded: Recorded) -> None:
+    """What the list endpoint calls: the traces' rows, tags, metadata and assessments, and no span row."""
+    statements: list[str] = []
+    with store.store.connections.session("watching SQL") as conn:  # this thread's connection, used below too
+        conn.set_trace_callback(statements.append)
+    try:
+        traces, _ = store.store.search_traces(None, None, None, 50, include_spans=False)
+    finally:
+        with store.store.connections.session("watching SQL") as conn:
+            conn.set_trace_callback(None)
+    assert len(traces) == len(recorded.trace_ids) and all(t.data.spans == [] for t in traces)
+    assert traces[-1].info.assessments and statements
+    assert not [s for s in statements if "spans" in s]
