@@ -80,6 +80,20 @@ def test_sorting_by_a_header(ui: Page, seeded: Seeded) -> None:
     assert durations == sorted(durations, reverse=True)
 
 
+def test_keyset_pages(ui: Page) -> None:
+    page = ui.open("traces?max_results=5")
+    expect(page.get_by_test_id("trace-row")).to_have_count(5)
+    first = _row_ids(page)
+    page.get_by_test_id("next-page").click()
+    expect(page.get_by_test_id("first-page")).to_be_visible()
+    expect(page.get_by_test_id("trace-row")).to_have_count(5)
+    second = _row_ids(page)
+    assert not set(first) & set(second)
+    page.get_by_test_id("first-page").click()
+    expect(page.get_by_test_id("trace-row").first).to_have_attribute("data-trace-id", first[0])
+    expect(page.get_by_test_id("first-page")).to_have_count(0)
+
+
 def test_span_tree_and_detail(ui: Page, seeded: Seeded) -> None:
     page = ui.open(f"trace/{seeded.ids['chat']}")
     nodes = page.get_by_test_id("span-node")
@@ -148,6 +162,15 @@ def test_thumbs_up_records_a_human_assessment(ui: Page, seeded: Seeded) -> None:
     assert ("expected_response", "Use 'Forgot password' on the sign-in page.", "HUMAN", "rita") in found
     page = ui.open(f"trace/{seeded.ids['chat']}")
     expect(page.get_by_test_id("reviewer-input")).to_have_value("rita")  # remembered
+    page.get_by_test_id("span-node").filter(has_text="retrieve").click()  # a thumbs down on the retriever's span
+    page.get_by_test_id("feedback-name").fill("retrieval_ok")
+    page.get_by_test_id("feedback-on-span").check()
+    page.locator("[data-testid=feedback-button][data-value=false]").click()
+    expect(page.get_by_test_id("assessments")).to_contain_text("retrieval_ok")
+    assert autolog.flush() is True
+    trace = seeded.client.get_trace(seeded.ids["chat"])
+    retriever = next(s.span_id for s in trace.data.spans if s.name == "retrieve")
+    assert [(a.value, a.span_id) for a in trace.info.assessments if a.name == "retrieval_ok"] == [(False, retriever)]
 
 
 def test_tags_add_and_remove(ui: Page, seeded: Seeded) -> None:

@@ -66,8 +66,9 @@ export function el(tag, props = {}, ...children) {
   const node = svg ? document.createElementNS("http://www.w3.org/2000/svg", tag) : document.createElement(tag);
   for (const [key, value] of Object.entries(props || {})) {
     if (value === undefined || value === null || value === false) continue;
-    if (key.startsWith("on") && typeof value === "function") node.addEventListener(key.slice(2), value);
-    else if (key === "text") node.textContent = String(value);
+    if (key.startsWith("on")) {  // handlers only as functions: an inline handler string is never written
+      if (typeof value === "function") node.addEventListener(key.slice(2), value);
+    } else if (key === "text") node.textContent = String(value);
     else if (key === "value" && !svg) node.value = value;
     else if (key === "checked" || key === "disabled" || key === "selected") node[key] = Boolean(value);
     else node.setAttribute(key, value === true ? "" : String(value));

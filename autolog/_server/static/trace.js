@@ -26,7 +26,8 @@ export async function render(main, { parts, isCurrent }) {
   if (!isCurrent()) return;
   const info = data.info;
   const detail = el("div", { class: "span-detail", "data-testid": "span-detail" }, el("p", { class: "muted" }, "Select a span."));
-  const tree = spanTree(data.spans || [], (span) => showSpan(detail, traceId, span));
+  let selectedSpan = null;
+  const tree = spanTree(data.spans || [], (span) => { selectedSpan = span; showSpan(detail, traceId, span); });
   const assessmentsBox = el("div", { class: "assessments" });
   const drawAssessments = (list) => clear(assessmentsBox, assessmentTable(list));
   drawAssessments(data.assessments || []);
@@ -37,7 +38,7 @@ export async function render(main, { parts, isCurrent }) {
     header(info),
     tagEditor(traceId, info.tags || {}),
     el("div", { class: "trace-body" }, el("section", { class: "tree-pane" }, tree.node), el("section", { class: "detail-pane" }, detail)),
-    el("section", { class: "feedback-pane" }, el("h2", {}, "Feedback"), feedbackForm(traceId, reload), assessmentsBox));
+    el("section", { class: "feedback-pane" }, el("h2", {}, "Feedback"), feedbackForm(traceId, reload, () => selectedSpan), assessmentsBox));
   tree.mount();
   if (data.spans && data.spans.length) tree.select(0);
   return tree.destroy;
@@ -341,17 +342,20 @@ function tagEditor(traceId, tags) {
   return el("div", { class: "tag-editor" }, el("span", { class: "k" }, "tags "), list, form);
 }
 
-function feedbackForm(traceId, reload) {
+function feedbackForm(traceId, reload, currentSpan) {
   const reviewer = el("input", { "data-testid": "reviewer-input", placeholder: "your name", value: localStorage.getItem(REVIEWER_KEY) || "" });
   reviewer.addEventListener("change", () => localStorage.setItem(REVIEWER_KEY, reviewer.value.trim()));
   const name = el("input", { "data-testid": "feedback-name", value: "user_feedback", size: 16 });
   const rationale = el("input", { "data-testid": "feedback-rationale", placeholder: "why (optional)", size: 30 });
   const msg = el("span", { class: "msg-slot", "data-testid": "feedback-message" });
+  const onSpan = el("input", { type: "checkbox", "data-testid": "feedback-on-span" });
   const send = async (kind, assessmentName, value) => {
     const who = reviewer.value.trim() || "anonymous";
     localStorage.setItem(REVIEWER_KEY, who);
     const body = { kind, name: assessmentName, value, reviewer: who };
     if (rationale.value.trim()) body.rationale = rationale.value.trim();
+    const span = currentSpan();
+    if (onSpan.checked && span && span.parent_id) body.span_id = span.span_id;  // the root stands for the trace
     try {
       await api(`/api/traces/${encodeURIComponent(traceId)}/assessments`, { method: "POST", body });
       clear(msg, el("span", { class: "ok" }, `saved ${assessmentName}`));
@@ -390,7 +394,8 @@ function feedbackForm(traceId, reload) {
   });
   return el("div", { class: "feedback-form" },
     el("div", { class: "inline" }, el("label", {}, "reviewer ", reviewer), el("label", {}, "name ", name),
-      thumb(true, "✔ good"), thumb(false, "✘ bad"), rationale),
+      thumb(true, "✔ good"), thumb(false, "✘ bad"), rationale,
+      el("label", { title: "attach the assessment to the span selected in the tree" }, onSpan, " on the selected span")),
     other, msg);
 }
 

@@ -2,6 +2,7 @@
 import { api, ApiError, clear, el, errorBox, fmtCost, fmtMs, fmtTime, fmtValue, hashFor, navigate } from "./app.js";
 
 const POLL_MS = 2000;
+const PAGE_SIZE = 50;  // rows per page unless the address says max_results=
 const SORTABLE = { time: "timestamp_ms", latency: "execution_time_ms", tokens: "total_tokens", cost: "cost" };
 
 // Quick filters are kept apart in the hash and appended after the typed filter, so an error position in
@@ -21,12 +22,13 @@ export function composeFilter(params) {
 
 function current(params) {
   const o = {};
-  for (const k of ["filter", "order_by", "state", "session", "model_id", "page_token"]) if (params.get(k)) o[k] = params.get(k);
+  for (const k of ["filter", "order_by", "state", "session", "model_id", "page_token", "max_results"]) if (params.get(k)) o[k] = params.get(k);
   return o;
 }
 
 function query(params, pageToken) {
-  const qs = new URLSearchParams({ max_results: "50" });
+  const size = Math.min(Math.max(Number(params.get("max_results")) || PAGE_SIZE, 1), 500);
+  const qs = new URLSearchParams({ max_results: String(size) });
   const filter = composeFilter(params);
   if (filter) qs.set("filter", filter);
   if (params.get("order_by")) qs.set("order_by", params.get("order_by"));
