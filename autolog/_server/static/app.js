@@ -101,6 +101,7 @@ export function fmtTime(ms) {
 
 export function fmtMs(ms) {
   if (ms === null || ms === undefined) return "";
+  if (ms === 0) return "0 ms";
   if (ms < 0.01) return `${Math.round(ms * 1000)} µs`;
   if (ms < 1) return `${Number(ms).toFixed(2)} ms`;
   if (ms < 1000) return `${Math.round(ms)} ms`;

@@ -11,6 +11,7 @@ const REVIEWER_KEY = "autolog.reviewer";
 
 export async function render(main, { parts, isCurrent }) {
   const traceId = parts[1];
+  spanCache.clear();  // an open trace's spans may have changed since it was last shown
   let data;
   try {
     data = await api(`/api/traces/${encodeURIComponent(traceId)}`);

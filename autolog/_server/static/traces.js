@@ -8,7 +8,7 @@ const SORTABLE = { time: "timestamp_ms", latency: "execution_time_ms", tokens: "
 // Quick filters are kept apart in the hash and appended after the typed filter, so an error position in
 // the typed part is the same offset in the string sent.
 function quote(s) {
-  return `'${String(s).replace(/\\/g, "\\\\").replace(/'/g, "\\'")}'`;
+  return `'${String(s).replace(/'/g, "''")}'`;  // the filter grammar escapes a quote by doubling it
 }
 
 export function composeFilter(params) {
