@@ -192,6 +192,7 @@ class Served:
     def __init__(self, app: Any) -> None:
         import uvicorn
 
+        self.app = app
         self.port = _free_port()
         self.server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning"))
         self.thread = threading.Thread(target=self.server.run, daemon=True)
@@ -213,8 +214,11 @@ def seeded(tmp_path_factory: pytest.TempPathFactory) -> Seeded:
 
 
 @pytest.fixture(autouse=True)
-def store(seeded: Seeded) -> Iterator[autolog.Client]:
+def store(seeded: Seeded, server: Served) -> Iterator[autolog.Client]:
     """Replaces the per-test store of tests/conftest.py: every browser test reads the one served store."""
+    if autolog.client.get_default_client() is not seeded.client:  # a test of another module re-configured autolog
+        seeded.client = autolog.configure(seeded.uri, schedule_delay_millis=20)
+        server.app.state.client = seeded.client
     yield seeded.client
     assert seeded.client.flush(10)
 
