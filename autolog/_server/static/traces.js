@@ -144,7 +144,7 @@ export async function render(main, { params, isCurrent }) {
 
 function filterError(err, filter) {
   const box = el("div", { class: "error filter-error", "data-testid": "filter-error", role: "alert" },
-    el("div", {}, err.message));
+    el("div", {}, err.message.split("\n")[0]));  // the server's own caret lines are drawn below, aligned
   const pos = err.body && err.body.position;
   if (typeof pos === "number") {
     // the filter with a caret under the offending character (monospace, so spaces line up)
