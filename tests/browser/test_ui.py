@@ -5,12 +5,11 @@ from __future__ import annotations
 import re
 from typing import Any
 
-import pytest
+from playwright.sync_api import expect
 
 import autolog
 from tests.browser.conftest import XSS, Page, Seeded, Served
 
-expect = pytest.importorskip("playwright.sync_api").expect
 expect.set_options(timeout=10_000)
 
 

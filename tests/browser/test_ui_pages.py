@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import pytest
+from playwright.sync_api import expect
 
 import autolog
 from tests.browser.conftest import BIG_SPANS, Page, Seeded
 
-expect = pytest.importorskip("playwright.sync_api").expect
 expect.set_options(timeout=10_000)
 
 
@@ -68,8 +67,6 @@ def test_evaluations_compare_shows_verdicts(ui: Page, seeded: Seeded) -> None:
 
 
 def test_label_a_queue_item(ui: Page, seeded: Seeded) -> None:
-    if seeded.labeling_session_id is None:
-        pytest.skip("autolog.genai.labeling is not there")
     page = ui.open("labeling")
     page.get_by_role("link", name="review").click()
     items = page.get_by_test_id("labeling-item")
