@@ -16,6 +16,9 @@ import re
 import shutil
 import subprocess
 import sys
+import time
+import urllib.error
+import urllib.request
 from pathlib import Path
 from typing import Any
 
@@ -181,14 +184,22 @@ def _demo_ids(stdout: str) -> dict[str, str]:
             "CANDIDATE_RUN BASELINE_RUN": f"{runs.group(1)} {runs.group(2)}"}
 
 
-def test_command_line_block_runs_as_written(tmp_path: Path) -> None:
-    block = _block("Command line", "autolog demo", language="bash")
-    lines = [line for line in block.code.splitlines() if line.strip()]
-    assert lines[0].startswith("autolog demo")
+def _cli_environment() -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AUTOLOG_", "MLFLOW_"))}
     env["PATH"] = os.pathsep.join([os.path.dirname(sys.executable), env.get("PATH", "")])
     env["PYTHONPATH"] = os.pathsep.join([str(REPO), env.get("PYTHONPATH", "")]).rstrip(os.pathsep)
     assert shutil.which("autolog", path=env["PATH"]), "the autolog console script is not installed"
+    return env
+
+
+@pytest.fixture(scope="module")
+def demo_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The directory where the command-line block ran (``autolog demo`` first): its store, its plot."""
+    work = tmp_path_factory.mktemp("readme-cli")
+    block = _block("Command line", "autolog demo", language="bash")
+    lines = [line for line in block.code.splitlines() if line.strip()]
+    assert lines[0].startswith("autolog demo")
+    env = _cli_environment()
     outputs = {}
     ids: dict[str, str] = {}
     for line in lines:
@@ -196,13 +207,14 @@ def test_command_line_block_runs_as_written(tmp_path: Path) -> None:
         for placeholder, value in ids.items():
             command = command.replace(placeholder, value)
         assert "..." not in command.split("#")[0] and "_RUN" not in command.split("#")[0], command
-        proc = subprocess.run(["bash", "-c", command], cwd=tmp_path, env=env, capture_output=True, text=True,
+        proc = subprocess.run(["bash", "-c", command], cwd=work, env=env, capture_output=True, text=True,
                               timeout=120)
         outputs[line] = proc
         expected = 1 if "--fail-on-regression" in line else 0  # the README: the demo's versions regress
         assert proc.returncode == expected, f"README:{block.line}: {command}\n{proc.stdout}\n{proc.stderr}"
         if line is lines[0]:
             ids = _demo_ids(proc.stdout)
+            assert "autolog ui --tracking-uri sqlite:///autolog-demo.db" in proc.stdout  # the demo's last hint
     errors = next(p for line, p in outputs.items() if "status = 'ERROR'" in line).stdout
     rows = [row for row in errors.splitlines() if row.startswith("tr-")]
     assert rows and all(" ERROR " in row for row in rows), errors
@@ -211,5 +223,45 @@ def test_command_line_block_runs_as_written(tmp_path: Path) -> None:
     assert ids["tr-..."] in shown
     regression = next(p for line, p in outputs.items() if "--fail-on-regression" in line)
     assert "regressed" in regression.stdout + regression.stderr
-    assert (tmp_path / "compare.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-    assert (tmp_path / "autolog-demo.db").exists() and not (tmp_path / "autolog.db").exists()
+    return work
+
+
+def test_command_line_block_runs_as_written(demo_dir: Path) -> None:
+    assert (demo_dir / "compare.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert (demo_dir / "autolog-demo.db").exists() and not (demo_dir / "autolog.db").exists()
+
+
+def test_web_ui_block_serves_the_demo_store(demo_dir: Path) -> None:
+    """Each line starts the server as written; it answers the page and the demo's traces, then is stopped."""
+    block = _block("Web UI", "autolog ui", language="bash")
+    for line in (line for line in block.code.splitlines() if line.strip()):
+        port = int(m.group(1)) if (m := re.search(r"--port (\d+)", line)) else 5000
+        proc = subprocess.Popen(["bash", "-c", f"exec {line.split('#')[0]}"], cwd=demo_dir, env=_cli_environment(),
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        try:
+            assert proc.stdout is not None
+            first = proc.stdout.readline()
+            assert first.startswith(f"autolog ui: http://127.0.0.1:{port}/"), f"README:{block.line}: {line}\n{first}"
+            page = _get_when_up(f"http://127.0.0.1:{port}/")
+            assert b"<html" in page.lower()
+            listing = json.loads(_get_when_up(f"http://127.0.0.1:{port}/api/traces?max_results=5"))
+            assert len(listing["traces"]) == 5 and listing["next_page_token"]
+        finally:
+            proc.terminate()
+            proc.communicate(timeout=10)
+
+
+def _get_when_up(url: str) -> bytes:
+    for _ in range(100):  # uvicorn binds just after the first line is printed
+        try:
+            with urllib.request.urlopen(url, timeout=5) as response:
+                return bytes(response.read())
+        except (ConnectionRefusedError, urllib.error.URLError):
+            time.sleep(0.1)
+    raise AssertionError(f"{url}: the server never answered")
+
+
+def test_labeling_block_queues_the_evaluation_rows(python_run: dict[str, Any]) -> None:
+    block = _block("Web UI", "from autolog.genai import create_labeling_session")
+    assert python_run["blocks"][block.line]["stdout"].strip() == (
+        "{'total': 2, 'completed': 0, 'skipped': 0, 'pending': 2}")
