@@ -112,7 +112,8 @@ class LabelingTables:
         if experiment_id is not None:
             sql, args = sql + " WHERE experiment_id = ?", [experiment_id]
         with self.connections.session("reading labeling sessions") as conn:
-            rows = conn.execute(sql + " ORDER BY creation_time, labeling_session_id", args).fetchall()
+            # rowid breaks ties of one millisecond in the order of creation (the ids are random)
+            rows = conn.execute(sql + " ORDER BY creation_time, rowid", args).fetchall()
         return [_session_from_row(r) for r in rows]
 
     def delete_labeling_session(self, session_id: str) -> None:
