@@ -12,7 +12,8 @@ from pathlib import Path
 
 from fastapi import FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import FileResponse, JSONResponse
+from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.responses import FileResponse, HTMLResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
 
 from autolog._client import Client
@@ -22,7 +23,7 @@ STATIC = Path(__file__).resolve().parent / "static"
 # Paths the browser loads before it can send a token (the page that asks for it, its scripts, the API docs
 # page); they hold no data of the store. Everything under /api and /v1 needs the token when one is set.
 _OPEN_PATHS = ("/", "/index.html", "/docs", "/openapi.json", "/favicon.ico")
-_OPEN_PREFIXES = ("/static/",)
+_OPEN_PREFIXES = ("/static/", "/docs-assets/")
 
 
 def create_app(tracking_uri: str | None = None, *, token: str | None = None, client: Client | None = None) -> FastAPI:
@@ -30,7 +31,7 @@ def create_app(tracking_uri: str | None = None, *, token: str | None = None, cli
     from autolog._server import api_labeling, api_traces, api_versions
 
     app = FastAPI(title="autolog", summary="Traces, versions, evaluations and human review of GenAI apps.",
-                  docs_url="/docs", redoc_url=None)
+                  docs_url=None, redoc_url=None)
     app.state.client = client if client is not None else Client(tracking_uri)
     app.state.model_names = {}  # model id -> name, see api_traces.model_names
     if token:
@@ -46,12 +47,28 @@ def create_app(tracking_uri: str | None = None, *, token: str | None = None, cli
     for router in routers:
         app.include_router(router, prefix="/api")
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    _mount_api_docs(app)
 
     @app.get("/", include_in_schema=False)
     def index() -> FileResponse:
         return FileResponse(STATIC / "index.html", headers={"Cache-Control": "no-store"})
 
     return app
+
+
+def _mount_api_docs(app: FastAPI) -> None:
+    """Swagger UI at /docs from the swagger-ui-bundle-v2 package (5.x: FastAPI writes OpenAPI 3.1). FastAPI's
+    default loads it from a CDN, which a machine without internet (or behind a strict proxy) never reaches."""
+    from swagger_ui_bundle import swagger_ui_path
+
+    app.mount("/docs-assets", StaticFiles(directory=swagger_ui_path), name="docs-assets")
+
+    @app.get("/docs", include_in_schema=False)
+    def docs() -> HTMLResponse:
+        return get_swagger_ui_html(openapi_url="/openapi.json", title="autolog REST API",
+                                   swagger_js_url="/docs-assets/swagger-ui-bundle.js",
+                                   swagger_css_url="/docs-assets/swagger-ui.css",
+                                   swagger_favicon_url="/docs-assets/favicon-32x32.png")
 
 
 def _bearer_guard(token: str) -> Callable[[Request, Callable[[Request], Awaitable[Response]]], Awaitable[Response]]:

@@ -114,3 +114,12 @@ def test_a_30000_span_trace_is_virtualized(ui: Page, seeded: Seeded) -> None:
     nodes.nth(1).get_by_test_id("span-toggle").click()  # collapse "step 0": "step 1" follows it
     expect(nodes.nth(2)).to_contain_text("step 1")
     ui.shot("trace-30000-spans")
+
+
+def test_api_docs_render_without_the_internet(ui: Page) -> None:
+    """/docs is Swagger UI served from the wheel's swagger-ui-bundle (no CDN): it lists the REST API."""
+    requested: list[str] = []
+    ui.page.on("request", lambda r: requested.append(r.url))
+    ui.page.goto(f"{ui.base}/docs")
+    expect(ui.page.locator(".swagger-ui .opblock-summary-path").filter(has_text="/api/traces").first).to_be_visible()
+    assert requested and all(url.startswith(ui.base) for url in requested), requested
