@@ -1,8 +1,7 @@
 // Labeling: the sessions, and one session's queue with a form built from its label schemas.
 import { api, clear, el, errorBox, fmtTime, hashFor, navigate } from "./app.js";
 import { longText } from "./trace.js";
-
-const REVIEWER_KEY = "autolog.reviewer";
+import { REVIEWER_KEY } from "./trace_review.js";  // one reviewer name for both pages
 
 export async function render(main, { parts, params, isCurrent }) {
   if (parts[1]) return renderSession(main, parts[1], params, isCurrent);
