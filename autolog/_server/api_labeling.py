@@ -34,11 +34,19 @@ def _summary(session: labeling.LabelingSession) -> dict[str, Any]:
             "progress": session.progress}
 
 
-def _detail(session: labeling.LabelingSession) -> dict[str, Any]:
+def _detail(session: labeling.LabelingSession, client: Client) -> dict[str, Any]:
     items = session.items
     pending = next((i.trace_id for i in items if i.state == "PENDING"), None)
-    return {**_summary(session), "schemas": [s.to_dict() for s in session.schemas],
-            "items": [i.to_dict() for i in items], "next_trace_id": pending}
+    # a reviewer picks from the queue by what a trace is, not by its id: name and request preview, no spans
+    infos = {t.info.trace_id: t.info for t in client.store.load_traces([i.trace_id for i in items],
+                                                                        include_spans=False)}
+    listed = []
+    for item in items:
+        info = infos.get(item.trace_id)
+        listed.append({**item.to_dict(), "trace_name": info.tags.get("mlflow.traceName") if info else None,
+                       "request_preview": info.request_preview if info else None})
+    return {**_summary(session), "schemas": [s.to_dict() for s in session.schemas], "items": listed,
+            "next_trace_id": pending}
 
 
 @router.get("/label-schemas")
@@ -70,12 +78,12 @@ def create_labeling_session(request: Request, body: SessionBody) -> dict[str, An
     session = labeling.create_labeling_session(body.name, traces=body.trace_ids, schemas=body.schemas,
                                                assigned_users=body.assigned_users,
                                                experiment_id=body.experiment_id, client=_client(request))
-    return _detail(session)
+    return _detail(session, _client(request))
 
 
 @router.get("/labeling-sessions/{labeling_session_id}")
 def get_labeling_session(request: Request, labeling_session_id: str) -> dict[str, Any]:
-    return _detail(labeling.get_labeling_session(labeling_session_id, client=_client(request)))
+    return _detail(labeling.get_labeling_session(labeling_session_id, client=_client(request)), _client(request))
 
 
 class TracesBody(BaseModel):
@@ -86,7 +94,7 @@ class TracesBody(BaseModel):
 def add_traces(request: Request, labeling_session_id: str, body: TracesBody) -> dict[str, Any]:
     """Append traces to the queue (already queued ones keep their place)."""
     session = labeling.get_labeling_session(labeling_session_id, client=_client(request))
-    return _detail(session.add_traces(body.trace_ids))
+    return _detail(session.add_traces(body.trace_ids), _client(request))
 
 
 class SubmitBody(BaseModel):

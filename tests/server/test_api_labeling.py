@@ -46,6 +46,9 @@ def test_list_and_get_sessions(recorded: Recorded, api: TestClient) -> None:
     assert [(i["trace_id"], i["state"], i["reviewer"]) for i in detail["items"]] == [
         (t, "PENDING", None) for t in recorded.trace_ids[:3]]
     assert detail["next_trace_id"] == recorded.trace_ids[0]
+    stored = [autolog.get_trace(t).info for t in recorded.trace_ids[:3]]
+    assert [(i["trace_name"], i["request_preview"]) for i in detail["items"]] == [
+        (info.tags["mlflow.traceName"], info.request_preview) for info in stored]
 
     schemas = api.get("/api/label-schemas").json()
     assert [(s["name"], s["experiment_id"]) for s in schemas] == [

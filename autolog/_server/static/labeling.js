@@ -39,7 +39,9 @@ async function renderSession(main, sessionId, params, isCurrent) {
   const queue = el("ol", { class: "queue" }, items.map((i) => el("li", {
     class: `${i.state}${current && i.trace_id === current.trace_id ? " current" : ""}`,
     "data-testid": "labeling-item", "data-state": i.state, "data-trace-id": i.trace_id },
-  el("a", { href: hashFor(`labeling/${encodeURIComponent(sessionId)}`, { trace: i.trace_id }) }, i.trace_id),
+  el("a", { href: hashFor(`labeling/${encodeURIComponent(sessionId)}`, { trace: i.trace_id }), title: i.trace_id },
+    i.trace_name || i.trace_id),
+  i.request_preview ? el("div", { class: "muted small preview" }, i.request_preview.slice(0, 80)) : null,
   " ", el("span", { class: `item-state ${i.state}` }, i.state), i.reviewer ? el("span", { class: "muted small" }, ` ${i.reviewer}`) : null)));
   const work = el("section", { class: "label-work" });
   clear(main, el("div", { class: "page-head" }, el("h1", {}, session.name), progressBar(progress),
