@@ -1,7 +1,8 @@
 """``create_app(tracking_uri, token=None)``: the REST API, its errors as JSON, the bearer-token guard, the UI.
 
 The server only reads the store, except for the tags, assessments and labeling answers a person makes in the
-UI. Every value a trace recorded is sent as JSON data; the UI shows it as text, never as HTML.
+UI, and the traces OpenTelemetry exporters send to ``POST /v1/traces`` (``otlp_ingest``).
+Every value a trace recorded is sent as JSON data; the UI shows it as text, never as HTML.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ _OPEN_PREFIXES = ("/static/", "/docs-assets/")
 
 def create_app(tracking_uri: str | None = None, *, token: str | None = None, client: Client | None = None) -> FastAPI:
     """The ASGI app over the store at ``tracking_uri`` (or over ``client``); ``token``: required bearer token."""
-    from autolog._server import api_labeling, api_traces, api_versions
+    from autolog._server import api_labeling, api_traces, api_versions, otlp_ingest
 
     app = FastAPI(title="autolog", summary="Traces, versions, evaluations and human review of GenAI apps.",
                   docs_url=None, redoc_url=None)
@@ -46,6 +47,7 @@ def create_app(tracking_uri: str | None = None, *, token: str | None = None, cli
     )
     for router in routers:
         app.include_router(router, prefix="/api")
+    app.include_router(otlp_ingest.router)  # POST /v1/traces: where OTLP exporters send by default, as MLflow's
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     _mount_api_docs(app)
 
