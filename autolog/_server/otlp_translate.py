@@ -53,6 +53,10 @@ GENAI_TYPES = {
     "embeddings": SpanType.EMBEDDING, "execute_tool": SpanType.TOOL, "invoke_agent": SpanType.AGENT,
     "create_agent": SpanType.AGENT,
 }
+# OpenLLMetry's names from before GenAI had gen_ai.operation.name, and for its workflow decorators.
+OPENLLMETRY_REQUEST_TYPES = {"chat": SpanType.CHAT_MODEL, "completion": SpanType.LLM, "embedding": SpanType.EMBEDDING}
+OPENLLMETRY_KINDS = {"workflow": SpanType.WORKFLOW, "task": SpanType.TASK, "agent": SpanType.AGENT,
+                     "tool": SpanType.TOOL}
 # Token counts, each key of mlflow.chat.tokenUsage from the first attribute present.
 _GENAI_USAGE = {
     "input_tokens": ("gen_ai.usage.input_tokens", "gen_ai.usage.prompt_tokens"),
@@ -71,6 +75,7 @@ _PROVIDER_KEYS = ("gen_ai.provider.name", "gen_ai.system", "llm.provider")
 _JSON_VALUED = (keys.SPAN_INPUTS, keys.SPAN_OUTPUTS, keys.TOKEN_USAGE_ATTRIBUTE, keys.LLM_COST, keys.CHAT_TOOLS)
 TAG_PREFIX = "mlflow.trace.tag."
 METADATA_PREFIX = "mlflow.trace.metadata."
+MLFLOW_TAG_PREFIX = "mlflow.traceTag."
 _SPAN_KINDS = {2: "SERVER", 3: "CLIENT", 4: "PRODUCER", 5: "CONSUMER"}  # INTERNAL/UNSPECIFIED say nothing
 
 
@@ -155,6 +160,7 @@ def translate_span(span: Any, scope: Any = None) -> SpanData:
                            " or does not fit in 63 bits")
     attributes = attributes_of(span.attributes)
     _decode_mlflow_json(attributes)
+    attributes.pop(keys.TRACE_REQUEST_ID, None)  # MLflow's copy of the trace id: autolog derives it on every read
     _add_otel_fields(span, scope, attributes)
     span_type = span_type_of(attributes)
     inputs, outputs = inputs_and_outputs(attributes)
@@ -202,7 +208,8 @@ def _add_otel_fields(span: Any, scope: Any, attributes: dict[str, Any]) -> None:
 
 def span_type_of(attributes: dict[str, Any]) -> str:
     """``mlflow.spanType``, else OpenInference's span kind (LLM with chat messages: CHAT_MODEL), else GenAI's
-    operation name, else UNKNOWN. ``mlflow.spanType`` is taken off the attributes (it is the span's type)."""
+    operation name, else OpenLLMetry's ``llm.request.type`` / ``traceloop.span.kind``, else UNKNOWN.
+    ``mlflow.spanType`` is taken off the attributes (it is the span's type)."""
     given = attributes.pop(keys.SPAN_TYPE, None)
     if isinstance(given, str) and given:
         return given
@@ -212,9 +219,11 @@ def span_type_of(attributes: dict[str, Any]) -> str:
         if span_type == SpanType.LLM and any(k.startswith("llm.input_messages.") for k in attributes):
             return SpanType.CHAT_MODEL
         return span_type
-    operation = attributes.get("gen_ai.operation.name")
-    if isinstance(operation, str) and operation in GENAI_TYPES:
-        return GENAI_TYPES[operation]
+    for key, table in (("gen_ai.operation.name", GENAI_TYPES), ("llm.request.type", OPENLLMETRY_REQUEST_TYPES),
+                       ("traceloop.span.kind", OPENLLMETRY_KINDS)):
+        value = attributes.get(key)
+        if isinstance(value, str) and value in table:
+            return table[value]
     return SpanType.UNKNOWN
 
 
@@ -225,7 +234,8 @@ def inputs_and_outputs(attributes: dict[str, Any]) -> tuple[Any, Any]:
     - OpenInference ``input.value`` / ``output.value`` (parsed when ``*.mime_type`` is ``application/json``);
     - GenAI ``gen_ai.input.messages`` / ``gen_ai.output.messages`` as ``{"messages": [...]}``;
     - GenAI's older ``gen_ai.prompt.N.*`` / ``gen_ai.completion.N.*``, reassembled as ``{"messages": [...]}``;
-    - GenAI tool calls ``gen_ai.tool.call.arguments`` / ``gen_ai.tool.call.result`` (JSON when they parse).
+    - GenAI tool calls ``gen_ai.tool.call.arguments`` / ``gen_ai.tool.call.result`` (JSON when they parse);
+    - OpenLLMetry's workflow decorators' ``traceloop.entity.input`` / ``traceloop.entity.output`` (JSON).
     """
     return _io(attributes, keys.SPAN_INPUTS, "input", "gen_ai.input.messages", "gen_ai.prompt.",
                "gen_ai.tool.call.arguments"), \
@@ -248,9 +258,10 @@ def _io(attributes: dict[str, Any], mlflow_key: str, openinference: str, message
     flattened = unflatten(attributes, flat_prefix)
     if flattened:
         return {"messages": flattened}
-    if tool_key in attributes:
-        value = attributes.pop(tool_key)
-        return _json_or_text(value) if isinstance(value, str) else value
+    for key in (tool_key, f"traceloop.entity.{openinference}"):
+        if key in attributes:
+            value = attributes.pop(key)
+            return _json_or_text(value) if isinstance(value, str) else value
     return None
 
 
@@ -304,16 +315,18 @@ def _is_count(value: Any) -> bool:
 def trace_fields_of(attributes: dict[str, Any]) -> tuple[dict[str, str], dict[str, str]]:
     """The trace tags and metadata a span's attributes carry (autolog's OTLP exporter puts them on the root):
 
-    - ``mlflow.trace.tag.<key>`` → tag ``<key>``; ``mlflow.trace.metadata.<key>`` → metadata ``<key>``;
+    - ``mlflow.trace.tag.<key>`` (or ``mlflow.traceTag.<key>``, the name MLflow's own /v1/traces reads) → tag
+      ``<key>``; ``mlflow.trace.metadata.<key>`` → metadata ``<key>``;
       ``mlflow.modelId`` → the trace's version (metadata ``mlflow.modelId``): these are taken off the span;
     - ``session.id`` / ``user.id`` (OpenInference's and OTel's names) → ``mlflow.trace.session`` /
       ``mlflow.trace.user``; these stay on the span too, where their senders put them.
     """
     tags: dict[str, str] = {}
     metadata: dict[str, str] = {}
-    for key in [k for k in attributes if k.startswith((TAG_PREFIX, METADATA_PREFIX))]:
-        into, prefix = (tags, TAG_PREFIX) if key.startswith(TAG_PREFIX) else (metadata, METADATA_PREFIX)
+    for key in [k for k in attributes if k.startswith((TAG_PREFIX, MLFLOW_TAG_PREFIX, METADATA_PREFIX))]:
+        prefix = next(p for p in (TAG_PREFIX, MLFLOW_TAG_PREFIX, METADATA_PREFIX) if key.startswith(p))
         if len(key) > len(prefix):
+            into = metadata if prefix == METADATA_PREFIX else tags
             into[key[len(prefix):]] = _text(attributes.pop(key))
     if keys.MODEL_ID in attributes:
         metadata[keys.MODEL_ID] = _text(attributes.pop(keys.MODEL_ID))
