@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from autolog._client import DEFAULT_MAX_CONTENT_CHARS
 from autolog._export.encode import trace_to_record
 from autolog._server.otlp_translate import SpanData
-from autolog._store.records import Record
+from autolog._store.records import SPANS_FIELD, Record
 from autolog._tracing.live import LiveTrace
 from autolog.entities import keys
 from autolog.entities.span import Span, SpanStatus, SpanStatusCode
@@ -53,7 +53,8 @@ def _root_of(spans: Iterable[SpanData]) -> SpanData | None:
 
 
 def trace_record(trace_id: str, parts: TraceParts, stored: Trace | None, experiment_id: str) -> Record:
-    """The record of ``trace_id`` with this request's spans (``parts``) over the ones ``stored`` already has.
+    """The record of ``trace_id`` with this request's spans (``parts``) over the ones ``stored`` already has;
+    its trace row is made from all of them, its span rows are this request's.
 
     A stored trace keeps its experiment, its tags and metadata (a person's tags from the UI too); the root
     span's tags and metadata win over the other spans' and over the stored ones.
@@ -93,4 +94,8 @@ def trace_record(trace_id: str, parts: TraceParts, stored: Trace | None, experim
                      end_time_ns=data.end_time_ns)
         if data is root:
             trace.root = live
-    return trace_to_record(trace, {}, DEFAULT_MAX_CONTENT_CHARS)
+    record = trace_to_record(trace, {}, DEFAULT_MAX_CONTENT_CHARS)
+    # The stored spans were read to sum the trace's usage and find its root; their rows stay as they are, so only
+    # this request's spans are written (a trace sent in many batches is not rewritten whole for each one).
+    new_rows = tuple(row for row in record[SPANS_FIELD] if row[0] in parts.spans)
+    return (*record[:SPANS_FIELD], new_rows, *record[SPANS_FIELD + 1:])
