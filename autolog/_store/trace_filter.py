@@ -278,7 +278,9 @@ def trace_order_keys(order_by: list[str] | None, alias: str = "t") -> list[SortK
         if expr in seen:  # a repeated field cannot change the order
             continue
         seen.add(expr)
-        if nullable:
+        # SQLite sorts NULL last in DESC already; only ASC needs the (x IS NULL) key. Without it a DESC
+        # order is the columns of an index (ix_traces_cost, _tokens, _latency), read without a sort.
+        if nullable and direction == "ASC":
             keys.append(SortKey(f"({expr} IS NULL)", False, False))
         keys.append(SortKey(expr, direction == "DESC", nullable))
     newest = SortKey(f"{alias}.request_time", True, False)
