@@ -234,6 +234,6 @@ def version_list(connections: Connections, experiment_id: str | None,
     sql = ("SELECT m.model_id, m.name, m.creation_timestamp,"
            " (SELECT COUNT(*) FROM traces AS t WHERE t.model_id = m.model_id),"
            " (SELECT MAX(t.request_time) FROM traces AS t WHERE t.model_id = m.model_id)"
-           f" FROM logged_models AS m {where} ORDER BY m.creation_timestamp DESC, m.model_id")
+           f" FROM logged_models AS m {where} ORDER BY m.creation_timestamp DESC, m.rowid DESC")
     with connections.session("listing versions") as conn:
         return [tuple(r) for r in conn.execute(sql, args)]

@@ -251,7 +251,7 @@ def test_an_older_store_gets_the_labeling_tables(tmp_path: Path) -> None:
 
     client = autolog.Client(f"sqlite:///{path}")
     assert client.flush()
-    assert client.store.schema_version() == SCHEMA_VERSION == 5
+    assert client.store.schema_version() == SCHEMA_VERSION >= 5
     session = labeling.create_labeling_session("old", traces=["tr-old"], schemas=[LabelSchema("ok")], client=client)
     session.submit("tr-old", reviewer="ana", answers={"ok": "yes"})
     assert autolog.flush() and client.flush()
