@@ -17,16 +17,16 @@ import operator
 import re
 import threading
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any
 
 from autolog._client_models import LoggedModelMethods
 from autolog._errors import InvalidArgumentError, ResourceDoesNotExist, check_key
-from autolog._export import ExportPipeline, StoreExporter
+from autolog._export import ExportPipeline
+from autolog._export.destinations import build
 from autolog._export.options import check_export_options
+from autolog._export.otlp_config import otlp_settings
 from autolog._serialize import safe_str
 from autolog._store.sqlite import SqliteStore
-from autolog._store.sqlite_io import path_from_uri
 from autolog._tracing import versions
 from autolog._tracing.ids import new_span_id, new_trace_id
 from autolog._tracing.live import LiveSpan, LiveTrace, OpenTraces
@@ -78,24 +78,36 @@ class Client(LoggedModelMethods):
         max_batch_size: traces written in one transaction at most.
         schedule_delay_seconds: the longest a finished trace waits before it is written
             (``schedule_delay_millis``: the older spelling, in milliseconds).
+        otlp_endpoint, otlp_headers: also export every trace over OTLP/HTTP (default: the
+            ``OTEL_EXPORTER_OTLP_*`` variables; see ``autolog._export.otlp_config``).
+        local_store: False with an OTLP endpoint: traces go only there (the SQLite store then
+            holds experiments and versions only). Each destination has its own queue, spool
+            and counters (``autolog.stats()["destinations"]``).
     """
 
     def __init__(self, tracking_uri: str | None = None, *, max_content_chars: int | None = DEFAULT_MAX_CONTENT_CHARS,
                  max_queue_size: int = 8192, max_batch_size: int = 512, schedule_delay_seconds: float = 0.2,
-                 schedule_delay_millis: float | None = None) -> None:
+                 schedule_delay_millis: float | None = None, otlp_endpoint: str | None = None,
+                 otlp_headers: dict[str, str] | None = None, local_store: bool = True) -> None:
         if schedule_delay_millis is not None:
             schedule_delay_seconds = schedule_delay_millis / 1000
         check_export_options(max_queue_size=max_queue_size, max_batch_size=max_batch_size,
                              schedule_delay_seconds=schedule_delay_seconds, max_content_chars=max_content_chars)
-        self.tracking_uri = resolve_tracking_uri(tracking_uri)
-        path = path_from_uri(self.tracking_uri)  # validates the URI now, on the caller's thread
-        self._store = SqliteStore(self.tracking_uri)
+        if not isinstance(local_store, bool):
+            raise InvalidArgumentError(f"local_store must be True or False, got {local_store!r}")
+        self.tracking_uri = resolve_tracking_uri(tracking_uri)  # validated now, on the caller's thread
+        otlp = otlp_settings(otlp_endpoint, otlp_headers)
         self._open_traces = OpenTraces()
-        self._pipeline = ExportPipeline(StoreExporter(self._store), Path(str(path) + ".spool"), self._open_traces,
-                                        max_queue_size=max_queue_size, max_batch_size=max_batch_size,
-                                        schedule_delay_seconds=schedule_delay_seconds,
-                                        max_content_chars=max_content_chars)
-        self._enqueue = self._pipeline.enqueue
+        built = build(self.tracking_uri, self._open_traces, {
+            "max_queue_size": max_queue_size, "max_batch_size": max_batch_size,
+            "schedule_delay_seconds": schedule_delay_seconds, "max_content_chars": max_content_chars},
+            local_store=local_store, otlp=otlp)
+        # An MLflow server's REST API in MLflow mode (experiments and versions; trace reads raise, saying why).
+        self._store: SqliteStore = built.store
+        self._destinations = built.destinations
+        self._pipeline: ExportPipeline = built.destinations.primary
+        self._store_pipeline = built.store_pipeline
+        self._enqueue = self._destinations.enqueue
 
     @property
     def store(self) -> SqliteStore:
@@ -167,19 +179,24 @@ class Client(LoggedModelMethods):
 
         ``timeout`` is the older spelling of ``timeout_seconds``; None waits as long as it takes.
         """
-        return self._pipeline.flush(timeout_seconds if isinstance(timeout, NotGiven) else timeout)
+        return self._destinations.flush(timeout_seconds if isinstance(timeout, NotGiven) else timeout)
 
     def shutdown(self, timeout_seconds: float = 10.0, *, timeout: float | NotGiven = NOT_GIVEN) -> None:
         """Flush with a deadline, then stop the export worker (used when re-configuring).
 
         ``timeout`` is the older spelling of ``timeout_seconds``.
         """
-        self._pipeline.shutdown(timeout_seconds if isinstance(timeout, NotGiven) else timeout)
+        self._destinations.shutdown(timeout_seconds if isinstance(timeout, NotGiven) else timeout)
+
+    def _wait_for_store(self) -> None:
+        """Reads see this process's writes: wait for the local store's pipeline (never for other destinations)."""
+        if self._store_pipeline is not None:
+            self._store_pipeline.flush(_READ_FLUSH_TIMEOUT_SECONDS)
 
     # -- traces: reads and edits -------------------------------------------------------------------
     def get_trace(self, trace_id: str) -> Trace:
         """Return the stored trace. Waits for this process's pending exports first."""
-        self._pipeline.flush(_READ_FLUSH_TIMEOUT_SECONDS)
+        self._wait_for_store()
         return self._store.get_trace(trace_id)
 
     def search_traces(self, experiment_ids: Sequence[str] | None = None, filter_string: str | None = None,
@@ -204,7 +221,7 @@ class Client(LoggedModelMethods):
             raise InvalidArgumentError(f"page_token must be the str .token of a previous page, got {page_token!r}")
         experiments = _experiment_list(experiment_ids, locations)
         filter_string = _with_run_id(filter_string, run_id)
-        self._pipeline.flush(_READ_FLUSH_TIMEOUT_SECONDS)
+        self._wait_for_store()
         traces, token = self._store.search_traces(experiments, filter_string, order_by, limit, page_token,
                                                   model_id=model_id)
         if not include_spans:
@@ -219,7 +236,7 @@ class Client(LoggedModelMethods):
         """How many traces ``search_traces`` with these arguments finds over all its pages (one COUNT query)."""
         experiments = _experiment_list(experiment_ids, None)
         filter_string = _with_run_id(filter_string, run_id)
-        self._pipeline.flush(_READ_FLUSH_TIMEOUT_SECONDS)
+        self._wait_for_store()
         return self._store.count_traces(experiments, filter_string, model_id)
 
     def set_trace_tag(self, trace_id: str, key: str, value: str) -> None:
@@ -228,7 +245,7 @@ class Client(LoggedModelMethods):
         if live is not None:
             live.set_tag(key, value)
             return
-        self._pipeline.flush(_READ_FLUSH_TIMEOUT_SECONDS)
+        self._wait_for_store()
         self._store.set_trace_tag(trace_id, key, safe_str(value))
 
     def delete_trace_tag(self, trace_id: str, key: str) -> None:
@@ -236,17 +253,17 @@ class Client(LoggedModelMethods):
         if live is not None and key in live.tags:
             del live.tags[key]
             return
-        self._pipeline.flush(_READ_FLUSH_TIMEOUT_SECONDS)
+        self._wait_for_store()
         self._store.delete_trace_tag(trace_id, key)
 
     def delete_traces(self, trace_ids: Sequence[str]) -> int:
-        self._pipeline.flush(_READ_FLUSH_TIMEOUT_SECONDS)
+        self._wait_for_store()
         return self._store.delete_traces(list(trace_ids))
 
     def log_assessment(self, trace_id: str, assessment: Assessment) -> Assessment:
         """Attach feedback or an expectation to a stored trace."""
         assessment.trace_id = trace_id
-        self._pipeline.flush(_READ_FLUSH_TIMEOUT_SECONDS)
+        self._wait_for_store()
         return self._store.log_assessment(assessment)
 
     # -- experiments and logged models ------------------------------------------------------------
@@ -334,7 +351,8 @@ def _create_default_client() -> Client:
 
 def configure(tracking_uri: str | None = None, *, max_content_chars: int | None = DEFAULT_MAX_CONTENT_CHARS,
               max_queue_size: int = 8192, max_batch_size: int = 512, schedule_delay_seconds: float = 0.2,
-              schedule_delay_millis: float | None = None) -> Client:
+              schedule_delay_millis: float | None = None, otlp_endpoint: str | None = None,
+              otlp_headers: dict[str, str] | None = None, local_store: bool = True) -> Client:
     """Point autolog at a store and set export options (``Client``'s); returns the new default Client.
 
     The previous default client is flushed (up to 10 s) and its worker stopped, so
@@ -345,7 +363,8 @@ def configure(tracking_uri: str | None = None, *, max_content_chars: int | None 
         schedule_delay_seconds = schedule_delay_millis / 1000
     options: dict[str, Any] = {"tracking_uri": tracking_uri, "max_content_chars": max_content_chars,
                                "max_queue_size": max_queue_size, "max_batch_size": max_batch_size,
-                               "schedule_delay_seconds": schedule_delay_seconds}
+                               "schedule_delay_seconds": schedule_delay_seconds, "otlp_endpoint": otlp_endpoint,
+                               "otlp_headers": otlp_headers, "local_store": local_store}
     new_client = Client(**options)  # validates before anything is torn down
     with _default_lock:
         old, _default_client = _default_client, new_client
@@ -354,8 +373,8 @@ def configure(tracking_uri: str | None = None, *, max_content_chars: int | None 
         _client_options.update(options)
     if old is not None:
         # A trace of the old client that ends later (it straddles this call) goes to the new one.
-        old._pipeline.successor = new_client._pipeline
-        old._pipeline.shutdown(10.0, keep_open_traces=True)
+        old._destinations.hand_over_to(new_client._destinations)
+        old._destinations.shutdown(10.0, keep_open_traces=True)
     versions.forget_selected_experiment()  # a new store has other experiment ids
     return new_client
 

@@ -2,15 +2,17 @@
 
 An explicit URI wins, then the one given to ``configure()``, then ``$AUTOLOG_TRACKING_URI``,
 then ``$MLFLOW_TRACKING_URI`` (so code and deployments written for MLflow keep their
-setting), then ``sqlite:///autolog.db``. Served: ``sqlite:///<path>`` and plain file paths.
-Anything else (``databricks``, ``http://``, ``postgresql://``, ``file://``...) is an
-``InvalidArgumentError`` naming the URI and where it came from, never a file named after it.
+setting), then ``sqlite:///autolog.db``. Served: ``sqlite:///<path>``, plain file paths, and an MLflow
+tracking server ``http(s)://host[:port]`` (traces and versions go to it: ``autolog._export.mlflow_rest``).
+Anything else (``databricks``, ``postgresql://``, ``file://``...) is an ``InvalidArgumentError``
+naming the URI and where it came from, never a file named after it.
 """
 
 from __future__ import annotations
 
 import os
 import re
+import urllib.parse
 
 from autolog._errors import InvalidArgumentError
 
@@ -41,11 +43,17 @@ def check_tracking_uri(uri: str, source: str) -> str:
         raise InvalidArgumentError(f"tracking URI must be a str, got {uri!r} (from {source})")
     text = uri.strip()
     scheme = _SCHEME.match(text)
+    if scheme and scheme.group(1).lower() in ("http", "https"):
+        parsed = urllib.parse.urlsplit(text)
+        if not parsed.netloc or parsed.query or parsed.fragment:
+            raise InvalidArgumentError(f"tracking URI {uri!r} (from {source}): an MLflow server is "
+                                       "http(s)://host[:port][/path], without query or fragment")
+        return text.rstrip("/")
     if text.lower() in _BARE_NAMES or (scheme and scheme.group(1).lower() != "sqlite"):
         raise InvalidArgumentError(
             f"tracking URI {uri!r} (from {source}) is not supported by autolog: use sqlite:///<relative path>, "
-            "sqlite:////<absolute path> or a file path (remote MLflow servers, Databricks and other databases are "
-            "not served yet)")
+            "sqlite:////<absolute path>, a file path, or an MLflow server's http(s):// URL (Databricks and other "
+            "databases are not served yet)")
     if text.startswith("sqlite:") and not text.startswith("sqlite:///"):
         raise InvalidArgumentError(f"tracking URI {uri!r} (from {source}): use sqlite:///<relative path> or "
                                    "sqlite:////<absolute path>")

@@ -16,6 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from autolog._export.exporter import Exporter, ExportResult, export_with_retries
+from autolog._stats import DestinationCounters
 from autolog._store.records import SET_FIELD, Record
 
 __all__ = ["Delivery", "deliver"]
@@ -32,12 +33,12 @@ class Delivery:
 
 
 def deliver(exporter: Exporter, records: list[Record], metadata_sets: dict[str, dict[str, str]],
-            retry_timeout_seconds: float) -> Delivery:
-    """Write ``records``, retrying transient failures and bisecting rejected batches."""
+            retry_timeout_seconds: float, counters: DestinationCounters | None = None) -> Delivery:
+    """Write ``records``, retrying transient failures (counted in ``counters``) and bisecting rejected batches."""
     delivery = Delivery()
     if records:
-        _write(lambda part: export_with_retries(exporter, part, _sets_of(part, metadata_sets), retry_timeout_seconds),
-               records, delivery)
+        _write(lambda part: export_with_retries(exporter, part, _sets_of(part, metadata_sets), retry_timeout_seconds,
+                                                counters), records, delivery)
     return delivery
 
 

@@ -20,7 +20,7 @@ from typing import Protocol
 from tenacity import RetryCallState, retry, retry_if_result, stop_after_delay, wait_random_exponential
 
 from autolog._errors import StoreError
-from autolog._stats import STATS
+from autolog._stats import STATS, DestinationCounters
 from autolog._store.records import Record
 from autolog._store.sqlite import SqliteStore
 
@@ -110,14 +110,15 @@ def _is_about_the_records(exc: BaseException) -> bool:
 
 
 def export_with_retries(exporter: Exporter, records: Sequence[Record], metadata_sets: dict[str, dict[str, str]],
-                        timeout_seconds: float) -> ExportResult:
+                        timeout_seconds: float, counters: DestinationCounters | None = None) -> ExportResult:
     """Export one batch, retrying with backoff while the exporter says a retry may help; the last result.
 
     An exporter that raises instead of returning a result fails the batch like any other
     failure (the pipeline spools it): a destination's bug never stops the worker.
     """
     send = retry(stop=stop_after_delay(timeout_seconds), wait=wait_random_exponential(multiplier=0.02, max=1.0),
-                 retry=retry_if_result(lambda result: result.retryable), before_sleep=_count_retry,
+                 retry=retry_if_result(lambda result: result.retryable),
+                 before_sleep=_count_retry if counters is None else lambda state: counters.incr("retries"),
                  retry_error_callback=_last_result)(exporter.export)
     try:
         result: ExportResult = send(records, metadata_sets)

@@ -19,7 +19,7 @@ from autolog._export.encode import metadata_sets_of
 from autolog._export.exporter import Exporter
 from autolog._export.quarantine import Quarantine
 from autolog._export.spool import Spool, SpoolFile, iter_chunks
-from autolog._stats import STATS
+from autolog._stats import STATS, DestinationCounters
 from autolog._store.records import SET_FIELD, Record, record_to_json
 from autolog._tracing.guard import log_rate_limited
 
@@ -30,8 +30,10 @@ class Keeper:
     """Writes batches and keeps what the store did not take; called from the pipeline's threads."""
 
     def __init__(self, exporter: Exporter, spool: Spool, quarantine: Quarantine, retry_timeout_seconds: float,
-                 on_lost: Callable[[int], None]) -> None:
+                 on_lost: Callable[[int], None], counters: DestinationCounters | None = None) -> None:
         self.exporter = exporter
+        # Per destination; the primary one (the default: a single store) also moves the process-wide counters.
+        self.counters = counters or STATS.destination(exporter.destination, primary=True)
         self.spool = spool
         self.quarantine = quarantine
         self.retry_timeout_seconds = retry_timeout_seconds
@@ -39,13 +41,13 @@ class Keeper:
 
     def count_lost(self, counter: str, n: int, own: bool = True) -> None:
         """Count ``n`` traces that will never be stored; ``own``: submitted in this process."""
-        STATS.incr(counter, n)
+        self.counters.incr(counter, n)
         if own:
             self.on_lost(n)
 
     def write(self, records: list[Record], sets: dict[str, dict[str, str]], own: bool = True) -> Delivery:
         """Write records (bisecting if the store refuses some: those are quarantined); says what did not go in."""
-        delivery = deliver(self.exporter, records, sets, self.retry_timeout_seconds)
+        delivery = deliver(self.exporter, records, sets, self.retry_timeout_seconds, self.counters)
         if delivery.rejected:
             self.put_in_quarantine([{"reason": why, "record": record_to_json(r, sets.get(r[SET_FIELD]))}
                                     for r, why in delivery.rejected], own)
@@ -62,7 +64,7 @@ class Keeper:
             sets = metadata_sets_of(records)
         try:
             self.spool.append([record_to_json(r, sets.get(r[SET_FIELD])) for r in records])
-            STATS.incr("spooled", len(records))
+            self.counters.incr("spooled", len(records))
         except Exception as exc:  # noqa: BLE001 - the last line of defence: count every loss
             self.count_lost("dropped", len(records))
             # Maybe on the application's thread (queue full), maybe for every trace (disk full): rate-limited.
@@ -85,7 +87,7 @@ class Keeper:
         """Store one spool file's records, chunk by chunk, and delete it; False (the file kept) if the store failed."""
         for chunk in iter_chunks(f, max_records, max_chars):
             delivery = self.write(chunk.records, chunk.sets, own=f.own)
-            STATS.incr("replayed", delivery.stored)
+            self.counters.incr("replayed", delivery.stored)
             if delivery.unsent:
                 return False
             if chunk.unreadable:  # after the write: a chunk written again later would quarantine them twice

@@ -4,9 +4,8 @@ The application's thread appends a finished trace to a deque; a daemon worker, w
 an Event when a few traces wait or after a short delay, encodes the traces into store
 records (immutable tuples of text, also the spool's format) at once, and sends them to
 its exporter in one batch (for the SQL store: one transaction with a few multi-row
-statements, see ``sqlite_io.insert_rows``) once
-``max_batch_size`` of them (or 4 M characters of content) are ready, the oldest has
-waited ``schedule_delay_millis``, or ``flush()``/shutdown asks: a commit costs as much as
+statements, see ``sqlite_io.insert_rows``) once ``max_batch_size`` of them (or 4 M characters of content) are ready,
+the oldest has waited ``schedule_delay_millis``, or ``flush()``/shutdown asks: a commit costs as much as
 tens of traces, so the worker makes few of them. Encoding is the worker's job because
 code run once per call on the application's thread runs with cold caches, right after
 the library's own code, and costs several times what the same code costs in the
@@ -22,8 +21,7 @@ application's thread at hand-over (a few µs): the queue then holds only tuples 
 which the garbage collector stops scanning after one pass. Nothing is dropped silently:
 
 * queue full            → the trace is serialized and appended to this process's spool file;
-* export fails          → retryable failures are retried (tenacity, exponential backoff
-                          with jitter); if they persist, the batch goes to the spool;
+* export fails          → retried (tenacity, exponential backoff, jitter) while retryable, then spooled;
 * store refuses records → the batch is bisected: the good ones stored, the others quarantined;
 * spool write fails     → the trace is dropped and counted in ``stats()["dropped"]``.
 
@@ -54,7 +52,7 @@ from autolog._export.options import check_export_options
 from autolog._export.quarantine import Quarantine
 from autolog._export.replay import Replayer
 from autolog._export.spool import Spool
-from autolog._stats import STATS
+from autolog._stats import STATS, DestinationCounters
 from autolog._store.records import Record, content_chars
 from autolog._tracing.context import SUPPRESSED
 from autolog._tracing.guard import handle_internal_errors, report_internal_error
@@ -72,7 +70,6 @@ _WRITE_AT_CHARS = 4_000_000
 # the SQLite store, a checkpoint of its WAL every ~1,000 pages), run when no flush() waits.
 _MAINTAIN_AT_CHARS = 4_000_000
 
-
 _Batch = TypeVar("_Batch", list[LiveTrace | Record], collections.deque[LiveTrace | Record])
 
 
@@ -81,7 +78,7 @@ class ExportPipeline:
 
     def __init__(self, exporter: Exporter, spool_dir: Path, open_traces: OpenTraces, *, max_queue_size: int = 8192,
                  max_batch_size: int = 512, schedule_delay_seconds: float = 0.2, max_content_chars: int | None = None,
-                 retry_timeout_seconds: float = 10.0) -> None:
+                 retry_timeout_seconds: float = 10.0, counters: DestinationCounters | None = None) -> None:
         check_export_options(max_queue_size=max_queue_size, max_batch_size=max_batch_size,
                              schedule_delay_seconds=schedule_delay_seconds, max_content_chars=max_content_chars,
                              retry_timeout_seconds=retry_timeout_seconds)
@@ -103,7 +100,9 @@ class ExportPipeline:
         self.retry_timeout_seconds = retry_timeout_seconds
         self.spool = Spool(spool_dir)
         self._keeper = Keeper(exporter, self.spool, Quarantine(spool_dir / "quarantine"), retry_timeout_seconds,
-                              self._add_lost)
+                              self._add_lost, counters)
+        # "queued" counts traces handed over once: by the primary destination's pipeline only.
+        self._counts_queued = self._keeper.counters.primary
         self._replayer = Replayer(self.spool, self._keeper, max_batch_size, _WRITE_AT_CHARS, self._notify)
         # Where traces that end after shutdown go: the pipeline configure() put in this one's place.
         self.successor: ExportPipeline | None = None
@@ -150,7 +149,8 @@ class ExportPipeline:
                 self._queue.append(item)
                 self._submitted += 1
                 size = len(self._queue)
-        STATS.count_queued()
+        if self._counts_queued:  # STATS.count_queued looked up per call: fork replaces it
+            STATS.count_queued()
         if full:
             self._spill([item])
         elif size == self._wake_at:  # wake once per burst, not on every trace above it
@@ -337,7 +337,7 @@ class ExportPipeline:
         """Export records in one batch (spool what the store did not take); ``handled`` queue items are then done."""
         sets = metadata_sets_of(records)
         delivery = self._keeper.write(records, sets)
-        STATS.incr("exported", delivery.stored)
+        self._keeper.counters.incr("exported", delivery.stored)
         if delivery.unsent:  # keep the data: spool it for a later replay
             self._spool_records(delivery.unsent, sets)
         else:

@@ -1,0 +1,117 @@
+"""Where OTLP export goes: ``configure(otlp_endpoint=..., otlp_headers=...)`` or the standard variables.
+
+Read once, when a Client is made (never per trace), and checked then: a value that cannot
+work is an ``InvalidArgumentError`` naming the option or variable, before anything starts.
+
+* endpoint: ``otlp_endpoint`` (a URL; ``/v1/traces`` is added when it has no path), else
+  ``OTEL_EXPORTER_OTLP_TRACES_ENDPOINT`` (used as is), else ``OTEL_EXPORTER_OTLP_ENDPOINT``
+  (``/v1/traces`` appended, as the specification says). None of them: no OTLP export.
+* headers: ``otlp_headers`` (a dict), else ``OTEL_EXPORTER_OTLP_TRACES_HEADERS``, else
+  ``OTEL_EXPORTER_OTLP_HEADERS`` (``k=v,k2=v2``, values URL-decoded).
+* ``OTEL_SERVICE_NAME`` (else ``service.name`` of ``OTEL_RESOURCE_ATTRIBUTES``, else
+  ``unknown_service``), ``OTEL_RESOURCE_ATTRIBUTES`` (``k=v,...``), compression
+  (``OTEL_EXPORTER_OTLP[_TRACES]_COMPRESSION``: ``gzip``, the default here, or ``none``),
+  timeout (``OTEL_EXPORTER_OTLP[_TRACES]_TIMEOUT``, milliseconds, default 10000), and
+  ``OTEL_EXPORTER_OTLP[_TRACES]_PROTOCOL``, which must be ``http/protobuf`` if set.
+"""
+
+from __future__ import annotations
+
+import os
+import urllib.parse
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from autolog._errors import InvalidArgumentError
+
+__all__ = ["OtlpSettings", "otlp_settings", "parse_pairs", "traces_url"]
+
+TRACES_PATH = "/v1/traces"
+
+
+@dataclass(frozen=True)
+class OtlpSettings:
+    endpoint: str  # the full URL POSTed to
+    headers: dict[str, str] = field(default_factory=dict)
+    service_name: str = "unknown_service"
+    resource: dict[str, str] = field(default_factory=dict)  # OTEL_RESOURCE_ATTRIBUTES
+    gzip: bool = True
+    timeout_seconds: float = 10.0
+
+
+def parse_pairs(text: str, source: str) -> dict[str, str]:
+    """``k=v,k2=v2`` (the W3C baggage-like list of the OTel variables), keys and values URL-decoded."""
+    pairs: dict[str, str] = {}
+    for item in text.split(","):
+        if not item.strip():
+            continue
+        key, sep, value = item.partition("=")
+        key = urllib.parse.unquote(key.strip())
+        if not sep or not key:
+            raise InvalidArgumentError(f"{source}: {item.strip()!r} is not a key=value pair (expected k=v,k2=v2)")
+        pairs[key] = urllib.parse.unquote(value.strip())
+    return pairs
+
+
+def traces_url(url: str, source: str, append: bool) -> str:
+    """``url`` checked (http or https, a host); ``append``: ``/v1/traces`` added to its path."""
+    if not isinstance(url, str):
+        raise InvalidArgumentError(f"{source} must be an http:// or https:// URL, got {url!r}")
+    parsed = urllib.parse.urlsplit(url.strip())
+    if parsed.scheme not in ("http", "https") or not parsed.netloc:
+        raise InvalidArgumentError(f"{source} must be an http:// or https:// URL with a host, got {url!r}")
+    if append:
+        return urllib.parse.urlunsplit(parsed._replace(path=parsed.path.rstrip("/") + TRACES_PATH))
+    return url.strip()
+
+
+def _env(environ: Mapping[str, str], name: str) -> tuple[str, str] | None:
+    """The traces-specific variable ``OTEL_EXPORTER_OTLP_TRACES_<name>``, else the generic one: (value, name)."""
+    for variable in (f"OTEL_EXPORTER_OTLP_TRACES_{name}", f"OTEL_EXPORTER_OTLP_{name}"):
+        value = environ.get(variable)
+        if value:
+            return value, variable
+    return None
+
+
+def otlp_settings(endpoint: str | None = None, headers: Mapping[str, str] | None = None,
+                  environ: Mapping[str, str] = os.environ) -> OtlpSettings | None:
+    """The OTLP destination the arguments or the environment name, checked; None if none is named."""
+    if endpoint is not None:
+        parsed = urllib.parse.urlsplit(endpoint.strip()) if isinstance(endpoint, str) else None
+        url = traces_url(endpoint, "otlp_endpoint", append=parsed is not None and parsed.path in ("", "/"))
+    elif (value := environ.get("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT")):
+        url = traces_url(value, "$OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", append=False)
+    elif (value := environ.get("OTEL_EXPORTER_OTLP_ENDPOINT")):
+        url = traces_url(value, "$OTEL_EXPORTER_OTLP_ENDPOINT", append=True)
+    else:
+        return None
+    if headers is not None:
+        if not isinstance(headers, Mapping) or not all(isinstance(k, str) and k and isinstance(v, str)
+                                                       for k, v in headers.items()):
+            raise InvalidArgumentError(f"otlp_headers must be a dict of str names to str values, got {headers!r}")
+        header_values = dict(headers)
+    else:
+        found = _env(environ, "HEADERS")
+        header_values = parse_pairs(found[0], f"${found[1]}") if found else {}
+    resource = parse_pairs(environ.get("OTEL_RESOURCE_ATTRIBUTES", ""), "$OTEL_RESOURCE_ATTRIBUTES")
+    service_name = environ.get("OTEL_SERVICE_NAME") or resource.pop("service.name", None) or "unknown_service"
+    resource.pop("service.name", None)
+    compression = _env(environ, "COMPRESSION")
+    if compression and compression[0].strip().lower() not in ("gzip", "none"):
+        raise InvalidArgumentError(f"${compression[1]} must be gzip or none, got {compression[0]!r}")
+    protocol = _env(environ, "PROTOCOL")
+    if protocol and protocol[0].strip().lower() != "http/protobuf":
+        raise InvalidArgumentError(f"${protocol[1]} is {protocol[0]!r}: autolog exports OTLP as http/protobuf only")
+    timeout = _env(environ, "TIMEOUT")
+    timeout_seconds = 10.0
+    if timeout:
+        try:
+            timeout_seconds = float(timeout[0]) / 1000
+        except ValueError:
+            timeout_seconds = -1.0
+        if not 0 < timeout_seconds < float("inf"):
+            raise InvalidArgumentError(f"${timeout[1]} must be a positive number of milliseconds, got {timeout[0]!r}")
+    return OtlpSettings(url, header_values, service_name, resource,
+                        gzip=not compression or compression[0].strip().lower() == "gzip",
+                        timeout_seconds=timeout_seconds)
