@@ -209,7 +209,7 @@ class Served:
         self.thread.join(10)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def seeded(tmp_path_factory: pytest.TempPathFactory) -> Seeded:
     return _seed(tmp_path_factory.mktemp("ui"))
 
@@ -224,7 +224,7 @@ def store(seeded: Seeded, server: Served) -> Iterator[autolog.Client]:
     assert seeded.client.flush(10)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def server(seeded: Seeded) -> Iterator[Served]:
     from autolog._server.app import create_app
 
@@ -233,7 +233,9 @@ def server(seeded: Seeded) -> Iterator[Served]:
     served.stop()
 
 
-@pytest.fixture(scope="session")
+# Package scope, not session: Playwright's sync API keeps an event loop running on the main thread while it is
+# open, and later tests of the suite call asyncio.run(), which refuses to start inside a running loop.
+@pytest.fixture(scope="package")
 def browser() -> Iterator[Any]:
     with sync_api.sync_playwright() as p:
         b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
