@@ -31,7 +31,7 @@ from __future__ import annotations
 import hashlib
 import os
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -78,6 +78,7 @@ class Destinations:
     def __init__(self, pipelines: Sequence[ExportPipeline], counters: Sequence[DestinationCounters]) -> None:
         self.pipelines = list(pipelines)
         self.counters = list(counters)  # of each pipeline, in order
+        self.closers: list[Callable[[], None]] = []  # run once every pipeline shut down (the REST store's close)
         self.primary = self.pipelines[0]
         # One destination (the default): the hand-over is the pipeline's own, exactly as before.
         self.enqueue = self.primary.enqueue if len(self.pipelines) == 1 else self._enqueue_all
@@ -100,6 +101,8 @@ class Destinations:
         for pipeline, counters in zip(self.pipelines, self.counters, strict=True):
             pipeline.shutdown(max(0.0, deadline - time.monotonic()), keep_open_traces=keep_open_traces)
             STATS.release(counters)
+        for close in self.closers:
+            close()
 
     def hand_over_to(self, successor: Destinations) -> None:
         """Traces that end after shutdown go to the successor's pipeline of the same destination.
@@ -149,4 +152,7 @@ def build(tracking_uri: str, open_traces: OpenTraces, options: dict[str, Any], *
         otlp_exporter = OtlpExporter(otlp, counters[-1])
         spool_dir = destination_spool_dir("otlp", otlp.endpoint, store_spool if store_pipeline else None)
         pipelines.append(pipeline_for(otlp_exporter, spool_dir, open_traces, counters[-1], options))
-    return Built(store, Destinations(pipelines, counters), store_pipeline)
+    destinations = Destinations(pipelines, counters)
+    if isinstance(store, MlflowRestStore):
+        destinations.closers.append(store.close)
+    return Built(store, destinations, store_pipeline)

@@ -55,14 +55,23 @@ class MlflowRestStore:
     def __init__(self, uri: str, timeout_seconds: float = 30.0) -> None:
         self.uri = uri.rstrip("/")
         self.timeout_seconds = timeout_seconds
-        self._local = threading.local()  # an httpx.Client per thread and process
+        self._lock = threading.Lock()
+        self._client: httpx.Client | None = None  # thread-safe; one per process (a forked child makes its own)
+        self._pid = -1
 
     def _http(self) -> httpx.Client:
-        client: httpx.Client | None = getattr(self._local, "client", None)
-        if client is None or getattr(self._local, "pid", None) != os.getpid():
-            client = httpx.Client(base_url=self.uri, timeout=self.timeout_seconds, headers=auth_headers())
-            self._local.client, self._local.pid = client, os.getpid()
-        return client
+        with self._lock:
+            if self._client is None or self._pid != os.getpid():
+                self._client = httpx.Client(base_url=self.uri, timeout=self.timeout_seconds, headers=auth_headers())
+                self._pid = os.getpid()
+            return self._client
+
+    def close(self) -> None:
+        """Close the connections (the client shut down); a later call opens new ones."""
+        with self._lock:
+            client, self._client = self._client, None
+        if client is not None and self._pid == os.getpid():
+            client.close()
 
     def call(self, method: str, path: str, *, json: Any = None, params: dict[str, Any] | None = None,
              missing_ok: bool = False) -> dict[str, Any] | None:

@@ -73,8 +73,7 @@ class MlflowServerExporter:
         self.counters = counters or STATS.destination(self.uri, primary=False)
         settings = OtlpSettings(traces_url(self.uri, "the tracking URI", append=True), auth_headers(),
                                 timeout_seconds=timeout_seconds)
-        self.otlp = OtlpExporter(settings, self.counters, native_values=True)
-        self._http: httpx.Client | None = None
+        self.otlp = OtlpExporter(settings, self.counters, native_values=True, send_resource=False)
 
     @property
     def destination(self) -> str:

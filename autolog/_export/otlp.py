@@ -100,11 +100,13 @@ class OtlpExporter:
     """Posts batches to an OTLP/HTTP traces endpoint. Called from one pipeline worker at a time."""
 
     def __init__(self, settings: OtlpSettings, counters: DestinationCounters | None = None, *,
-                 native_values: bool = False, extra_headers: dict[str, str] | None = None) -> None:
+                 native_values: bool = False, extra_headers: dict[str, str] | None = None,
+                 send_resource: bool = True) -> None:
         self.settings = settings
         self.endpoint = settings.endpoint
         self.counters = counters or STATS.destination(self.endpoint, primary=False)
         self.native_values = native_values
+        self.send_resource = send_resource  # False for MLflow: its handler turns resource attributes into trace tags
         self.headers = {"Content-Type": "application/x-protobuf", "User-Agent": "autolog-otlp",
                         **settings.headers, **(extra_headers or {})}
         if settings.gzip:
@@ -125,7 +127,8 @@ class OtlpExporter:
         if self._http is None or self._http_pid != os.getpid():
             self._http = httpx.Client(timeout=self.settings.timeout_seconds, trust_env=True)
             self._http_pid = os.getpid()
-            self._resource = resource_attributes(self.settings.service_name, self.settings.resource)
+            self._resource = (resource_attributes(self.settings.service_name, self.settings.resource)
+                              if self.send_resource else {})
         return self._http
 
     def export(self, records: Sequence[Record], metadata_sets: dict[str, dict[str, str]]) -> ExportResult:

@@ -48,6 +48,12 @@ def _tree(spans: list[Any]) -> list[dict[str, Any]]:
              "type": json.loads(attributes_of(s)["mlflow.spanType"])} for s in spans]
 
 
+def _wait_until_spooled(destination: str, n: int) -> None:
+    deadline = time.monotonic() + 10
+    while autolog.stats()["destinations"][destination]["spooled"] < n and time.monotonic() < deadline:
+        time.sleep(0.05)
+
+
 def test_the_span_tree_arrives_whole(otlp_client: autolog.Client, receiver: Receiver) -> None:
     trace_id = _agent_trace()
     assert otlp_client.flush(10)
@@ -150,7 +156,8 @@ def test_receiver_down_spools_then_replays_once(otlp_client: autolog.Client, rec
     started = time.monotonic()
     assert len(otlp_client.search_traces(max_results=10)) == 5  # reads never wait for the dead receiver
     assert time.monotonic() - started < 2.0
-    assert otlp_client.flush(4) is False
+    _wait_until_spooled(receiver.url, 5)
+    assert otlp_client.flush(0.2) is False
     dest = autolog.stats()["destinations"][receiver.url]
     assert dest["spooled"] == 5 and dest["exported"] == 0
     assert list((tmp_path / "both.db.spool").glob("otlp-*/*.jsonl")), "the OTLP spool is its own directory"
@@ -200,7 +207,8 @@ def test_local_store_false_sends_traces_only_to_otlp(tmp_path: Path, receiver: R
         receiver.stop()
         with autolog.start_span("spooled"):
             pass
-        assert client.flush(3) is False
+        _wait_until_spooled(receiver.url, 1)
+        assert client.flush(0.2) is False
         assert list((tmp_path / "spools").glob("otlp-*/*.jsonl"))
         receiver.start()
         assert client.flush(30)
