@@ -263,6 +263,12 @@ def configure(tracking_uri: str | None = None, *,
     None drops the table; left out, the table stays. A bad table raises ``InvalidArgumentError``
     before anything changes. The previous default client is flushed (up to 10 s) and its
     worker stopped, so this blocks: call it at start-up.
+
+    ``otlp_endpoint=`` / ``otlp_headers=`` also export every trace over OTLP/HTTP (default:
+    ``OTEL_EXPORTER_OTLP_TRACES_ENDPOINT``, ``OTEL_EXPORTER_OTLP_ENDPOINT``, ``..._HEADERS``);
+    ``local_store=False`` sends traces only there. ``tracking_uri="http://mlflow:5000"`` sends
+    traces and versions to an MLflow tracking server. Each destination has its own queue,
+    spool and counters (``autolog.stats()["destinations"]``).
     """
     if not isinstance(prices, NotGiven) and prices is not None:
         check_prices(prices)
