@@ -16,20 +16,36 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from autolog._errors import InvalidArgumentError
-from autolog._store.connections import Connections
+from autolog._store.dialect import SQLITE, Dialect, SessionSource
 from autolog._store.records import TOKEN_COUNTS
 from autolog._store.sqlite_io import marks
 from autolog._store.trace_filter import compile_trace_filter
 
-__all__ = ["FEEDBACK_NUMBER_SQL", "TOKEN_SQL", "SplitKey", "VersionTotals", "parse_split_key", "unpriced_models",
-           "version_feedback", "version_list", "version_samples", "version_totals"]
+__all__ = [
+    "FEEDBACK_NUMBER_SQL",
+    "TOKEN_SQL",
+    "SplitKey",
+    "VersionTotals",
+    "feedback_number_sql",
+    "parse_split_key",
+    "unpriced_models",
+    "version_feedback",
+    "version_list",
+    "version_samples",
+    "version_totals",
+]
 
-# A feedback value (JSON text) as MLflow counts it: true/"yes" 1, false/"no" 0, numbers as they are, else NULL.
-FEEDBACK_NUMBER_SQL = """CASE
-    WHEN a.value IN ('true', '"yes"', '"Yes"', '"YES"') THEN 1.0
-    WHEN a.value IN ('false', '"no"', '"No"', '"NO"') THEN 0.0
-    WHEN json_valid(a.value) AND json_type(a.value) IN ('integer', 'real') THEN CAST(a.value AS REAL)
+def feedback_number_sql(d: Dialect) -> str:
+    """A feedback value (JSON text ``a.value``) as MLflow counts it: true/"yes" 1, false/"no" 0, numbers as
+    they are, else NULL. (DOUBLE PRECISION: a float in both databases; SQLite reads it as REAL.)"""
+    return f"""CASE
+    WHEN a.value IN ('true', '"yes"', '"Yes"', '"YES"') THEN CAST(1 AS DOUBLE PRECISION)
+    WHEN a.value IN ('false', '"no"', '"No"', '"NO"') THEN CAST(0 AS DOUBLE PRECISION)
+    WHEN {d.json_is_number('a.value')} THEN CAST(a.value AS DOUBLE PRECISION)
 END"""
+
+
+FEEDBACK_NUMBER_SQL = feedback_number_sql(SQLITE)
 
 
 @dataclass(frozen=True)
@@ -70,9 +86,9 @@ def _split_sql(by: SplitKey | None, args: list[object]) -> str:
 
 
 def _scope_sql(model_ids: Sequence[str], experiment_id: str | None, filter_string: str | None,
-               since_ms: int | None, until_ms: int | None, args: list[object]) -> str:
+               since_ms: int | None, until_ms: int | None, args: list[object], d: Dialect) -> str:
     """The WHERE over ``traces AS t`` that picks the compared traces."""
-    where, params = compile_trace_filter(filter_string, alias="t")
+    where, params = compile_trace_filter(filter_string, alias="t", d=d)
     clauses = ["t.model_id = ?" if len(model_ids) == 1 else f"t.model_id IN ({marks(len(model_ids))})", f"({where})"]
     args.extend(model_ids)
     args.extend(params)
@@ -109,14 +125,17 @@ _TOKEN_COLUMNS = TOKEN_COUNTS
 TOKEN_SQL = {c: f"t.{c}" for c in _TOKEN_COLUMNS}
 
 
-def version_totals(connections: Connections, model_ids: Sequence[str], experiment_id: str | None,
+def version_totals(connections: SessionSource, model_ids: Sequence[str], experiment_id: str | None,
                    filter_string: str | None, since_ms: int | None, until_ms: int | None,
                    by: SplitKey | None) -> list[VersionTotals]:
     """One ``VersionTotals`` per (version, split value) that has traces in scope."""
     totals: dict[tuple[str, str | None], VersionTotals] = {}
-    measures = ("COUNT(*), SUM(t.state = 'ERROR'), "
+    d = connections.dialect
+    # SUM(CASE ...), not SQLite's SUM(<boolean>): PostgreSQL does not sum booleans.
+    measures = ("COUNT(*), SUM(CASE WHEN t.state = 'ERROR' THEN 1 ELSE 0 END), "
                 + ", ".join(f"SUM({TOKEN_SQL[c]}), COUNT({TOKEN_SQL[c]})" for c in _TOKEN_COLUMNS)
-                + f", SUM(t.cost), COUNT(t.cost), SUM(t.cost IS NULL AND {TOKEN_SQL['total_tokens']} > 0)")
+                + ", SUM(t.cost), COUNT(t.cost),"
+                  f" SUM(CASE WHEN t.cost IS NULL AND {TOKEN_SQL['total_tokens']} > 0 THEN 1 ELSE 0 END)")
     # One query per version: with `model_id = ?` the rows come from ix_traces_compare already
     # ordered by duration, so the GROUP BY streams (no sort) and reads no table row. A split by a
     # metadata key reads each trace's value; a split by a tag is cheaper the other way round: the
@@ -125,13 +144,14 @@ def version_totals(connections: Connections, model_ids: Sequence[str], experimen
     for model_id in dict.fromkeys(model_ids):
         args: list[object] = []
         split = "NULL" if by is None or by.kind == "tags" else _split_sql(by, args)
-        scope = _scope_sql([model_id], experiment_id, filter_string, since_ms, until_ms, args)
-        group = "t.execution_duration" if split == "NULL" else "2, t.execution_duration"
+        scope = _scope_sql([model_id], experiment_id, filter_string, since_ms, until_ms, args, d)
+        # t.model_id is one value (the WHERE's), grouped by all the same: PostgreSQL takes no bare column.
+        group = "t.model_id, t.execution_duration" if split == "NULL" else "t.model_id, 2, t.execution_duration"
         queries.append((f"SELECT t.model_id, {split}, t.execution_duration, {measures}"
                         f" FROM traces AS t WHERE {scope} GROUP BY {group}", args, 1))
     if by is not None and by.kind == "tags":
         args = [by.key]
-        scope = _scope_sql(model_ids, experiment_id, filter_string, since_ms, until_ms, args)
+        scope = _scope_sql(model_ids, experiment_id, filter_string, since_ms, until_ms, args, d)
         queries.append((f"SELECT t.model_id, g.value, t.execution_duration, {measures} FROM trace_tags AS g"
                         " JOIN traces AS t ON t.trace_id = g.trace_id"
                         f" WHERE g.key = ? AND g.value IS NOT NULL AND {scope} GROUP BY 1, 2, 3", args, -1))
@@ -170,7 +190,7 @@ def _add(totals: dict[tuple[str, str | None], VersionTotals], key: tuple[str, st
             t.latency_counts.pop(int(duration), None)
 
 
-def version_feedback(connections: Connections, model_ids: Sequence[str], experiment_id: str | None,
+def version_feedback(connections: SessionSource, model_ids: Sequence[str], experiment_id: str | None,
                      filter_string: str | None, since_ms: int | None, until_ms: int | None,
                      by: SplitKey | None) -> list[tuple[str, str | None, str, float | None, int, float | None]]:
     """``(model_id, split, feedback name, mean, n, mean of squares)`` over the valid, numeric feedback of the
@@ -182,9 +202,9 @@ def version_feedback(connections: Connections, model_ids: Sequence[str], experim
         return []
     args: list[object] = []
     split = _split_sql(by, args)
-    scope = _scope_sql(model_ids, experiment_id, filter_string, since_ms, until_ms, args)
+    scope = _scope_sql(model_ids, experiment_id, filter_string, since_ms, until_ms, args, connections.dialect)
     sql = (f"SELECT t.model_id, {split} AS split, a.name, AVG(v), COUNT(v), AVG(v * v) FROM traces AS t"
-           f" JOIN (SELECT a.trace_id, a.name, {FEEDBACK_NUMBER_SQL} AS v FROM assessments AS a"
+           f" JOIN (SELECT a.trace_id, a.name, {feedback_number_sql(connections.dialect)} AS v FROM assessments AS a"
            "       WHERE a.kind = 'feedback' AND a.valid = 1 AND a.error IS NULL) AS a ON a.trace_id = t.trace_id"
            f" WHERE {scope} GROUP BY 1, 2, 3 ORDER BY 3")
     with connections.session("comparing versions' feedback") as conn:
@@ -192,12 +212,12 @@ def version_feedback(connections: Connections, model_ids: Sequence[str], experim
                 for m, s, n, mean, count, squares in conn.execute(sql, args)]
 
 
-def version_samples(connections: Connections, model_id: str, experiment_id: str | None, filter_string: str | None,
+def version_samples(connections: SessionSource, model_id: str, experiment_id: str | None, filter_string: str | None,
                     limit: int) -> tuple[list[int], list[float]]:
     """The latencies (ms, finished traces) and costs (priced traces) of a version's newest ``limit`` traces in
     scope, for a distribution chart: one query, through ix_traces_model (the version's traces by time)."""
     args: list[object] = []
-    scope = _scope_sql([model_id], experiment_id, filter_string, None, None, args)
+    scope = _scope_sql([model_id], experiment_id, filter_string, None, None, args, connections.dialect)
     sql = (f"SELECT t.execution_duration, t.cost FROM traces AS t WHERE {scope}"
            " ORDER BY t.request_time DESC LIMIT ?")
     with connections.session("sampling a version's traces") as conn:
@@ -205,20 +225,21 @@ def version_samples(connections: Connections, model_id: str, experiment_id: str 
     return ([int(d) for d, _ in rows if d is not None], [float(c) for _, c in rows if c is not None])
 
 
-def unpriced_models(connections: Connections, model_id: str, sample: int = 200) -> list[str]:
+def unpriced_models(connections: SessionSource, model_id: str, sample: int = 200) -> list[str]:
     """Names of the LLM models in a version's traces that used tokens but have no cost (no price known).
 
     Looks at up to ``sample`` such traces: enough to name the models, without reading every span.
     """
-    sql = ("SELECT DISTINCT json_extract(s.content, '$.attributes.\"mlflow.llm.model\"') FROM spans AS s"
+    d = connections.dialect
+    sql = (f"SELECT DISTINCT {d.json_value('s.content', ('attributes', 'mlflow.llm.model'))} FROM spans AS s"
            " WHERE s.trace_id IN (SELECT t.trace_id FROM traces AS t WHERE t.model_id = ? AND t.cost IS NULL"
            f"                      AND {TOKEN_SQL['total_tokens']} > 0 LIMIT ?)"
-           " AND json_extract(s.content, '$.attributes.\"mlflow.chat.tokenUsage\"') IS NOT NULL")
+           f" AND {d.json_value('s.content', ('attributes', 'mlflow.chat.tokenUsage'))} IS NOT NULL")
     with connections.session("listing unpriced models") as conn:
         return sorted(str(r[0]) for r in conn.execute(sql, (model_id, sample)) if r[0] is not None)
 
 
-def version_list(connections: Connections, experiment_id: str | None,
+def version_list(connections: SessionSource, experiment_id: str | None,
                  model_ids: Sequence[str] | None = None) -> list[tuple[str, str, int, int, int | None]]:
     """``(model_id, name, created ms, traces, last trace ms)`` of every version (of the experiment; among
     ``model_ids`` if given), newest first."""
@@ -228,7 +249,7 @@ def version_list(connections: Connections, experiment_id: str | None,
         clauses.append("m.experiment_id = ?")
         args.append(str(experiment_id))
     if model_ids is not None:
-        clauses.append(f"m.model_id IN ({marks(len(model_ids))})" if model_ids else "0")
+        clauses.append(f"m.model_id IN ({marks(len(model_ids))})" if model_ids else "1=0")
         args.extend(model_ids)
     where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
     sql = ("SELECT m.model_id, m.name, m.creation_timestamp,"

@@ -26,6 +26,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from autolog._store.dialect import SQLITE
 from autolog._store.schema import migrate, schema_is_current
 from autolog._store.sqlite_io import connect, rollback_quietly, store_error
 
@@ -47,6 +48,8 @@ class _Held:
 
 class Connections:
     """Connections of one process to the SQLite file at ``path``. Thread-safe."""
+
+    dialect = SQLITE
 
     def __init__(self, path: Path) -> None:
         self.path = path

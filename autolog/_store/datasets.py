@@ -12,12 +12,11 @@ from __future__ import annotations
 import hashlib
 import json
 import secrets
-import sqlite3
 from collections.abc import Sequence
 from typing import Any
 
 from autolog._errors import InvalidArgumentError, InvalidFilterError, ResourceDoesNotExist, check_key
-from autolog._store.connections import Connections
+from autolog._store.dialect import Dialect, SessionSource
 from autolog._store.filter_parser import Parser
 from autolog._store.sqlite_io import chunks, marks
 from autolog.entities.dataset import DatasetRecord, EvaluationDataset
@@ -58,12 +57,7 @@ def _record_from_row(row: Sequence[Any]) -> DatasetRecord:
                          created, updated)
 
 
-def _glob(like: str) -> str:
-    """A LIKE pattern as the GLOB pattern that matches the same, case-sensitively (MLflow's LIKE)."""
-    return "".join("*" if c == "%" else "?" if c == "_" else f"[{c}]" if c in "*?[" else c for c in like)
-
-
-def _compile_filter(filter_string: str | None) -> tuple[str, list[object]]:
+def _compile_filter(filter_string: str | None, d: Dialect) -> tuple[str, list[object]]:
     """SQL over ``datasets AS d`` for a filter of name, dataset_id, created_time, last_update_time, tags.<key>."""
     if filter_string is None or not filter_string.strip():
         return "1=1", []
@@ -71,8 +65,8 @@ def _compile_filter(filter_string: str | None) -> tuple[str, list[object]]:
     params: list[object] = []
     for prefix, key, op, value, pos in Parser(filter_string).parse():
         if prefix is not None and prefix.lower() in ("tags", "tag"):
-            expr, numeric = "json_extract(d.tags, ?)", False
-            params.append('$."' + key.replace('"', '\\"') + '"')
+            expr, numeric = d.json_value("d.tags", None), False
+            params.append(d.json_path_param(key))
         elif (prefix is None or prefix.lower() in ("attributes", "attribute")) and key in _FILTER_COLUMNS:
             column, numeric = _FILTER_COLUMNS[key]
             expr = f"d.{column}"
@@ -90,11 +84,14 @@ def _compile_filter(filter_string: str | None) -> tuple[str, list[object]]:
         if op in ("IN", "NOT IN"):
             parts.append(f"{expr} {op} ({marks(len(bound))})")
             params.extend(bound)
-        elif op == "LIKE":
-            parts.append(f"{expr} GLOB ?")
-            params.append(_glob(str(value)))
-        else:  # SQLite's LIKE ignores ASCII case: that is ILIKE
-            parts.append(f"{expr} {'LIKE' if op == 'ILIKE' else op} ?")
+        elif op == "LIKE":  # case-sensitive, MLflow's
+            parts.append(d.like(expr))
+            params.append(d.like_param(str(value)))
+        elif op == "ILIKE":
+            parts.append(d.ilike(expr))
+            params.extend(bound)
+        else:
+            parts.append(f"{expr} {op} ?")
             params.extend(bound)
     return " AND ".join(parts), params
 
@@ -139,7 +136,7 @@ class DatasetTables:
     """Evaluation datasets, their versions and records."""
 
     uri: str
-    connections: Connections
+    connections: SessionSource
 
     # -- datasets ----------------------------------------------------------------------------------
     def create_dataset(self, name: str, experiment_ids: Sequence[str], tags: dict[str, Any] | None = None
@@ -157,7 +154,7 @@ class DatasetTables:
             conn.execute("INSERT INTO dataset_versions VALUES (?, 0, ?, 0, ?)", (dataset_id, content_digest([]), now))
             return self._dataset(conn, dataset_id, None)
 
-    def _dataset(self, conn: sqlite3.Connection, dataset_id: str, version: int | None) -> EvaluationDataset:
+    def _dataset(self, conn: Any, dataset_id: str, version: int | None) -> EvaluationDataset:
         row = conn.execute(f"SELECT {_DATASET_COLUMNS} FROM datasets WHERE dataset_id = ?", (dataset_id,)).fetchone()
         if row is None:
             raise ResourceDoesNotExist(f"dataset {dataset_id!r} does not exist in {self.uri}")
@@ -173,7 +170,7 @@ class DatasetTables:
         return EvaluationDataset(dataset_id, name, json.loads(experiment_ids), json.loads(tags), wanted, digest,
                                  created, updated if wanted == current else version_time, count)
 
-    def _dataset_id(self, conn: sqlite3.Connection, name: str | None, dataset_id: str | None) -> str:
+    def _dataset_id(self, conn: Any, name: str | None, dataset_id: str | None) -> str:
         if (name is None) == (dataset_id is None):
             raise InvalidArgumentError("give exactly one of name and dataset_id")
         if dataset_id is not None:
@@ -194,11 +191,13 @@ class DatasetTables:
                         max_results: int = 1000, order_by: Sequence[str] | None = None) -> list[EvaluationDataset]:
         if isinstance(max_results, bool) or not isinstance(max_results, int) or max_results <= 0:
             raise InvalidArgumentError(f"max_results must be a positive integer, got {max_results!r}")
-        where, params = _compile_filter(filter_string)
+        d = self.connections.dialect
+        where, params = _compile_filter(filter_string, d)
         clauses = [f"({where})"]
         if experiment_ids:
             ids = [str(e) for e in ([experiment_ids] if isinstance(experiment_ids, str) else experiment_ids)]
-            clauses.append(f"EXISTS (SELECT 1 FROM json_each(d.experiment_ids) WHERE value IN ({marks(len(ids))}))")
+            clauses.append(f"EXISTS (SELECT 1 FROM {d.json_array('d.experiment_ids', 'x')}"
+                           f" WHERE {d.element_text('x.value')} IN ({marks(len(ids))}))")
             params.extend(ids)
         sql = (f"SELECT d.dataset_id FROM datasets AS d WHERE {' AND '.join(clauses)}"
                f" ORDER BY {_compile_order_by(order_by)} LIMIT ?")
@@ -302,12 +301,12 @@ class DatasetTables:
                              f" AND record_id IN ({marks(len(chunk))})", [dataset_id, current + 1, *chunk])
             return self._finish_version(conn, dataset_id, current + 1, now), len(found)
 
-    def _copy_version(self, conn: sqlite3.Connection, dataset_id: str, version: int) -> None:
+    def _copy_version(self, conn: Any, dataset_id: str, version: int) -> None:
         conn.execute(f"INSERT INTO dataset_records (dataset_id, version, inputs_digest, {_RECORD_COLUMNS})"
                      f" SELECT dataset_id, version + 1, inputs_digest, {_RECORD_COLUMNS} FROM dataset_records"
                      " WHERE dataset_id = ? AND version = ?", (dataset_id, version))
 
-    def _finish_version(self, conn: sqlite3.Connection, dataset_id: str, version: int, now: int) -> EvaluationDataset:
+    def _finish_version(self, conn: Any, dataset_id: str, version: int, now: int) -> EvaluationDataset:
         """Write the digest and count of the version just filled, and make it current."""
         rows = conn.execute(f"SELECT {_RECORD_COLUMNS} FROM dataset_records WHERE dataset_id = ? AND version = ?",
                             (dataset_id, version)).fetchall()

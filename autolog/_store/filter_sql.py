@@ -12,6 +12,7 @@ import re
 from dataclasses import dataclass
 
 from autolog._errors import InvalidArgumentError, InvalidFilterError
+from autolog._store.dialect import SQLITE, Dialect, glob_pattern
 from autolog._store.filter_parser import NUMERIC_OPS, STRING_OPS, Comparison, Parser
 
 __all__ = [
@@ -75,22 +76,8 @@ def is_blank(filter_string: str | None) -> bool:
                                    f"{type(filter_string).__name__} {filter_string!r}")
     return filter_string is None or not filter_string.strip()
 
-def _glob_pattern(like: str) -> str:
-    """A LIKE pattern as an equivalent GLOB pattern, which SQLite matches case-sensitively."""
-    out = []
-    for ch in like:
-        if ch == "%":
-            out.append("*")
-        elif ch == "_":
-            out.append("?")
-        elif ch in "*?[":
-            out.append(f"[{ch}]")
-        else:
-            out.append(ch)
-    return "".join(out)
-
-def compare(expr: str, c: Comparison, params: list[object], numeric: bool = False) -> str:
-    """SQL comparing ``expr`` with the comparison's value; appends the bound values to ``params``."""
+def compare(expr: str, c: Comparison, params: list[object], numeric: bool = False, d: Dialect = SQLITE) -> str:
+    """SQL comparing ``expr`` with the comparison's value in dialect ``d``; appends the bound values to ``params``."""
     op = c.op
     if op in ("IN", "NOT IN"):
         params.extend(float(v) if numeric else str(v) for v in c.value)
@@ -100,19 +87,19 @@ def compare(expr: str, c: Comparison, params: list[object], numeric: bool = Fals
     if op == "IS NOT NULL":
         return f"{expr} IS NOT NULL"
     if op == "LIKE":
-        params.append(_glob_pattern(str(c.value)))
-        return f"{expr} GLOB ?"
+        params.append(d.like_param(str(c.value)))
+        return d.like(expr)
     if op == "ILIKE":
         params.append(str(c.value))
-        return f"{expr} LIKE ?"
-    if op == "RLIKE":  # the REGEXP function every connection registers (sqlite_io): re.search
+        return d.ilike(expr)
+    if op == "RLIKE":
         params.append(str(c.value))
-        return f"{expr} REGEXP ?"
+        return d.regexp(expr)
     params.append(float(c.value) if numeric else str(c.value))
     return f"{expr} {op} ?"
 
 def key_value_clause(table: str, id_column: str, outer: str, c: Comparison, params: list[object],
-                      numeric: bool = False) -> str:
+                      numeric: bool = False, d: Dialect = SQLITE) -> str:
     # Semi-join on the (key, value) index: the subquery is evaluated once, not per row.
     if c.op == "IS NULL":
         params.append(c.key)
@@ -120,7 +107,7 @@ def key_value_clause(table: str, id_column: str, outer: str, c: Comparison, para
     params.append(c.key)
     if c.op == "IS NOT NULL":
         return f"{outer} IN (SELECT {id_column} FROM {table} WHERE key = ?)"
-    return f"{outer} IN (SELECT {id_column} FROM {table} WHERE key = ? AND {compare('value', c, params, numeric)})"
+    return f"{outer} IN (SELECT {id_column} FROM {table} WHERE key = ? AND {compare('value', c, params, numeric, d)})"
 
 
 def check_ops(text: str, c: Comparison, *, numeric: bool, nullable: bool = False, json_value: bool = False) -> None:
@@ -144,7 +131,7 @@ def check_ops(text: str, c: Comparison, *, numeric: bool, nullable: bool = False
             _check_number(text, c)
     elif c.op not in STRING_OPS:
         raise InvalidFilterError(text, c.position, f"a string operator ({', '.join(STRING_OPS)}) for {c.key}", c.op)
-    if c.op in ("LIKE", "ILIKE") and len(_glob_pattern(str(c.value))) > _MAX_PATTERN_CHARS:
+    if c.op in ("LIKE", "ILIKE") and len(glob_pattern(str(c.value))) > _MAX_PATTERN_CHARS:
         raise InvalidFilterError(text, c.position, f"a {c.op} pattern of at most {_MAX_PATTERN_CHARS:,} characters",
                                  f"{len(str(c.value)):,} characters")
     if c.op == "RLIKE":
@@ -164,8 +151,8 @@ class SortKey:
     nullable: bool
 
 
-def order_sql(keys: list[SortKey]) -> str:
-    return ", ".join(f"{k.expr} {'DESC' if k.descending else 'ASC'}" for k in keys)
+def order_sql(keys: list[SortKey], d: Dialect = SQLITE) -> str:
+    return ", ".join(d.order_term(k.expr, k.descending) for k in keys)
 
 
 # Ascending, a NULL of these columns sorts as this (after every real value) rather than first:
@@ -240,7 +227,8 @@ _ENTITY_PREFIXES = {"tags": "tag", "tag": "tag", "params": "param", "param": "pa
                     "metric": "metric", "attributes": "attribute", "attribute": "attribute"}
 
 
-def compile_entity_filter(filter_string: str | None, fields: EntityFields, alias: str) -> tuple[str, list[object]]:
+def compile_entity_filter(filter_string: str | None, fields: EntityFields, alias: str,
+                          d: Dialect = SQLITE) -> tuple[str, list[object]]:
     """SQL boolean expression over the entity's table ``AS <alias>`` and its bound parameters."""
     if filter_string is None or is_blank(filter_string):
         return "1=1", []
@@ -259,9 +247,9 @@ def compile_entity_filter(filter_string: str | None, fields: EntityFields, alias
         check_ops(filter_string, c, numeric=numeric)
         if key_type == "attribute":
             column = fields.numeric_columns.get(key) or fields.string_columns[key]
-            parts.append(compare(f"{alias}.{column}", c, params, numeric))
+            parts.append(compare(f"{alias}.{column}", c, params, numeric, d))
         else:
             parts.append(key_value_clause(fields.tables[key_type], fields.id_column, f"{alias}.{fields.id_column}",
-                                           c, params, numeric))
+                                           c, params, numeric, d))
         check_size(filter_string, c, params)
     return all_of(parts), params

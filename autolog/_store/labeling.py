@@ -11,12 +11,11 @@ from __future__ import annotations
 
 import json
 import secrets
-import sqlite3
 from collections.abc import Sequence
 from typing import Any
 
 from autolog._errors import InvalidArgumentError, ResourceDoesNotExist
-from autolog._store.connections import Connections
+from autolog._store.dialect import SessionSource
 from autolog._store.sqlite_io import chunks, marks
 from autolog.entities.assessment import Assessment
 from autolog.entities.ids import now_ms
@@ -40,10 +39,10 @@ class LabelingTables:
     """Label schemas, labeling sessions and their queues of traces."""
 
     uri: str
-    connections: Connections
+    connections: SessionSource
 
-    def insert_assessment(self, conn: sqlite3.Connection, a: Assessment) -> None:
-        """Write one assessment row in the caller's transaction: ``SqliteStore``'s, which owns the row format."""
+    def insert_assessment(self, conn: Any, a: Assessment) -> None:
+        """Write one assessment row in the caller's transaction: ``TraceTables``', which owns the row format."""
         raise NotImplementedError
 
     # -- label schemas -----------------------------------------------------------------------------
@@ -95,7 +94,7 @@ class LabelingTables:
             self._add_items(conn, session_id, trace_ids, now)
             return self._session(conn, session_id)
 
-    def _session(self, conn: sqlite3.Connection, session_id: str) -> dict[str, Any]:
+    def _session(self, conn: Any, session_id: str) -> dict[str, Any]:
         row = conn.execute(f"SELECT {_SESSION_COLUMNS} FROM labeling_sessions WHERE labeling_session_id = ?",
                            (session_id,)).fetchone()
         if row is None:
@@ -135,7 +134,7 @@ class LabelingTables:
                              (now, session_id))
             return added
 
-    def _add_items(self, conn: sqlite3.Connection, session_id: str, trace_ids: Sequence[str], now: int) -> int:
+    def _add_items(self, conn: Any, session_id: str, trace_ids: Sequence[str], now: int) -> int:
         wanted = list(dict.fromkeys(trace_ids))
         known: set[str] = set()
         present: set[str] = set()
@@ -189,10 +188,10 @@ class LabelingTables:
                             (session_id, trace_id)).fetchone() is None:
                 raise ResourceDoesNotExist(f"trace {trace_id!r} is not in labeling session {session_id!r}")
             for a in assessments:
+                in_session = self.connections.dialect.json_value("metadata", (SESSION_KEY,))
                 old = conn.execute("SELECT assessment_id FROM assessments WHERE trace_id = ? AND name = ? AND kind = ?"
-                                   " AND source_id IS ? AND valid = 1 AND json_extract(metadata, ?) = ?",
-                                   (trace_id, a.name, a.kind, a.source.source_id, f"$.{SESSION_KEY}",
-                                    session_id)).fetchall()
+                                   f" AND source_id IS ? AND valid = 1 AND {in_session} = ?",
+                                   (trace_id, a.name, a.kind, a.source.source_id, session_id)).fetchall()
                 for (old_id,) in old:
                     conn.execute("UPDATE assessments SET valid = 0, last_update_time_ms = ? WHERE assessment_id = ?",
                                  (now, old_id))

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import re
-import sqlite3
 from collections.abc import Sequence
+from typing import Any
 
 from autolog._errors import InvalidArgumentError, InvalidFilterError, ResourceDoesNotExist
-from autolog._store.connections import Connections
+from autolog._store.dialect import SQLITE, Dialect, SessionSource
 from autolog._store.filter_sql import (
     MODEL_FIELDS,
     EntityFields,
@@ -36,7 +36,7 @@ class LoggedModelTables:
     """LoggedModels, their tags, params and metrics."""
 
     uri: str
-    connections: Connections
+    connections: SessionSource
 
     def create_logged_model(self, m: LoggedModel) -> LoggedModel:
         with self.connections.session("creating a logged model", write=True) as conn:
@@ -65,7 +65,7 @@ class LoggedModelTables:
                              [(model_id, k, v) for k, v in values.items()])
             conn.execute("UPDATE logged_models SET last_updated_timestamp = ? WHERE model_id = ?", (now_ms(), model_id))
 
-    def _require_model(self, conn: sqlite3.Connection, model_id: str) -> None:
+    def _require_model(self, conn: Any, model_id: str) -> None:
         if conn.execute("SELECT 1 FROM logged_models WHERE model_id = ?", (model_id,)).fetchone() is None:
             raise ResourceDoesNotExist(f"logged model {model_id!r} does not exist in {self.uri}")
 
@@ -82,7 +82,7 @@ class LoggedModelTables:
                             (model_id, key)).rowcount == 0:
                 raise ResourceDoesNotExist(f"logged model {model_id!r} has no tag {key!r}")
 
-    def _load_models(self, conn: sqlite3.Connection, model_ids: Sequence[str]) -> list[LoggedModel]:
+    def _load_models(self, conn: Any, model_ids: Sequence[str]) -> list[LoggedModel]:
         models: dict[str, LoggedModel] = {}
         for chunk in chunks(list(model_ids)):
             places = marks(len(chunk))
@@ -131,29 +131,29 @@ class LoggedModelTables:
     def search_logged_models(self, experiment_ids: Sequence[str] | None, filter_string: str | None,
                              order_by: list[str] | None, max_results: int) -> list[LoggedModel]:
         sql, args = entity_search_query("logged_models", "model_id", MODEL_FIELDS, experiment_ids, filter_string,
-                                        order_by, max_results)
+                                        order_by, max_results, self.connections.dialect)
         with self.connections.session("searching logged models") as conn:
             return self._load_models(conn, [r[0] for r in conn.execute(sql, args)])
 
 
 def entity_search_query(table: str, id_column: str, fields: EntityFields, experiment_ids: Sequence[str] | None,
                         filter_string: str | None, order_by: list[str] | None,
-                        max_results: int) -> tuple[str, list[object]]:
+                        max_results: int, d: Dialect = SQLITE) -> tuple[str, list[object]]:
     """The SELECT of the ids of a table's entities (LoggedModels, runs) matching a filter, in order: one builder,
     so both searches take the same experiment, filter, order and limit arguments."""
-    where, params = compile_entity_filter(filter_string, fields, alias="e")
+    where, params = compile_entity_filter(filter_string, fields, alias="e", d=d)
     check_experiment_ids(experiment_ids)
     args: list[object] = list(params)
     clauses = [f"({where})"]
     if experiment_ids:
         clauses.append(f"e.experiment_id IN ({marks(len(experiment_ids))})")
         args.extend(str(e) for e in experiment_ids)
-    order = compile_entity_order_by(order_by, fields, alias="e")
+    order = compile_entity_order_by(order_by, fields, alias="e", d=d)
     args.append(min(max_results, _MAX_LIMIT))
     return f"SELECT e.{id_column} FROM {table} AS e WHERE {' AND '.join(clauses)} ORDER BY {order} LIMIT ?", args
 
 
-def compile_entity_order_by(order_by: list[str] | None, fields: EntityFields, alias: str) -> str:
+def compile_entity_order_by(order_by: list[str] | None, fields: EntityFields, alias: str, d: Dialect = SQLITE) -> str:
     """ORDER BY of an entity search: its columns, and ``metrics.<key>`` / ``params.<key>`` / ``tags.<key>``
     (MLflow's ``order_by=[{"field_name": "metrics.accuracy", "ascending": False}]``), missing values last
     whichever the direction, then the entity id."""
@@ -161,7 +161,7 @@ def compile_entity_order_by(order_by: list[str] | None, fields: EntityFields, al
     not_null = frozenset((fields.id_column, "experiment_id", "name", "status", *(c for c, _ in fields.default_order)))
     tiebreak = SortKey(f"{alias}.{fields.id_column}", False, False)
     if not order_by:
-        return order_sql(order_keys(None, columns, not_null, alias, list(fields.default_order), fields.id_column))
+        return order_sql(order_keys(None, columns, not_null, alias, list(fields.default_order), fields.id_column), d)
     if isinstance(order_by, str) or not all(isinstance(clause, str) for clause in order_by):
         raise InvalidArgumentError(f"order_by must be a list of str such as ['metrics.score DESC'], got {order_by!r}")
     keys: list[SortKey] = []
@@ -179,7 +179,7 @@ def compile_entity_order_by(order_by: list[str] | None, fields: EntityFields, al
                  f" WHERE kv.{fields.id_column} = {alias}.{fields.id_column} AND kv.key = {literal})")
         keys.append(SortKey(f"({value} IS NULL)", False, False))  # entities without the key come last
         keys.append(SortKey(value, direction == "DESC", True))
-    return order_sql([*keys, tiebreak])
+    return order_sql([*keys, tiebreak], d)
 
 
 _KEY_VALUE_CLAUSE = re.compile(r"\s*(\w+)\.(`[^`]+`|[^\s`]+)(?:\s+(\w+))?\s*$")

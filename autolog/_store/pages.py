@@ -78,4 +78,4 @@ def after_clause(keys: Sequence[SortKey], values: Sequence[Any]) -> tuple[str, l
         params.extend(values[:i])
         params.extend(term_params)
         terms.append(all_of([*equal, after]))
-    return all_of(terms, "OR") if terms else "0", params
+    return all_of(terms, "OR") if terms else "1=0", params

@@ -1,16 +1,55 @@
-"""Stored rows back into entities: spans, traces and assessments."""
+"""Records into table rows, and stored rows back into entities: spans, traces and assessments."""
 
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from typing import Any
 
+from autolog._store.records import METADATA_FIELD, SPANS_FIELD, TAGS_FIELD, Record
 from autolog.entities import keys
 from autolog.entities.assessment import Assessment, AssessmentSource
 from autolog.entities.span import Span, SpanEvent, SpanStatus, SpanStatusCode
 from autolog.entities.trace import Trace, TraceData, TraceInfo, add_io_metadata
 
-__all__ = ["ASSESSMENT_COLUMNS", "TRACE_ROW_COLUMNS", "assessment_from_row", "span_from_row", "trace_from_rows"]
+__all__ = ["ASSESSMENT_COLUMNS", "TRACE_ROW_COLUMNS", "TableRows", "assessment_from_row", "record_rows",
+           "span_from_row", "trace_from_rows"]
+
+# The rows of a batch write, per table: metadata sets, traces, trace tags, trace metadata, spans.
+TableRows = tuple[list[tuple[Any, ...]], list[tuple[Any, ...]], list[tuple[Any, ...]], list[tuple[Any, ...]],
+                  list[tuple[Any, ...]]]
+
+
+def record_rows(records: Iterable[Record], metadata_sets: dict[str, dict[str, str]] | None,
+                unique: bool = False) -> TableRows:
+    """The table rows of a batch of records (``traces.TRACE_WRITES``' order).
+
+    ``unique``: one row per key, the last one given, as successive upserts would leave. PostgreSQL needs
+    it: one ``INSERT ... ON CONFLICT DO UPDATE`` may not touch a row twice (a trace twice in a batch).
+    """
+    trace_rows: list[tuple[Any, ...]] = []
+    tag_rows: list[tuple[Any, ...]] = []
+    meta_rows: list[tuple[Any, ...]] = []
+    span_rows: list[tuple[Any, ...]] = []
+    for r in records:
+        tid = r[0]
+        trace_rows.append(r[:TAGS_FIELD])
+        tag_rows.extend((tid, k, v) for k, v in r[TAGS_FIELD])
+        meta_rows.extend((tid, k, v) for k, v in r[METADATA_FIELD])
+        span_rows.extend((tid, *s) for s in r[SPANS_FIELD])
+    set_rows: list[tuple[Any, ...]] = [(set_id, k, v) for set_id, values in (metadata_sets or {}).items()
+                                       for k, v in values.items()]
+    if unique:
+        return (set_rows, _last_per_key(trace_rows, 1), _last_per_key(tag_rows, 2), _last_per_key(meta_rows, 2),
+                _last_per_key(span_rows, 2))
+    return set_rows, trace_rows, tag_rows, meta_rows, span_rows
+
+
+def _last_per_key(rows: list[tuple[Any, ...]], width: int) -> list[tuple[Any, ...]]:
+    if len({row[:width] for row in rows}) == len(rows):
+        return rows
+    return list({row[:width]: row for row in rows}.values())
+
 
 def span_from_row(trace_id: str, row: Any) -> Span:
     span_id, parent_id, name, span_type, status, start, end, content = row

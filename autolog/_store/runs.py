@@ -6,12 +6,11 @@ A mixin of ``SqliteStore``, as ``LoggedModelTables``. Metrics keep their last va
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Sequence
 from typing import Any
 
 from autolog._errors import InvalidArgumentError, ResourceDoesNotExist
-from autolog._store.connections import Connections
+from autolog._store.dialect import SessionSource
 from autolog._store.filter_sql import RUN_FIELDS
 from autolog._store.logged_models import entity_search_query
 from autolog._store.rows import ASSESSMENT_COLUMNS, assessment_from_row, assessment_row
@@ -29,7 +28,7 @@ _RUN_COLUMNS = ("run_id, experiment_id, name, status, start_time, end_time, mode
 class RunTables:
     """Runs and their params, metrics, tags; getting, editing and deleting assessments."""
 
-    connections: Connections
+    connections: SessionSource
     uri: str
 
     def create_run(self, info: RunInfo, tags: dict[str, str] | None = None) -> Run:
@@ -73,7 +72,7 @@ class RunTables:
             conn.executemany("INSERT OR REPLACE INTO logged_model_metrics VALUES (?,?,?)",
                              [(model_id, k, float(v)) for k, v in metrics.items()])
 
-    def _require_run(self, conn: sqlite3.Connection, run_id: str) -> None:
+    def _require_run(self, conn: Any, run_id: str) -> None:
         if conn.execute("SELECT 1 FROM runs WHERE run_id = ?", (run_id,)).fetchone() is None:
             raise ResourceDoesNotExist(f"run {run_id!r} does not exist in {self.uri}")
 
@@ -87,11 +86,11 @@ class RunTables:
     def search_runs(self, experiment_ids: Sequence[str] | None, filter_string: str | None,
                     order_by: list[str] | None, max_results: int) -> list[Run]:
         sql, args = entity_search_query("runs", "run_id", RUN_FIELDS, experiment_ids, filter_string, order_by,
-                                        max_results)
+                                        max_results, self.connections.dialect)
         with self.connections.session("searching runs") as conn:
             return self._load_runs(conn, [r[0] for r in conn.execute(sql, args)])
 
-    def _load_runs(self, conn: sqlite3.Connection, run_ids: Sequence[str]) -> list[Run]:
+    def _load_runs(self, conn: Any, run_ids: Sequence[str]) -> list[Run]:
         if not run_ids:
             return []
         keys = marks(len(run_ids))

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from autolog._store.connections import Connections
+from autolog._store.dialect import Dialect, SessionSource
 from autolog._store.rows import span_from_row
 from autolog.entities import keys
 from autolog.entities.span import Span, SpanStatusCode
@@ -22,13 +22,14 @@ __all__ = ["SKELETON_FIELDS", "read_span", "span_skeletons"]
 SKELETON_FIELDS = ("span_id", "parent_id", "name", "span_type", "start_time_ns", "end_time_ns", "status_code",
                    "status_message", "n_events", "has_exception", "token_usage", "cost")
 
-_SKELETON_SQL = (
-    "SELECT span_id, parent_id, name, span_type, start_time_ns, end_time_ns, status,"
-    " json_extract(content, '$.status_message'), json_array_length(content, '$.events'),"
-    " EXISTS (SELECT 1 FROM json_each(content, '$.events') AS e WHERE json_extract(e.value, '$.name') = 'exception'),"
-    f" json_extract(content, '$.attributes.\"{keys.TOKEN_USAGE_ATTRIBUTE}\"'),"
-    f" json_extract(content, '$.attributes.\"{keys.LLM_COST}\"')"
-    " FROM spans WHERE trace_id = ? ORDER BY start_time_ns, span_id")
+def _skeleton_sql(d: Dialect) -> str:
+    return ("SELECT span_id, parent_id, name, span_type, start_time_ns, end_time_ns, status,"
+            f" {d.json_value('content', ('status_message',))}, {d.json_array_length('content', ('events',))},"
+            f" EXISTS (SELECT 1 FROM {d.json_array('content', 'e', ('events',))}"
+            f" WHERE {d.json_value('e.value', ('name',))} = 'exception'),"
+            f" {d.json_object('content', ('attributes', keys.TOKEN_USAGE_ATTRIBUTE))},"
+            f" {d.json_object('content', ('attributes', keys.LLM_COST))}"
+            " FROM spans WHERE trace_id = ? ORDER BY start_time_ns, span_id")
 
 
 def _json_or_none(text: Any) -> Any:
@@ -41,11 +42,11 @@ def _json_or_none(text: Any) -> Any:
         return None
 
 
-def span_skeletons(connections: Connections, trace_id: str) -> list[dict[str, Any]]:
+def span_skeletons(connections: SessionSource, trace_id: str) -> list[dict[str, Any]]:
     """The trace's spans in start order (then span id, as ``Trace.data.spans``), each as a dict of
     ``SKELETON_FIELDS``: no inputs, outputs, attributes or events. [] for an unknown trace."""
     with connections.session("reading a trace's span tree") as conn:
-        rows = conn.execute(_SKELETON_SQL, (trace_id,)).fetchall()
+        rows = conn.execute(_skeleton_sql(connections.dialect), (trace_id,)).fetchall()
     out = []
     for row in rows:
         span = dict(zip(SKELETON_FIELDS, row, strict=True))
@@ -59,7 +60,7 @@ def span_skeletons(connections: Connections, trace_id: str) -> list[dict[str, An
     return out
 
 
-def read_span(connections: Connections, trace_id: str, span_id: str) -> Span | None:
+def read_span(connections: SessionSource, trace_id: str, span_id: str) -> Span | None:
     """One stored span with its contents (None if the trace has no such span)."""
     with connections.session("reading a span") as conn:
         row = conn.execute("SELECT span_id, parent_id, name, span_type, status, start_time_ns, end_time_ns, content"

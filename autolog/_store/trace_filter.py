@@ -21,6 +21,7 @@ import re
 from typing import Any
 
 from autolog._errors import InvalidArgumentError, InvalidFilterError
+from autolog._store.dialect import SQLITE, Dialect
 from autolog._store.filter_parser import Comparison, Parser
 from autolog._store.filter_sql import (
     SortKey,
@@ -110,8 +111,8 @@ def parse_filter(filter_string: str | None) -> list[Comparison]:
     return out
 
 
-def compile_trace_filter(filter_string: str | None, alias: str = "t") -> tuple[str, list[object]]:
-    """SQL boolean expression over ``traces AS <alias>`` and its bound parameters ("1=1" when empty).
+def compile_trace_filter(filter_string: str | None, alias: str = "t", d: Dialect = SQLITE) -> tuple[str, list[object]]:
+    """SQL boolean expression over ``traces AS <alias>`` and its bound parameters ("1=1" when empty), in dialect ``d``.
 
     The span clauses become one EXISTS over the trace's spans, last, so that together they
     must hold for a single span (``span.name = 'search' AND span.status = 'ERROR'``: a failed search).
@@ -122,9 +123,9 @@ def compile_trace_filter(filter_string: str | None, alias: str = "t") -> tuple[s
     span_params: list[object] = []
     for c in parse_filter(filter_string):
         if c.key_type in _SPAN_KINDS:
-            span_conditions.append(_span_condition(c, span_params))
+            span_conditions.append(_span_condition(c, span_params, d))
         else:
-            parts.append(_trace_clause(alias, c, params))
+            parts.append(_trace_clause(alias, c, params, d))
         check_size(filter_string or "", c, [*params, *span_params])
     if span_conditions:
         parts.append(f"EXISTS (SELECT 1 FROM spans s WHERE s.trace_id = {alias}.trace_id"
@@ -133,59 +134,60 @@ def compile_trace_filter(filter_string: str | None, alias: str = "t") -> tuple[s
     return all_of(parts), params
 
 
-def _span_condition(c: Comparison, params: list[object]) -> str:
+def _span_condition(c: Comparison, params: list[object], d: Dialect) -> str:
     """A condition on one span ``s``."""
     if c.key_type == "span":
-        return compare(f"s.{_SPAN_COLUMNS[c.key]}", c, params)
+        return compare(f"s.{_SPAN_COLUMNS[c.key]}", c, params, d=d)
     if c.key_type == "span_content":  # the stored span: its inputs, outputs and attributes
-        return compare("s.content", c, params)
+        return compare("s.content", c, params, d=d)
     path_params: list[object] = [c.key]
     numeric = isinstance(c.value, (int, float)) or c.op in ("<", "<=", ">", ">=")
-    raw = "json_extract(s.content, '$.attributes.\"' || ? || '\"')"
-    condition = compare(raw if numeric else f"CAST({raw} AS TEXT)", c, path_params, numeric)
+    path = ("attributes", None)  # the attribute's name is bound
+    expr = d.json_number("s.content", path) if numeric else d.json_text("s.content", path)
+    condition = compare(expr, c, path_params, numeric, d)
     params.extend(path_params)
     return condition
 
 
-def _trace_clause(alias: str, c: Comparison, params: list[object]) -> str:
+def _trace_clause(alias: str, c: Comparison, params: list[object], d: Dialect) -> str:
     if c.key_type == "attribute":
         if c.key in _NUMERIC_FIELDS:
-            return compare(_NUMERIC_FIELDS[c.key].format(a=alias), c, params, numeric=True)
+            return compare(_NUMERIC_FIELDS[c.key].format(a=alias), c, params, numeric=True, d=d)
         if c.key == "run_id" and c.op in ("=", "IN"):
             # A trace belongs to the run that made it, and to every evaluation run that judged it
             # (evaluating existing traces attaches that run's feedback), as MLflow links them.
-            made = compare(f"{alias}.run_id", c, params)
-            judged = compare("a.run_id", c, params)
+            made = compare(f"{alias}.run_id", c, params, d=d)
+            judged = compare("a.run_id", c, params, d=d)
             return f"({made} OR {alias}.trace_id IN (SELECT a.trace_id FROM assessments a WHERE {judged}))"
-        return compare(f"{alias}.{_STRING_COLUMNS[c.key]}", c, params)
+        return compare(f"{alias}.{_STRING_COLUMNS[c.key]}", c, params, d=d)
     if c.key_type == "tag" and c.key in TAG_COLUMNS:
-        return compare(f"{alias}.{TAG_COLUMNS[c.key]}", c, params)
+        return compare(f"{alias}.{TAG_COLUMNS[c.key]}", c, params, d=d)
     if c.key_type == "metadata" and c.key in METADATA_COLUMNS:
-        return compare(f"{alias}.{METADATA_COLUMNS[c.key]}", c, params)
+        return compare(f"{alias}.{METADATA_COLUMNS[c.key]}", c, params, d=d)
     if c.key_type == "tag":
-        return key_value_clause("trace_tags", "trace_id", f"{alias}.trace_id", c, params)
+        return key_value_clause("trace_tags", "trace_id", f"{alias}.trace_id", c, params, d=d)
     if c.key_type == "metadata":
-        return _metadata_clause(alias, c, params)
+        return _metadata_clause(alias, c, params, d)
     if c.key_type == "prompt":
         name, version = str(c.value).split("/")
         params.extend((LINKED_PROMPTS_TAG, name, version))
         # The tag holds a JSON list of {"name", "version"}; a tag that is not JSON matches nothing.
-        return (f"EXISTS (SELECT 1 FROM trace_tags g, json_each(CASE WHEN json_valid(g.value) THEN g.value"
-                f" ELSE '[]' END) p WHERE g.trace_id = {alias}.trace_id AND g.key = ?"
-                " AND json_extract(p.value, '$.name') = ? AND CAST(json_extract(p.value, '$.version') AS TEXT) = ?)")
-    return _assessment_clause(alias, c, params)
+        return (f"EXISTS (SELECT 1 FROM trace_tags g, {d.json_array('g.value', 'p')}"
+                f" WHERE g.trace_id = {alias}.trace_id AND g.key = ?"
+                f" AND {d.json_value('p.value', ('name',))} = ? AND {d.json_text('p.value', ('version',))} = ?)")
+    return _assessment_clause(alias, c, params, d)
 
 
-def _metadata_clause(alias: str, c: Comparison, params: list[object]) -> str:
+def _metadata_clause(alias: str, c: Comparison, params: list[object], d: Dialect) -> str:
     """Metadata lives per trace (trace_metadata) or in the trace's shared set (metadata_sets)."""
-    own = key_value_clause("trace_metadata", "trace_id", f"{alias}.trace_id", c, params)
-    shared = key_value_clause("metadata_sets", "set_id", f"{alias}.metadata_set", c, params)
+    own = key_value_clause("trace_metadata", "trace_id", f"{alias}.trace_id", c, params, d=d)
+    shared = key_value_clause("metadata_sets", "set_id", f"{alias}.metadata_set", c, params, d=d)
     if c.op == "IS NULL":  # absent from both places
         return f"({own} AND ({alias}.metadata_set IS NULL OR {shared}))"
     return f"({own} OR {shared})"
 
 
-def _assessment_value(c: Comparison, params: list[object]) -> str:
+def _assessment_value(c: Comparison, params: list[object], d: Dialect) -> str:
     """The condition on ``a.value`` (JSON text) of a feedback or expectation clause ("" for IS [NOT] NULL)."""
     if c.op in ("IS NULL", "IS NOT NULL"):
         return ""
@@ -193,26 +195,24 @@ def _assessment_value(c: Comparison, params: list[object]) -> str:
     if isinstance(value, str) and value.lower() in ("true", "false") and c.op in ("=", "!="):
         # JSON booleans: feedback.correct = 'true' matches a stored true, not the string "true" only.
         params.append(value.lower())
-        return f" AND json_type(a.value) {c.op} ?"
+        return f" AND {d.json_boolean_text('a.value')} {c.op} ?"
     numeric = isinstance(value, (int, float)) or c.op in ("<", "<=", ">", ">=")
     # As text, a JSON boolean is 'true' / 'false' (its JSON text, as MLflow matches it), not SQLite's 1 / 0.
-    expr = ("json_extract(a.value, '$')" if numeric else
-            "(CASE json_type(a.value) WHEN 'true' THEN 'true' WHEN 'false' THEN 'false'"
-            " ELSE CAST(json_extract(a.value, '$') AS TEXT) END)")
-    return " AND " + compare(expr, c, params, numeric)
+    expr = d.json_number("a.value", ()) if numeric else d.json_scalar_text("a.value")
+    return " AND " + compare(expr, c, params, numeric, d)
 
 
-def _assessment_clause(alias: str, c: Comparison, params: list[object]) -> str:
+def _assessment_clause(alias: str, c: Comparison, params: list[object], d: Dialect) -> str:
     """The trace's own matching assessment, or one logged for its session (metadata mlflow.trace.session).
 
     Overridden assessments (valid = 0) are history, not the current judgement.
     """
     own_params: list[object] = [c.key_type, c.key]
-    own_value = _assessment_value(c, own_params)
+    own_value = _assessment_value(c, own_params, d)
     own = (f"EXISTS (SELECT 1 FROM assessments a WHERE a.trace_id = {alias}.trace_id AND a.valid = 1"
            f" AND a.kind = ? AND a.name = ?{own_value})")
     session_params: list[object] = [SESSION_KEY, SESSION_KEY, c.key_type, c.key, f'%"{SESSION_KEY}":%']
-    session_value = _assessment_value(c, session_params)
+    session_value = _assessment_value(c, session_params, d)
     # Uncorrelated, so SQLite evaluates the sessions with a matching assessment once per search.
     session = (f"{alias}.trace_id IN (SELECT sm.trace_id FROM trace_metadata sm WHERE sm.key = ? AND sm.value IN"
                " (SELECT am.value FROM assessments a JOIN trace_metadata am ON am.trace_id = a.trace_id"
@@ -293,6 +293,6 @@ def trace_order_keys(order_by: list[str] | None, alias: str = "t") -> list[SortK
     return [*keys, SortKey(f"{alias}.trace_id", given.descending if given else True, False)]
 
 
-def compile_trace_order_by(order_by: list[str] | None, alias: str = "t") -> str:
+def compile_trace_order_by(order_by: list[str] | None, alias: str = "t", d: Dialect = SQLITE) -> str:
     """ORDER BY text for traces; the trace id is always the last key, so pages are stable."""
-    return order_sql(trace_order_keys(order_by, alias))
+    return order_sql(trace_order_keys(order_by, alias), d)
