@@ -146,7 +146,7 @@ def _encode_trace(spans: Any, record: Record, metadata_sets: dict[str, dict[str,
     encode = (lambda v: v) if native else _json
     for row in record[SPANS_FIELD]:
         span_id, parent_id, name, span_type, status_code, start_ns, end_ns, content = row
-        body = json.loads(content)
+        body, inputs_text, outputs_text = _split_content(content)
         span: Span = spans.add()
         span.trace_id = otel_trace_id
         span.span_id = span_id_bytes(span_id)
@@ -164,10 +164,10 @@ def _encode_trace(spans: Any, record: Record, metadata_sets: dict[str, dict[str,
         recorded: dict[str, Any] = body.get("attributes") or {}
         _add(attributes, keys.TRACE_REQUEST_ID, encode(trace_id))
         _add(attributes, keys.SPAN_TYPE, encode(span_type or "UNKNOWN"))
-        if inputs is not None:
-            _add(attributes, keys.SPAN_INPUTS, encode(inputs))
+        if inputs is not None:  # as JSON: the text the record holds, not parsed and dumped again
+            _add(attributes, keys.SPAN_INPUTS, inputs if native else inputs_text or _json(inputs))
         if outputs is not None:
-            _add(attributes, keys.SPAN_OUTPUTS, encode(outputs))
+            _add(attributes, keys.SPAN_OUTPUTS, outputs if native else outputs_text or _json(outputs))
         for key, value in recorded.items():
             if key not in (keys.SPAN_TYPE, keys.SPAN_INPUTS, keys.SPAN_OUTPUTS, keys.TRACE_REQUEST_ID):
                 _add(attributes, key, encode(value))
@@ -183,6 +183,31 @@ def _encode_trace(spans: Any, record: Record, metadata_sets: dict[str, dict[str,
             otel_event.time_unix_nano = event.get("timestamp_ns") or 0
             for key, value in (event.get("attributes") or {}).items():
                 _add(otel_event.attributes, key, value if isinstance(value, (str, int, float, bool)) else _json(value))
+
+
+_DECODER = json.JSONDecoder()
+_INPUTS, _OUTPUTS = '{"inputs":', ',"outputs":'
+
+
+def _split_content(content: str) -> tuple[dict[str, Any], str | None, str | None]:
+    """A span row's content parsed, with the JSON text of its inputs and outputs as it is in the row.
+
+    The row is ``{"inputs":<json>,"outputs":<json>,...}`` (``encode._span_row``); anything else
+    is parsed whole (no texts).
+    """
+    if content.startswith(_INPUTS):
+        try:
+            inputs, end_in = _DECODER.raw_decode(content, len(_INPUTS))
+            if content.startswith(_OUTPUTS, end_in):
+                start_out = end_in + len(_OUTPUTS)
+                outputs, end_out = _DECODER.raw_decode(content, start_out)
+                body: dict[str, Any] = json.loads("{" + content[end_out + 1:]) if content[end_out] == "," else {}
+                body["inputs"], body["outputs"] = inputs, outputs
+                return body, content[len(_INPUTS):end_in], content[start_out:end_out]
+        except (ValueError, IndexError):
+            pass
+    parsed: dict[str, Any] = json.loads(content)
+    return parsed, None, None
 
 
 def trace_metadata(record: Record, metadata_sets: dict[str, dict[str, str]]) -> dict[str, str]:
