@@ -31,7 +31,8 @@ __all__ = ["POSTGRES_FUNCTIONS", "SQLITE", "Dialect", "PostgresDialect", "Sessio
 class SessionSource(Protocol):
     """What the store's SQL builders and table mixins need of a store's connections (SQLite's or PostgreSQL's)."""
 
-    dialect: Dialect
+    @property
+    def dialect(self) -> Dialect: ...
 
     def session(self, action: str, write: bool = False) -> AbstractContextManager[Any]: ...
 

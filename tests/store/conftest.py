@@ -8,11 +8,15 @@ Without PostgreSQL's binaries the PostgreSQL cases skip, saying why, unless AUTO
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+import autolog
+from autolog._store.copy import copy_store
+from autolog._store.sqlite import SqliteStore
 from tests.store.pg_server import PgServer, find_bindir
 
 
@@ -52,3 +56,32 @@ def backend_uri(request: pytest.FixtureRequest, tmp_path: Path) -> str:
         return f"sqlite:///{tmp_path / 'backend.db'}"
     uri: str = request.getfixturevalue("pg_uri")
     return uri
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def backend(request: pytest.FixtureRequest) -> str:
+    """The name of a backend, for tests that build their own store of it (``copy_to_backend``)."""
+    return str(request.param)
+
+
+@pytest.fixture
+def copy_to_backend(request: pytest.FixtureRequest, backend: str) -> Iterator[Callable[[autolog.Client], Any]]:
+    """A function: the client's stored traces (flushed) in a store of ``backend``; on SQLite the client's own
+    store, on PostgreSQL a copy of it (``copy_store``) in a new database."""
+    opened: list[Any] = []
+
+    def copy(client: autolog.Client) -> Any:
+        assert client.flush(10)
+        source = SqliteStore(client.tracking_uri)
+        if backend == "sqlite":
+            return source
+        from autolog._store.postgres import PostgresStore
+
+        target = PostgresStore(request.getfixturevalue("pg_uri"))
+        opened.append(target)
+        copy_store(source, target)
+        return target
+
+    yield copy
+    for target in opened:
+        target.close()

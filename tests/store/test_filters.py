@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Callable
+from typing import Any
 
 import pytest
 from hypothesis import given, settings
@@ -48,6 +50,14 @@ def names(traces: dict[str, str], filter_string: str, order_by: list[str] | None
     return {by_id[t.info.trace_id] for t in found}
 
 
+def stored_names(backend_store: Any, traces: dict[str, str], filter_string: str,
+                 order_by: list[str] | None = None) -> list[str]:
+    """The names of the traces a store's search finds, in its order."""
+    by_id = {v: k for k, v in traces.items()}
+    found, _ = backend_store.search_traces(None, filter_string, order_by, 100)
+    return [by_id[t.info.trace_id] for t in found]
+
+
 @pytest.mark.parametrize(("filter_string", "expected"), [
     ("tags.env = 'prod'", {"alpha", "beta"}),
     ("tags.env != 'prod'", {"gamma", "delta"}),  # only traces that have the tag
@@ -90,8 +100,28 @@ def names(traces: dict[str, str], filter_string: str, order_by: list[str] | None
     ("execution_time_ms < 0", set()),
     ("timestamp_ms < 1000", set()),
 ])
-def test_fields_and_operators(traces: dict[str, str], filter_string: str, expected: set[str]) -> None:
-    assert names(traces, filter_string) == expected
+def test_fields_and_operators(traces: dict[str, str], store: autolog.Client, copy_to_backend: Callable[..., Any],
+                              filter_string: str, expected: set[str]) -> None:
+    assert names(traces, filter_string) == expected  # through the client
+    assert set(stored_names(copy_to_backend(store), traces, filter_string)) == expected  # each backend's SQL
+
+
+def test_orders_and_pages_agree_across_backends(traces: dict[str, str], store: autolog.Client,
+                                                copy_to_backend: Callable[..., Any]) -> None:
+    backend_store = copy_to_backend(store)
+    for order_by in (["name DESC"], ["execution_time_ms ASC"], ["execution_time_ms DESC"], ["tags.team ASC"],
+                     ["tags.team DESC"], ["metadata.tenant DESC", "name"], ["timestamp_ms ASC"]):
+        expected = [t.info.trace_id for t in autolog.search_traces(order_by=order_by, return_type="list")]
+        found, token, pages = [], None, 0
+        while True:  # two per page: every keyset cursor is crossed
+            page, token = backend_store.search_traces(None, None, order_by, 2, token)
+            found += [t.info.trace_id for t in page]
+            pages += 1
+            if token is None:
+                break
+        assert found == expected, order_by
+        assert pages == 3
+    assert backend_store.count_traces(None, "tags.env = 'prod'") == 2
 
 
 def test_keywords_are_case_insensitive_and_whitespace_free(traces: dict[str, str]) -> None:
@@ -159,8 +189,11 @@ def test_invalid_filters_name_position_and_expectation(filter_string: str, posit
     "name = '\\''; DELETE FROM traces; --'",
 ])
 def test_injection_attempts_change_nothing(store: autolog.Client, traces: dict[str, str],
-                                           filter_string: str) -> None:
+                                           copy_to_backend: Callable[..., Any], filter_string: str) -> None:
     assert names(traces, filter_string) == set()
+    backend_store = copy_to_backend(store)
+    assert stored_names(backend_store, traces, filter_string) == []
+    assert backend_store.count_traces() == 5
     db = store.tracking_uri.removeprefix("sqlite:///")
     conn = sqlite3.connect(db)
     assert conn.execute("SELECT COUNT(*) FROM traces").fetchone()[0] == 5

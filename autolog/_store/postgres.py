@@ -1,0 +1,69 @@
+"""The PostgreSQL store: the SQLite store's methods over a PostgreSQL database (psycopg 3, pooled connections).
+
+``AUTOLOG_TRACKING_URI=postgresql://user:password@host:5432/database`` (also ``postgresql+psycopg://``).
+The tables, indexes and migrations are SQLite's (``schema.MIGRATIONS``, rendered by
+``PostgresDialect.ddl``), and so is every query: the table mixins are the same classes, their SQL
+rendered for PostgreSQL by the connections' dialect. Trace batches are upserts keyed by trace id
+(``INSERT ... ON CONFLICT (trace_id) DO UPDATE``), so a batch written twice (a retry, a spool
+replay) leaves one copy; several processes write side by side. Failures are ``StoreError`` naming
+the database (without its password); ``transient_errors`` are the ones worth retrying.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from autolog._errors import StoreBusyError
+from autolog._store.datasets import DatasetTables
+from autolog._store.labeling import LabelingTables
+from autolog._store.logged_models import LoggedModelTables
+from autolog._store.pg_connections import PgConnections
+from autolog._store.pg_io import StoreUnavailableError, conninfo_from_uri, redacted
+from autolog._store.records import Record
+from autolog._store.rows import record_rows
+from autolog._store.runs import RunTables
+from autolog._store.traces import TRACE_WRITES, TraceTables
+
+__all__ = ["PostgresStore"]
+
+# Rows per INSERT: a few statement shapes per batch (each prepared once per connection), and far below
+# PostgreSQL's 65,535 bound parameters (512 spans x 9 columns).
+_ROW_CHUNKS = (512, 64, 8, 1)
+
+
+class PostgresStore(TraceTables, LoggedModelTables, RunTables, DatasetTables, LabelingTables):
+    """Thread-safe, multi-process store in a PostgreSQL database. Every method may block on the network."""
+
+    # Worth retrying: the server cannot be reached or restarts (StoreUnavailableError), a transaction lost
+    # a race (StoreBusyError). A wrong password, a missing or foreign database are not.
+    transient_errors: tuple[type[BaseException], ...] = (StoreUnavailableError, StoreBusyError)
+    connections: PgConnections
+
+    def __init__(self, uri: str) -> None:
+        self.uri = redacted(uri)  # what errors, stats and the UI show
+        self.connections = PgConnections(conninfo_from_uri(uri), self.uri)
+
+    def close(self) -> None:
+        """Close the pool (the next call opens a new one)."""
+        self.connections.close()
+
+    def write_records(self, records: Iterable[Record], metadata_sets: dict[str, dict[str, str]] | None = None) -> int:
+        """Upsert a batch of trace records (see ``records.RECORD_FIELDS``) in one transaction.
+
+        Not under the serial write lock: trace upserts of several processes commute (the last write
+        of a trace id wins, and every write of one id carries the same trace).
+        """
+        tables = record_rows(records, metadata_sets, unique=True)
+        with self.connections.session(f"writing {len(tables[1])} traces", write=True, serial=False) as conn:
+            for (statement, width), rows in zip(TRACE_WRITES, tables, strict=True):
+                start = 0
+                while start < len(rows):
+                    size = next(n for n in _ROW_CHUNKS if n <= len(rows) - start)
+                    chunk = rows[start:start + size]
+                    places = ",".join(["(" + ",".join("?" * width) + ")"] * size)
+                    conn.execute(f"{statement} VALUES {places}", [v for row in chunk for v in row])
+                    start += size
+        return len(tables[1])
+
+    def checkpoint(self) -> None:
+        """Nothing to do: PostgreSQL checkpoints its WAL itself (the export worker calls this between writes)."""
