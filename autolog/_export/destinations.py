@@ -42,8 +42,8 @@ from autolog._export.otlp import OtlpExporter
 from autolog._export.otlp_config import OtlpSettings
 from autolog._export.pipeline import ExportPipeline
 from autolog._stats import STATS, DestinationCounters
-from autolog._store.sqlite import SqliteStore
 from autolog._store.sqlite_io import path_from_uri
+from autolog._store.stores import is_postgres_uri, open_store
 from autolog._tracing.live import LiveTrace, OpenTraces
 
 __all__ = ["Built", "Destinations", "build", "destination_spool_dir", "is_mlflow_server", "pipeline_for"]
@@ -141,10 +141,11 @@ def build(tracking_uri: str, open_traces: OpenTraces, options: dict[str, Any], *
         pipelines.append(pipeline_for(exporter, destination_spool_dir("mlflow", tracking_uri, None), open_traces,
                                       counters[-1], options))
     else:
-        store = SqliteStore(tracking_uri)
-        store_spool = Path(str(path_from_uri(tracking_uri)) + ".spool")
+        store = open_store(tracking_uri)  # SQLite, or PostgreSQL (its uri without the password)
+        store_spool = (destination_spool_dir("postgresql", store.uri, None) if is_postgres_uri(tracking_uri)
+                       else Path(str(path_from_uri(tracking_uri)) + ".spool"))
         if local_store or otlp is None:  # no OTLP either: the store is the only place traces can go
-            counters.append(STATS.destination(tracking_uri, primary=True))
+            counters.append(STATS.destination(store.uri, primary=True))
             store_pipeline = pipeline_for(StoreExporter(store), store_spool, open_traces, counters[-1], options)
             pipelines.append(store_pipeline)
     if otlp is not None:

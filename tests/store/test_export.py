@@ -385,5 +385,9 @@ def test_store_refuses_a_newer_schema(tmp_path: Path) -> None:
 
 
 def test_bad_tracking_uri_is_a_clear_error() -> None:
-    with pytest.raises(autolog.InvalidArgumentError, match=r"'postgresql://host/db'.*not supported"):
-        autolog.Client("postgresql://host/db")
+    with pytest.raises(autolog.InvalidArgumentError, match=r"'mysql://host/db'.*not supported"):
+        autolog.Client("mysql://host/db")
+    with pytest.raises(autolog.InvalidArgumentError, match=r"'postgresql://u:\*\*\*@host:5432': name the database"):
+        autolog.Client("postgresql://u:secret@host:5432")  # the password never shows
+    with pytest.raises(autolog.InvalidArgumentError, match=r"name the server"):
+        autolog.Client("postgresql:///db")
