@@ -26,6 +26,7 @@ __all__ = [
     "TOKEN_SQL",
     "SplitKey",
     "VersionTotals",
+    "evaluation_rows",
     "feedback_number_sql",
     "parse_split_key",
     "unpriced_models",
@@ -258,3 +259,27 @@ def version_list(connections: SessionSource, experiment_id: str | None,
            f" FROM logged_models AS m {where} ORDER BY m.creation_timestamp DESC, m.rowid DESC")
     with connections.session("listing versions") as conn:
         return [tuple(r) for r in conn.execute(sql, args)]
+
+
+def evaluation_rows(connections: SessionSource, run_id: str) -> tuple[list[Any], list[Any]]:
+    """An evaluation run's traces and valid numeric feedback, for ``compare_evaluations``, in either dialect.
+
+    Traces: ``(trace_id, request_time, execution_duration, total_tokens, cost, inputs JSON, outputs JSON)`` of
+    the traces the run made or judged, oldest first; the root span's inputs and outputs as JSON text.
+    Feedback: ``(trace_id, name, number or None, value JSON, rationale)``, oldest first, the run's own and
+    the human overrides of it.
+    """
+    d = connections.dialect
+    root = ("(SELECT {} FROM spans AS s WHERE s.trace_id = t.trace_id AND s.parent_id IS NULL"
+            " ORDER BY s.start_time_ns LIMIT 1)")
+    traces_sql = (f"SELECT t.trace_id, t.request_time, t.execution_duration, {TOKEN_SQL['total_tokens']}, t.cost,"
+                  f" {root.format(d.json_quoted('s.content', ('inputs',)))},"
+                  f" {root.format(d.json_quoted('s.content', ('outputs',)))}"
+                  " FROM traces AS t WHERE t.trace_id IN (SELECT trace_id FROM traces WHERE run_id = ?"
+                  "  UNION SELECT trace_id FROM assessments WHERE run_id = ?) ORDER BY t.request_time, t.trace_id")
+    feedback_sql = (f"SELECT a.trace_id, a.name, {feedback_number_sql(d)}, a.value, a.rationale FROM assessments AS a"
+                    " WHERE a.kind = 'feedback' AND a.valid = 1 AND a.error IS NULL AND (a.run_id = ? OR a.overrides"
+                    " IN (SELECT assessment_id FROM assessments WHERE run_id = ?)) ORDER BY a.create_time_ms")
+    with connections.session(f"reading evaluation run {run_id}") as conn:
+        return (conn.execute(traces_sql, (run_id, run_id)).fetchall(),
+                conn.execute(feedback_sql, (run_id, run_id)).fetchall())

@@ -108,6 +108,10 @@ class Dialect:
         """The value at ``path`` for Python to read: an object or array as JSON text, a number as itself."""
         return self.json_value(doc, path)
 
+    def json_quoted(self, doc: str, path: Sequence[str]) -> str:
+        """The value at ``path`` as JSON text (an object as itself, a string quoted)."""
+        return f"json_quote({self.json_value(doc, path)})"
+
     def json_scalar_text(self, doc: str) -> str:
         """The whole document as text, MLflow's way: a JSON boolean 'true' / 'false', a string unquoted."""
         return (f"(CASE json_type({doc}) WHEN 'true' THEN 'true' WHEN 'false' THEN 'false'"
@@ -300,6 +304,9 @@ class PostgresDialect(Dialect):
 
     def json_object(self, doc: str, path: Sequence[str]) -> str:
         return f"(({doc})::jsonb #> {self._path(path)})"  # jsonb: psycopg gives the Python value
+
+    def json_quoted(self, doc: str, path: Sequence[str]) -> str:
+        return f"((({doc})::jsonb #> {self._path(path)})::text)"
 
     def json_scalar_text(self, doc: str) -> str:
         return f"(autolog_jsonb({doc}) #>> '{{}}')"  # true -> 'true', "x" -> 'x', 1.5 -> '1.5'
