@@ -29,16 +29,14 @@ replayed by the next one that exports there.
 from __future__ import annotations
 
 import hashlib
+import importlib
 import os
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from autolog._export.exporter import Exporter, StoreExporter
-from autolog._export.mlflow_rest import MlflowRestStore
-from autolog._export.mlflow_server import MlflowServerExporter
-from autolog._export.otlp import OtlpExporter
 from autolog._export.otlp_config import OtlpSettings
 from autolog._export.pipeline import ExportPipeline
 from autolog._stats import STATS, DestinationCounters
@@ -46,7 +44,20 @@ from autolog._store.sqlite_io import path_from_uri
 from autolog._store.stores import is_postgres_uri, open_store
 from autolog._tracing.live import LiveTrace, OpenTraces
 
+if TYPE_CHECKING:
+    from types import ModuleType
+
 __all__ = ["Built", "Destinations", "build", "destination_spool_dir", "is_mlflow_server", "pipeline_for"]
+
+
+def _remote(module: str, what: str) -> ModuleType:
+    """``autolog._export.<module>``, imported when first needed: httpx and opentelemetry-proto are the
+    ``otlp`` extra's, so ``import autolog`` (and a store alone) never needs them."""
+    try:
+        return importlib.import_module(f"autolog._export.{module}")
+    except ImportError as exc:
+        raise ImportError(f"{what} needs httpx and opentelemetry-proto: pip install 'autolog-genai[otlp]' "
+                          f"({exc})") from exc
 
 
 def is_mlflow_server(uri: str) -> bool:
@@ -135,9 +146,11 @@ def build(tracking_uri: str, open_traces: OpenTraces, options: dict[str, Any], *
     store_pipeline = None
     store_spool: Path | None = None
     if is_mlflow_server(tracking_uri):
-        store: Any = MlflowRestStore(tracking_uri)
+        mlflow_rest = _remote("mlflow_rest", "an MLflow tracking server as the tracking URI")
+        store: Any = mlflow_rest.MlflowRestStore(tracking_uri)
         counters.append(STATS.destination(tracking_uri, primary=True))
-        exporter: Exporter = MlflowServerExporter(tracking_uri, counters[-1])
+        exporter: Exporter = _remote("mlflow_server", "an MLflow tracking server as the tracking URI"
+                                     ).MlflowServerExporter(tracking_uri, counters[-1])
         pipelines.append(pipeline_for(exporter, destination_spool_dir("mlflow", tracking_uri, None), open_traces,
                                       counters[-1], options))
     else:
@@ -150,10 +163,10 @@ def build(tracking_uri: str, open_traces: OpenTraces, options: dict[str, Any], *
             pipelines.append(store_pipeline)
     if otlp is not None:
         counters.append(STATS.destination(otlp.endpoint, primary=not pipelines))
-        otlp_exporter = OtlpExporter(otlp, counters[-1])
+        otlp_exporter = _remote("otlp", "OTLP export").OtlpExporter(otlp, counters[-1])
         spool_dir = destination_spool_dir("otlp", otlp.endpoint, store_spool if store_pipeline else None)
         pipelines.append(pipeline_for(otlp_exporter, spool_dir, open_traces, counters[-1], options))
     destinations = Destinations(pipelines, counters)
-    if isinstance(store, MlflowRestStore):
+    if is_mlflow_server(tracking_uri):
         destinations.closers.append(store.close)
     return Built(store, destinations, store_pipeline)
