@@ -41,6 +41,9 @@ def _mlflow_bin() -> Path | None:
 
 
 MLFLOW = _mlflow_bin()
+if MLFLOW is None and os.environ.get("AUTOLOG_REQUIRE_MLFLOW"):  # CI (.ci/run) installs it: fail, never skip
+    raise RuntimeError("AUTOLOG_REQUIRE_MLFLOW is set but no MLflow virtualenv was found (AUTOLOG_MLFLOW_VENV="
+                       f"{os.environ.get('AUTOLOG_MLFLOW_VENV')!r})")
 pytestmark = pytest.mark.skipif(MLFLOW is None, reason=(
     "no MLflow virtualenv: python3 -m venv ../mlflow-venv && ../mlflow-venv/bin/pip install 'mlflow>=3.6' "
     "(or set AUTOLOG_MLFLOW_VENV)"))

@@ -221,8 +221,8 @@ def test_create_external_model_sets_mlflows_is_external_tag() -> None:
 
 # -- tracking URI ------------------------------------------------------------------------------------------------
 
-UNSUPPORTED = ["databricks", "databricks://profile", "databricks-uc", "http://localhost:5000",
-               "https://mlflow.example.com", "postgresql://user@host/db", "mysql://h/db", "file:///tmp/mlruns",
+# http(s):// (an MLflow tracking server) and postgresql:// are destinations now: tests/export, tests/store.
+UNSUPPORTED = ["databricks", "databricks://profile", "databricks-uc", "mysql://h/db", "file:///tmp/mlruns",
                "file:mlruns"]
 # Runs in a fresh process: configure() (which every test's fixture calls) wins over the environment.
 _URI_PROBE = """
