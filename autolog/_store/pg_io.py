@@ -73,13 +73,30 @@ _REFUSED_STATES = {"28P01": "rejected the password", "28000": "rejected the user
                    "25006": "is read-only (a standby?): it can be searched, not written"}
 
 
+# A failed connection carries no SQLSTATE (psycopg has only libpq's message): the server's words give it.
+_STATE_OF_MESSAGE = (("password authentication failed", "28P01"), ("no pg_hba.conf entry", "28000"),
+                     ("role \"", "28000"), ("is not permitted to log in", "28000"), ("database \"", "3D000"),
+                     ("permission denied for database", "42501"), ("the database system is starting up", "57P03"),
+                     ("the database system is shutting down", "57P01"), ("too many clients", "53300"))
+
+
+def _sqlstate(exc: BaseException) -> str:
+    state = getattr(exc, "sqlstate", None)
+    if state:
+        return str(state)
+    message = str(exc)
+    if "does not exist" not in message and "failed" not in message and "not permitted" not in message:
+        return next((code for text, code in _STATE_OF_MESSAGE[-3:] if text in message), "")
+    return next((code for text, code in _STATE_OF_MESSAGE if text in message), "")
+
+
 def pg_store_error(target: str, exc: BaseException, action: str) -> StoreError:
     """The ``StoreError`` for ``exc``, raised while ``action`` against the store at ``target`` (redacted URI)."""
     import psycopg
     import psycopg_pool
 
     cause = (str(exc).strip() or type(exc).__name__).replace("\n", " ")
-    state = getattr(exc, "sqlstate", None) or ""
+    state = _sqlstate(exc)
     where = f"the PostgreSQL store at {target}"
     if state in _BUSY_STATES:
         return StoreBusyError(f"{where} could not commit: {_BUSY_STATES[state]} (while {action}; PostgreSQL: "

@@ -108,9 +108,10 @@ class PgServer:
     def start(self) -> None:
         if not self.data.exists():
             self.init()
-        # fsync off: a test server's data need not survive a power cut, and the 2-core CI machine is slow enough.
+        # fsync off: a test server's data need not survive a power cut (the OS keeps it across a server crash,
+        # which the restart test makes; synchronous_commit stays on, or that crash would lose acknowledged commits).
         options = (f"-c listen_addresses=127.0.0.1 -p {self.port} -k {self.socket_dir} -c fsync=off"
-                   " -c synchronous_commit=off -c full_page_writes=off -c max_connections=200"
+                   " -c full_page_writes=off -c max_connections=200"
                    " -c shared_buffers=256MB")
         self._run("pg_ctl", "-D", str(self.data), "-l", str(self.log), "-o", options, "-w", "-t", "60", "start")
         self.started = True
