@@ -222,6 +222,7 @@ def table_layout(statements: Iterable[str]) -> dict[str, TableLayout]:
 
 _TYPES = re.compile(r"\b(TEXT|INTEGER|REAL)\b")
 _PG_TYPES = {"TEXT": 'TEXT COLLATE "C"', "INTEGER": "BIGINT", "REAL": "DOUBLE PRECISION"}
+_CREATE_INDEX = re.compile(r"^(\s*CREATE (?:UNIQUE )?INDEX \w+ ON \w+ )\(([^)]*)\)(.*)$", re.S)
 _JSON_EXTRACT_LITERAL = re.compile(r"json_extract\(([\w.]+), '\$\.(\w+)'\)")
 _JSON_VALID = re.compile(r"json_valid\(([\w.]+)\)")
 _UPSERT = re.compile(r"^\s*INSERT OR (REPLACE|IGNORE) INTO (\w+)(?:\s*\(([^)]*)\))?", re.S)
@@ -239,7 +240,8 @@ class PostgresDialect(Dialect):
 
     def ddl(self, statement: str) -> str:
         """Types (TEXT with byte-wise collation as SQLite's, BIGINT, DOUBLE PRECISION), an identity ``rowid``
-        where SQLite has its implicit one (it breaks ties in creation order), and data migrations' JSON access."""
+        where SQLite has its implicit one (it breaks ties in creation order), index columns with NULL first, and
+        data migrations' JSON access."""
         created = _CREATE_TABLE.match(statement)
         if created:
             body = _TYPES.sub(lambda m: _PG_TYPES[m.group(1)], created.group(2).rstrip())
@@ -248,6 +250,12 @@ class PostgresDialect(Dialect):
             return f"CREATE TABLE {created.group(1)} ({body}\n        )"
         if _ADD_COLUMN.match(statement):
             return _TYPES.sub(lambda m: _PG_TYPES[m.group(1)], statement)
+        index = _CREATE_INDEX.match(statement)
+        if index:
+            # NULL first in the index, as SQLite sorts it: order_term's "ASC NULLS FIRST" reads it forwards and
+            # "DESC NULLS LAST" backwards, so the trace list's orders walk an index as on SQLite.
+            columns = ", ".join(f"{c.strip()} NULLS FIRST" for c in index.group(2).split(","))
+            return f"{index.group(1)}({columns}){index.group(3)}"
         statement = _JSON_EXTRACT_LITERAL.sub(lambda m: f"autolog_num(autolog_jsonb({m.group(1)}) -> '{m.group(2)}')",
                                               statement)
         return _JSON_VALID.sub(lambda m: f"(autolog_jsonb({m.group(1)}) IS NOT NULL)", statement)

@@ -1,8 +1,8 @@
 """Store fixtures: a PostgreSQL server for the session (``pg_server.py``), a database per test, and ``backend_uri``,
 the tracking URI of a fresh store of each backend (SQLite, PostgreSQL), so that one test runs on both.
 
-Without PostgreSQL's binaries the PostgreSQL cases skip, saying why, unless AUTOLOG_REQUIRE_POSTGRES=1
-(CI), where they fail instead.
+Without PostgreSQL's binaries, or psycopg (the ``postgres`` extra), the PostgreSQL cases skip, saying
+why, unless AUTOLOG_REQUIRE_POSTGRES=1 (CI), where they fail instead.
 """
 
 from __future__ import annotations
@@ -23,8 +23,15 @@ from tests.store.pg_server import PgServer, find_bindir
 @pytest.fixture(scope="session")
 def pg_server() -> Iterator[PgServer]:
     bindir = find_bindir()
+    message = None
     if bindir is None:
         message = "PostgreSQL's initdb and pg_ctl are not installed (apt-get install -y postgresql)"
+    try:
+        import psycopg  # noqa: F401
+        import psycopg_pool  # noqa: F401
+    except ImportError as exc:
+        message = f"psycopg 3 and psycopg_pool are not installed ({exc}): pip install -e '.[postgres]'"
+    if message is not None or bindir is None:
         if os.environ.get("AUTOLOG_REQUIRE_POSTGRES") == "1":
             pytest.fail(message)
         pytest.skip(message)
