@@ -22,8 +22,11 @@ def open_store(uri: str) -> Any:
     if not is_postgres_uri(uri):
         return SqliteStore(uri)
     conninfo_from_uri(uri)  # a URI without a host or database is refused now, on the caller's thread
+    from autolog._store.postgres import PostgresStore  # imports psycopg only when it connects
+
     try:
-        from autolog._store.postgres import PostgresStore
+        import psycopg  # noqa: F401 - here, so that a missing install is said now, not at the first write
+        import psycopg_pool  # noqa: F401
     except ImportError as exc:
         raise InvalidArgumentError(f"tracking URI {redacted(uri)!r} needs psycopg 3 and psycopg_pool ({exc}): "
                                    f"{POSTGRES_EXTRA}") from None

@@ -391,3 +391,11 @@ def test_bad_tracking_uri_is_a_clear_error() -> None:
         autolog.Client("postgresql://u:secret@host:5432")  # the password never shows
     with pytest.raises(autolog.InvalidArgumentError, match=r"name the server"):
         autolog.Client("postgresql:///db")
+
+
+def test_a_postgresql_uri_without_psycopg_says_what_to_install() -> None:
+    code = ("import sys; sys.modules['psycopg'] = None\nimport autolog\ntry:\n"
+            "    autolog.Client('postgresql://u:pw@h/db')\nexcept autolog.InvalidArgumentError as e:\n    print(e)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True,
+                         env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])}).stdout
+    assert "'postgresql://u:***@h/db' needs psycopg 3" in out and "autolog-genai[postgres]" in out, out
