@@ -7,7 +7,9 @@ ILIKE, RLIKE, JSON access, NULL ordering and integer casts. The schema is one de
 (``schema.MIGRATIONS``, in SQLite's syntax): ``Dialect.ddl`` renders each statement for its database.
 
 What is purely lexical is translated statement by statement (``PostgresDialect.translate``, cached
-per statement text): ``?`` placeholders to psycopg's ``%s``, ``IS ?`` to ``IS NOT DISTINCT FROM``,
+per statement text): ``?`` placeholders to PostgreSQL's own ``$1, $2...`` (sent by psycopg's
+``RawCursor`` without parsing the text again: a 512-row INSERT is too long for psycopg's own cache
+of parsed queries, and parsing it was 70 % of a batch write), ``IS ?`` to ``IS NOT DISTINCT FROM``,
 and ``INSERT OR REPLACE`` / ``OR IGNORE`` to ``INSERT ... ON CONFLICT (<primary key>) DO UPDATE`` /
 ``DO NOTHING``, the primary keys and columns read off the same schema definition.
 
@@ -347,17 +349,17 @@ class PostgresDialect(Dialect):
 
 
 def _placeholders(sql: str) -> str:
-    """``?`` outside string literals → ``%s``; every ``%`` doubled (psycopg reads ``%`` anywhere)."""
+    """``?`` outside string literals → ``$1``, ``$2``... in order."""
     out = []
     quoted = False
+    n = 0
     for ch in sql:
         if ch == "'":
             quoted = not quoted
             out.append(ch)
-        elif ch == "%":
-            out.append("%%")
         elif ch == "?" and not quoted:
-            out.append("%s")
+            n += 1
+            out.append(f"${n}")
         else:
             out.append(ch)
     return "".join(out)

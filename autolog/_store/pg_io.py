@@ -120,7 +120,8 @@ def pg_store_error(target: str, exc: BaseException, action: str) -> StoreError:
 
 class PgConnection:
     """A psycopg connection taking the store's SQL (SQLite's text, ``?`` placeholders): ``execute`` and
-    ``executemany`` translate each statement once (``PostgresDialect.translate``) and return the cursor."""
+    ``executemany`` translate each statement once (``PostgresDialect.translate``: ``$1`` placeholders) and
+    return the cursor, a ``RawCursor`` (it sends the text as it is)."""
 
     __slots__ = ("conn", "dialect")
 
@@ -129,12 +130,16 @@ class PgConnection:
         self.dialect = dialect
 
     def execute(self, sql: str, parameters: Sequence[Any] | None = None) -> Any:
-        cursor = self.conn.cursor()
+        import psycopg
+
+        cursor = psycopg.RawCursor(self.conn)
         cursor.execute(self.dialect.translate(sql), tuple(parameters) if parameters is not None else ())
         return cursor
 
     def executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> Any:
-        cursor = self.conn.cursor()
+        import psycopg
+
+        cursor = psycopg.RawCursor(self.conn)
         batch = [tuple(r) for r in rows]
         if batch:  # nothing to write: no round trip
             cursor.executemany(self.dialect.translate(sql), batch)
