@@ -93,6 +93,9 @@ def search(server: PgServer, n: int) -> dict[str, float]:
             None, "span.name = 'step-1' AND status = 'ERROR'", None, 100, include_spans=False),
         "span.attributes.temperature > 0.85": lambda: store.search_traces(
             None, "span.attributes.temperature > 0.85", None, 100, include_spans=False),
+        "trace.text LIKE '%question 4242 %' (every span read)": lambda: store.search_traces(
+            None, "trace.text LIKE '%question 4242 %'", None, 100, include_spans=False),
+        "newest page with spans": lambda: store.search_traces(None, None, None, 100),
         "count tags.user = 'u7'": lambda: store.count_traces(None, "tags.user = 'u7'"),
         "count all": lambda: store.count_traces(),
     }

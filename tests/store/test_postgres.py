@@ -8,6 +8,7 @@ import subprocess
 import sys
 import textwrap
 import time
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -217,3 +218,29 @@ def test_the_client_reads_what_it_wrote_through_postgres(pg_uri: str) -> None:
     found = autolog.search_traces(filter_string="tags.env = 'prod'", return_type="list")
     assert [t.info.trace_id for t in found] == [root.trace_id]
     assert "***" not in client.store.uri and autolog.stats()["destinations"]
+
+
+def test_a_forked_child_writes_on_its_own_connections_and_leaves_the_parent_s_open(pg_uri: str) -> None:
+    client = autolog.configure(pg_uri, schedule_delay_millis=20)
+    with autolog.start_span("parent-before"):
+        pass
+    assert client.flush(10)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)  # fork with threads (3.12+ warns)
+        pid = os.fork()
+    if pid == 0:  # child: the parent's pooled connections are detached, never used nor terminated
+        code = 1
+        try:
+            for i in range(5):
+                with autolog.start_span(f"child-{i}"):
+                    pass
+            code = 0 if autolog.flush(30) and client.store.count_traces() == 6 else 2
+        finally:
+            os._exit(code)
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+    with autolog.start_span("parent-after"):  # the parent's connections still work
+        pass
+    assert client.flush(10)
+    assert client.store.count_traces() == 7
+    assert autolog.stats()["export_retries"] == 0  # no connection of the parent was cut by the child
