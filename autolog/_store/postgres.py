@@ -12,15 +12,16 @@ the database (without its password); ``transient_errors`` are the ones worth ret
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import Any
 
-from autolog._errors import StoreBusyError
+from autolog._errors import StoreBusyError, StoreError
 from autolog._store.datasets import DatasetTables
 from autolog._store.labeling import LabelingTables
 from autolog._store.logged_models import LoggedModelTables
 from autolog._store.pg_connections import PgConnections
 from autolog._store.pg_io import StoreUnavailableError, conninfo_from_uri, redacted
 from autolog._store.records import Record
-from autolog._store.rows import record_rows
+from autolog._store.rows import TableRows, record_rows
 from autolog._store.runs import RunTables
 from autolog._store.traces import TRACE_WRITES, TraceTables
 
@@ -29,6 +30,23 @@ __all__ = ["PostgresStore"]
 # Rows per INSERT: a few statement shapes per batch (each prepared once per connection), and far below
 # PostgreSQL's 65,535 bound parameters (512 spans x 9 columns).
 _ROW_CHUNKS = (512, 64, 8, 1)
+_INT64 = range(-(2**63), 2**63)
+
+
+def _bindable(values: list[Any]) -> list[Any]:
+    """The values as PostgreSQL takes them, checked before the server sees them.
+
+    PostgreSQL's text cannot hold NUL (SQLite's can): it becomes U+FFFD, as a decoder shows a bad byte.
+    An integer past 64 bits is an OverflowError, as SQLite's binding raises: the export worker then knows
+    the record, not the store, is at fault and sets it apart, where a server error would hold the batch.
+    """
+    for i, v in enumerate(values):
+        if type(v) is str:
+            if "\x00" in v:
+                values[i] = v.replace("\x00", "\ufffd")
+        elif type(v) is int and v not in _INT64:
+            raise OverflowError(f"{v} does not fit a 64-bit integer column")
+    return values
 
 
 class PostgresStore(TraceTables, LoggedModelTables, RunTables, DatasetTables, LabelingTables):
@@ -54,6 +72,19 @@ class PostgresStore(TraceTables, LoggedModelTables, RunTables, DatasetTables, La
         of a trace id wins, and every write of one id carries the same trace).
         """
         tables = record_rows(records, metadata_sets, unique=True)
+        try:
+            self._write(tables, checked=False)
+        except StoreError as exc:
+            import psycopg
+
+            if not isinstance(exc.__cause__, psycopg.DataError):
+                raise
+            # A value PostgreSQL cannot take (NUL in text, an integer past 64 bits): checked and written again,
+            # at a cost paid by such batches only.
+            self._write(tables, checked=True)
+        return len(tables[1])
+
+    def _write(self, tables: TableRows, checked: bool) -> None:
         with self.connections.session(f"writing {len(tables[1])} traces", write=True, serial=False) as conn:
             for (statement, width), rows in zip(TRACE_WRITES, tables, strict=True):
                 start = 0
@@ -61,9 +92,9 @@ class PostgresStore(TraceTables, LoggedModelTables, RunTables, DatasetTables, La
                     size = next(n for n in _ROW_CHUNKS if n <= len(rows) - start)
                     chunk = rows[start:start + size]
                     places = ",".join(["(" + ",".join("?" * width) + ")"] * size)
-                    conn.execute(f"{statement} VALUES {places}", [v for row in chunk for v in row])
+                    values = [v for row in chunk for v in row]
+                    conn.execute(f"{statement} VALUES {places}", _bindable(values) if checked else values)
                     start += size
-        return len(tables[1])
 
     def checkpoint(self) -> None:
         """Nothing to do: PostgreSQL checkpoints its WAL itself (the export worker calls this between writes)."""

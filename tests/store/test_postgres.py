@@ -244,3 +244,15 @@ def test_a_forked_child_writes_on_its_own_connections_and_leaves_the_parent_s_op
     assert client.flush(10)
     assert client.store.count_traces() == 7
     assert autolog.stats()["export_retries"] == 0  # no connection of the parent was cut by the child
+
+
+def test_a_nul_character_is_stored_as_a_replacement_and_a_huge_integer_is_the_record_s_fault(pg_uri: str) -> None:
+    store = PostgresStore(pg_uri)
+    record = list(_record("tr-nul"))
+    record[RECORD_FIELDS.index("tags")] = (("k", "a\x00b"),)
+    store.write_records([tuple(record)])
+    assert store.get_trace("tr-nul").info.tags["k"] == "a\ufffdb"
+    record[RECORD_FIELDS.index("execution_duration")] = 2**70
+    result = StoreExporter(store).export([tuple(record)], {})
+    assert not result.ok and result.rejected and not result.retryable  # set apart, not retried for ever
+    store.close()
