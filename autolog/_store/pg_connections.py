@@ -97,7 +97,10 @@ class PgConnections:
 
         return psycopg_pool.ConnectionPool(
             self.conninfo, min_size=1, max_size=POOL_MAX, timeout=POOL_WAIT_SECONDS, open=True,
-            kwargs={"autocommit": True, "connect_timeout": CONNECT_TIMEOUT_SECONDS},
+            # TCP keepalives: a server that vanishes mid-statement (a network cut) fails the statement in about a
+            # minute, a retryable error, instead of hanging the export worker.
+            kwargs={"autocommit": True, "connect_timeout": CONNECT_TIMEOUT_SECONDS, "keepalives": 1,
+                    "keepalives_idle": 30, "keepalives_interval": 10, "keepalives_count": 3},
             configure=self._configure, check=psycopg_pool.ConnectionPool.check_connection,
             name=f"autolog {self.target}")
 
