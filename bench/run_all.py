@@ -20,7 +20,7 @@ HERE = Path(__file__).resolve().parent
 RESULTS = HERE / "results"
 SCENARIOS = ["bench_openai.py", "bench_instructions.py", "bench_fluent.py", "bench_burst.py", "bench_search.py",
              "bench_memory.py", "bench_langchain.py", "bench_llama_index.py", "bench_faults.py", "bench_evaluate.py",
-             "bench_compare.py", "bench_ui.py"]
+             "bench_compare.py", "bench_ui.py", "bench_team.py"]
 PACKAGES = ["autolog-genai", "mlflow", "openai", "langchain-core", "llama-index-core",
             "openinference-instrumentation-openai",
             "openinference-instrumentation-langchain", "openinference-instrumentation-llama-index", "opentelemetry-sdk",
