@@ -17,6 +17,7 @@ from autolog import _cli_compare, _cli_ui
 from autolog._client import Client, get_default_client, resolve_tracking_uri
 from autolog._errors import AutologError, ResourceDoesNotExist, StoreError
 from autolog._store.sqlite_io import path_from_uri
+from autolog._store.stores import is_postgres_uri
 from autolog.entities import keys
 from autolog.entities.span import Span
 from autolog.entities.trace import Trace, TraceInfo
@@ -63,6 +64,8 @@ def _print_tree(trace: Trace, names: dict[str, str]) -> None:
 def _require_store(tracking_uri: str | None) -> None:
     """Refuse a store that does not exist: reading commands must not create one (or its directories)."""
     uri = resolve_tracking_uri(tracking_uri)
+    if is_postgres_uri(uri):  # a server's database: opening it says clearly if it is missing or unreachable
+        return
     path = path_from_uri(uri)
     if not path.is_file():
         where = ("--tracking-uri" if tracking_uri else

@@ -23,7 +23,7 @@ from typing import Any
 
 from autolog._client import Client, get_default_client
 from autolog._errors import AutologError
-from autolog._store.comparison import FEEDBACK_NUMBER_SQL, TOKEN_SQL
+from autolog._store.comparison import evaluation_rows
 from autolog._store.connections import Connections
 from autolog.genai.comparison.stats import PairedComparison, compare_paired
 
@@ -139,19 +139,7 @@ RowKey = tuple[str, int]  # (inputs digest, occurrence of those inputs in the ru
 
 def run_rows(connections: Connections, run_id: str) -> dict[RowKey, RunRow]:
     """The run's rows keyed by (inputs digest, occurrence), oldest trace first."""
-    # json_quote inside the subquery: an object comes out as its JSON text, a string quoted (JSON too).
-    root = "(SELECT json_quote(json_extract(s.content, '$.{}')) FROM spans AS s" \
-           " WHERE s.trace_id = t.trace_id AND s.parent_id IS NULL LIMIT 1)"
-    traces_sql = (f"SELECT t.trace_id, t.request_time, t.execution_duration, {TOKEN_SQL['total_tokens']}, t.cost,"
-                  f" {root.format('inputs')}, {root.format('outputs')}"
-                  " FROM traces AS t WHERE t.trace_id IN (SELECT trace_id FROM traces WHERE run_id = ?"
-                  "  UNION SELECT trace_id FROM assessments WHERE run_id = ?) ORDER BY t.request_time, t.trace_id")
-    feedback_sql = (f"SELECT a.trace_id, a.name, {FEEDBACK_NUMBER_SQL}, a.value, a.rationale FROM assessments AS a"
-                    " WHERE a.kind = 'feedback' AND a.valid = 1 AND a.error IS NULL AND (a.run_id = ? OR a.overrides"
-                    " IN (SELECT assessment_id FROM assessments WHERE run_id = ?)) ORDER BY a.create_time_ms")
-    with connections.session(f"reading evaluation run {run_id}") as conn:
-        traces = conn.execute(traces_sql, (run_id, run_id)).fetchall()
-        feedback = conn.execute(feedback_sql, (run_id, run_id)).fetchall()
+    traces, feedback = evaluation_rows(connections, run_id)  # the store's SQL, in its dialect
     values: dict[str, dict[str, list[float]]] = {}
     scores: dict[str, dict[str, dict[str, Any]]] = {}
     for trace_id, name, number, value_json, rationale in feedback:
