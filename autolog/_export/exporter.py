@@ -13,6 +13,7 @@ batch in the spool for a later replay).
 from __future__ import annotations
 
 import sqlite3
+import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
@@ -101,9 +102,20 @@ class StoreExporter:
 _RECORD_FAULTS = (sqlite3.IntegrityError, sqlite3.InterfaceError, sqlite3.ProgrammingError, sqlite3.DataError)
 
 
+def _record_faults() -> tuple[type[BaseException], ...]:
+    """SQLite's, and PostgreSQL's when psycopg is loaded (a constraint or a value the server refused): those are
+    the records' fault, to be set apart, where a lost connection is the destination's, to be spooled."""
+    psycopg = sys.modules.get("psycopg")
+    if psycopg is None:
+        return _RECORD_FAULTS
+    errors = psycopg.errors
+    # not ProgrammingError: it also means a missing table or privilege, which is the database's fault
+    return (*_RECORD_FAULTS, errors.IntegrityError, errors.DataError)
+
+
 def _is_about_the_records(exc: BaseException) -> bool:
     if isinstance(exc, StoreError):
-        return isinstance(exc.__cause__, _RECORD_FAULTS)
+        return isinstance(exc.__cause__, _record_faults())
     # Not a StoreError: raised while binding or building rows, before SQLite saw anything
     # (OverflowError for ints past 64 bits, TypeError/ValueError/IndexError for a malformed record).
     return isinstance(exc, (OverflowError, TypeError, ValueError, IndexError, KeyError, *_RECORD_FAULTS))
