@@ -42,3 +42,4 @@ def test_cli_and_api_on_each_backend(backend_uri: str) -> None:
     assert [(s["name"], s["span_type"]) for s in detail["spans"]] == [("answer", "AGENT")]
     versions = api.get("/api/versions").json()
     assert [(v["model_id"], v["traces"]) for v in versions] == [(model_id, 1)]
+    api.app.state.client.shutdown()  # type: ignore[attr-defined]  # the app's own client: no worker left behind
