@@ -728,16 +728,3 @@ def test_version_comparison_by_model_id() -> None:
         assert row.max_latency_ms == max(durations)
         assert row.linked == [row.model_id]
     assert sorted(report["total_traces"]) == [3, 4]
-
-
-# -- APIs the samples use that autolog lacks ----------------------------------------------------------------
-
-MISSING = {
-}
-
-
-@pytest.mark.parametrize("api", list(MISSING))
-@pytest.mark.xfail(strict=True, raises=(AttributeError, ImportError, TypeError),
-                   reason="not in autolog yet: when this passes, move the docs sample into a real test")
-def test_missing_api(api: str) -> None:
-    MISSING[api]()
