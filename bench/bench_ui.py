@@ -23,18 +23,20 @@ show how much of a page's budget the server takes.
 from __future__ import annotations
 
 import json
-import socket
 import sqlite3
 import statistics
+import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote, urlencode
 
-from _common import HERE, emit, main_args, table
+from _common import HERE, REPO, emit, main_args, table
 from bench_compare import fill
+
+sys.path.insert(0, str(REPO))  # tests.serving: the loopback uvicorn server the browser tests use
+from tests.serving import Served
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--no-sandbox", "--headless", "--disable-gpu", "--disable-background-networking",
@@ -110,34 +112,6 @@ def big_trace(client: Any, model_id: str) -> tuple[str, str]:
     client.end_trace(root.trace_id, outputs="done", end_time_ns=t + 1_000)
     assert made == BIG_SPANS, made
     return root.trace_id, last
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-class Served:
-    """``create_app`` served by uvicorn in a daemon thread (as ``autolog ui`` serves it, one worker)."""
-
-    def __init__(self, app: Any) -> None:
-        import uvicorn
-
-        self.port = _free_port()
-        self.server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning"))
-        self.thread = threading.Thread(target=self.server.run, daemon=True)
-        self.thread.start()
-        deadline = time.monotonic() + 20
-        while not self.server.started:
-            if not self.thread.is_alive() or time.monotonic() > deadline:
-                raise RuntimeError("uvicorn did not start")
-            time.sleep(0.02)
-        self.url = f"http://127.0.0.1:{self.port}"
-
-    def stop(self) -> None:
-        self.server.should_exit = True
-        self.thread.join(10)
 
 
 def _stats(name: str, kind: str, samples_ms: list[float], target_ms: float | None, **extra: Any) -> dict[str, Any]:

@@ -13,7 +13,13 @@ from typing import Any
 
 from autolog._errors import StoreError
 from autolog._store.dialect import POSTGRES_FUNCTIONS, PostgresDialect, table_layout
-from autolog._store.schema import DEFAULT_EXPERIMENT_ID, DEFAULT_EXPERIMENT_NAME, MIGRATIONS, SCHEMA_VERSION
+from autolog._store.schema import (
+    DEFAULT_EXPERIMENT_ID,
+    DEFAULT_EXPERIMENT_NAME,
+    MIGRATIONS,
+    SCHEMA_VERSION,
+    known_version,
+)
 from autolog.entities.ids import now_ms
 
 __all__ = ["MIGRATION_LOCK", "POSTGRES", "pg_migrate", "pg_schema_is_current"]
@@ -33,12 +39,7 @@ def _stored_version(conn: Any, target: str) -> int:
                         " AND table_name = 'schema_version'").fetchone() is not None:
             raise _foreign(target, ["schema_version"])
         return 0
-    found = conn.execute("SELECT version FROM schema_version").fetchone()
-    version = int(found[0]) if found else 0
-    if version > SCHEMA_VERSION:
-        raise StoreError(f"the store at {target} has schema version {version}, newer than this autolog understands "
-                         f"({SCHEMA_VERSION}); upgrade autolog", target, "schema too new")
-    return version
+    return known_version(conn.execute("SELECT version FROM schema_version").fetchone(), target)
 
 
 def _foreign(target: str, tables: list[str]) -> StoreError:

@@ -14,13 +14,14 @@ from __future__ import annotations
 
 import sqlite3
 from pathlib import Path
+from typing import Any
 
 from autolog._errors import StoreError
 from autolog._store.sqlite_io import READONLY, error_code, rollback_quietly
 from autolog.entities.ids import now_ms
 
-__all__ = ["DEFAULT_EXPERIMENT_ID", "DEFAULT_EXPERIMENT_NAME", "MIGRATIONS", "SCHEMA_VERSION", "migrate",
-           "schema_is_current"]
+__all__ = ["DEFAULT_EXPERIMENT_ID", "DEFAULT_EXPERIMENT_NAME", "MIGRATIONS", "SCHEMA_VERSION", "known_version",
+           "migrate", "schema_is_current"]
 
 SCHEMA_VERSION = 6
 DEFAULT_EXPERIMENT_ID = "0"
@@ -301,15 +302,20 @@ MIGRATIONS: dict[int, list[str]] = {
 }
 
 
+def known_version(row: Any, target: object) -> int:
+    """The schema version in ``row`` (the ``schema_version`` table's one row, or None: 0), refused with a
+    ``StoreError`` naming ``target`` when a newer autolog wrote it; the same check for both dialects."""
+    version = int(row[0]) if row else 0
+    if version > SCHEMA_VERSION:
+        raise StoreError(f"the store at {target} has schema version {version}, newer than this autolog understands "
+                         f"({SCHEMA_VERSION}); upgrade autolog", target, "schema too new")
+    return version
+
+
 def _stored_version(conn: sqlite3.Connection, path: Path) -> int:
     if conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'schema_version'").fetchone() is None:
         return 0
-    row = conn.execute("SELECT version FROM schema_version").fetchone()
-    version = int(row[0]) if row else 0
-    if version > SCHEMA_VERSION:
-        raise StoreError(f"the store at {path} has schema version {version}, newer than this autolog understands "
-                         f"({SCHEMA_VERSION}); upgrade autolog", path, "schema too new")
-    return version
+    return known_version(conn.execute("SELECT version FROM schema_version").fetchone(), path)
 
 
 def schema_is_current(conn: sqlite3.Connection, path: Path) -> bool:

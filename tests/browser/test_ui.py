@@ -8,7 +8,8 @@ from typing import Any
 from playwright.sync_api import expect
 
 import autolog
-from tests.browser.conftest import XSS, Page, Seeded, Served
+from tests.browser.conftest import XSS, Page, Seeded
+from tests.serving import Served
 
 expect.set_options(timeout=10_000)
 

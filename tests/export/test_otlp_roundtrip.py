@@ -6,9 +6,6 @@ store); the trace read back from each store is compared whole: info, tags, metad
 
 from __future__ import annotations
 
-import socket
-import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -16,31 +13,16 @@ from typing import Any
 import pytest
 
 import autolog
-
-pytest.importorskip("uvicorn")
+from tests.serving import Served
 
 
 @pytest.fixture
 def ingest(tmp_path: Path) -> Iterator[tuple[str, autolog.Client]]:
-    import uvicorn
-
     from autolog._server.app import create_app
 
     receiving = autolog.Client(f"sqlite:///{tmp_path / 'received.db'}")
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = int(s.getsockname()[1])
-    server = uvicorn.Server(uvicorn.Config(create_app(receiving.tracking_uri), host="127.0.0.1", port=port,
-                                           log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        assert thread.is_alive() and time.monotonic() < deadline, "uvicorn did not start"
-        time.sleep(0.02)
-    yield f"http://127.0.0.1:{port}/v1/traces", receiving
-    server.should_exit = True
-    thread.join(10)
+    with Served(create_app(receiving.tracking_uri)) as served:
+        yield f"{served.url}/v1/traces", receiving
     receiving.shutdown(5)
 
 

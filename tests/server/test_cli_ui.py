@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -17,14 +16,9 @@ from pathlib import Path
 import pytest
 
 import autolog
+from tests.serving import free_port
 
 REPO = Path(__file__).resolve().parents[2]
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @pytest.fixture
@@ -77,7 +71,7 @@ def _get(url: str, token: str | None = None, attempts: int = 100) -> tuple[int, 
 
 
 def test_ui_serves_the_page_and_the_api_on_loopback(store: str) -> None:
-    port = _free_port()
+    port = free_port()
     with _ui("--tracking-uri", store, "--port", str(port)) as first:
         assert first.strip().startswith(f"autolog ui: http://127.0.0.1:{port}/")
         status, page = _get(f"http://127.0.0.1:{port}/")
@@ -90,7 +84,7 @@ def test_ui_serves_the_page_and_the_api_on_loopback(store: str) -> None:
 
 
 def test_ui_with_a_token_refuses_api_requests_without_it(store: str) -> None:
-    port = _free_port()
+    port = free_port()
     with _ui("--tracking-uri", store, "--port", str(port), token="s3cret") as first:
         assert "token required" in first
         assert _get(f"http://127.0.0.1:{port}/api/traces")[0] == 401
@@ -100,7 +94,7 @@ def test_ui_with_a_token_refuses_api_requests_without_it(store: str) -> None:
 
 
 def test_ui_off_loopback_without_a_token_warns(store: str) -> None:
-    port = _free_port()
+    port = free_port()
     stderr: list[str] = []
     with _ui("--tracking-uri", store, "--host", "0.0.0.0", "--port", str(port), stderr=stderr):
         assert _get(f"http://127.0.0.1:{port}/api/traces")[0] == 200

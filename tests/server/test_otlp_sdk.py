@@ -7,9 +7,6 @@ OpenInference's OpenAI instrumentor around the real ``openai`` SDK (its HTTP ans
 from __future__ import annotations
 
 import json
-import socket
-import threading
-import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -24,31 +21,14 @@ from opentelemetry.trace import Status, StatusCode
 
 import autolog
 from autolog._server.app import create_app
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+from tests.serving import Served
 
 
 @pytest.fixture
 def server(store: autolog.Client) -> Iterator[str]:
     """The app over the test's store, served by uvicorn in a thread; yields its /v1/traces URL."""
-    import uvicorn
-
-    port = _free_port()
-    uv = uvicorn.Server(uvicorn.Config(create_app(store.tracking_uri), host="127.0.0.1", port=port,
-                                       log_level="warning"))
-    thread = threading.Thread(target=uv.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not uv.started:
-        assert thread.is_alive() and time.monotonic() < deadline, "uvicorn did not start"
-        time.sleep(0.02)
-    yield f"http://127.0.0.1:{port}/v1/traces"
-    uv.should_exit = True
-    thread.join(10)
+    with Served(create_app(store.tracking_uri)) as served:
+        yield f"{served.url}/v1/traces"
 
 
 def _provider(url: str, service: str) -> TracerProvider:

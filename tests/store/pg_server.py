@@ -12,14 +12,15 @@ from __future__ import annotations
 import os
 import pwd
 import shutil
-import socket
 import subprocess
 import tempfile
 import time
 import uuid
 from pathlib import Path
 
-__all__ = ["PASSWORD", "PASSWORD_ROLE", "PgServer", "find_bindir"]
+from tests.serving import free_port
+
+__all__ = ["PASSWORD", "PASSWORD_ROLE", "PgServer", "find_bindir", "free_port"]
 
 ROLE = "autolog"
 PASSWORD_ROLE = "autolog_pw"
@@ -38,12 +39,6 @@ def find_bindir() -> Path | None:
         if out and (Path(out) / "initdb").exists():
             return Path(out)
     return _DEBIAN_BINDIR if (_DEBIAN_BINDIR / "initdb").exists() else None
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _server_user() -> str | None:
