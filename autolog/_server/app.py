@@ -7,8 +7,9 @@ Every value a trace recorded is sent as JSON data; the UI shows it as text, neve
 
 from __future__ import annotations
 
+import contextlib
 import hmac
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 
 from fastapi import FastAPI, Request, Response
@@ -31,9 +32,18 @@ def create_app(tracking_uri: str | None = None, *, token: str | None = None, cli
     """The ASGI app over the store at ``tracking_uri`` (or over ``client``); ``token``: required bearer token."""
     from autolog._server import api_labeling, api_traces, api_versions, otlp_ingest
 
+    owned = client is None
+    served = client if client is not None else Client(tracking_uri)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        yield
+        if owned:  # a client the app made is the app's to close: its worker and its counters go with it
+            served.shutdown()
+
     app = FastAPI(title="autolog", summary="Traces, versions, evaluations and human review of GenAI apps.",
-                  docs_url=None, redoc_url=None)
-    app.state.client = client if client is not None else Client(tracking_uri)
+                  docs_url=None, redoc_url=None, lifespan=lifespan)
+    app.state.client = served
     app.state.model_names = {}  # model id -> name, see api_traces.model_names
     if token:
         app.middleware("http")(_bearer_guard(token))

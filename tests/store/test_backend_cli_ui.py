@@ -34,12 +34,15 @@ def test_cli_and_api_on_each_backend(backend_uri: str) -> None:
     with contextlib.redirect_stdout(out):
         assert main(["traces", "list", "--tracking-uri", backend_uri, "--filter", "tags.channel = 'web'"]) == 0
     assert trace.info.trace_id in out.getvalue() and out.getvalue().rstrip().endswith("1 trace")
-    api = TestClient(create_app(backend_uri))
+    with TestClient(create_app(backend_uri)) as api:  # leaving it shuts the app's own client down
+        _check_api(api, trace.info.trace_id, model_id)
+
+
+def _check_api(api: TestClient, trace_id: str, model_id: str) -> None:
     page = api.get("/api/traces", params={"filter": "tags.channel = 'web'"}).json()
     assert [(r["trace_id"], r["model_id"], r["model_name"]) for r in page["traces"]] == [
-        (trace.info.trace_id, model_id, "bot")]
-    detail = api.get(f"/api/traces/{trace.info.trace_id}").json()
+        (trace_id, model_id, "bot")]
+    detail = api.get(f"/api/traces/{trace_id}").json()
     assert [(s["name"], s["span_type"]) for s in detail["spans"]] == [("answer", "AGENT")]
     versions = api.get("/api/versions").json()
     assert [(v["model_id"], v["traces"]) for v in versions] == [(model_id, 1)]
-    api.app.state.client.shutdown()  # type: ignore[attr-defined]  # the app's own client: no worker left behind
