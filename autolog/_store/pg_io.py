@@ -133,7 +133,13 @@ class PgConnection:
         import psycopg
 
         cursor = psycopg.RawCursor(self.conn)
-        cursor.execute(self.dialect.translate(sql), tuple(parameters) if parameters is not None else ())
+        values = tuple(parameters) if parameters is not None else ()
+        try:
+            cursor.execute(self.dialect.translate(sql), values)
+        except psycopg.DataError:
+            if not _has_nul(values):
+                raise
+            cursor.execute(self.dialect.translate(sql), _without_nul(values))
         return cursor
 
     def executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> Any:
@@ -142,5 +148,22 @@ class PgConnection:
         cursor = psycopg.RawCursor(self.conn)
         batch = [tuple(r) for r in rows]
         if batch:  # nothing to write: no round trip
-            cursor.executemany(self.dialect.translate(sql), batch)
+            try:
+                cursor.executemany(self.dialect.translate(sql), batch)
+            except psycopg.DataError:
+                if not any(_has_nul(row) for row in batch):
+                    raise
+                cursor.executemany(self.dialect.translate(sql), [_without_nul(row) for row in batch])
         return cursor
+
+
+# PostgreSQL's text cannot hold NUL (SQLite's can), and psycopg refuses such a value before sending anything, so
+# the statement is sent again with U+FFFD for NUL, as a trace batch stores it (postgres._bindable): a tag or a
+# filter value typed with a NUL is then stored and matched as on SQLite, not a server error. Only a refused
+# statement pays for the check.
+def _has_nul(values: Sequence[Any]) -> bool:
+    return any(type(v) is str and "\x00" in v for v in values)
+
+
+def _without_nul(values: Sequence[Any]) -> tuple[Any, ...]:
+    return tuple(v.replace("\x00", "\ufffd") if type(v) is str else v for v in values)
