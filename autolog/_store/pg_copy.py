@@ -40,6 +40,7 @@ class CopyTarget(NamedTuple):
     """One table of ``TRACE_WRITES``: its staging table, the COPY into it and the upsert out of it."""
 
     table: str
+    key: tuple[str, ...]  # the table's primary key: the first columns of its rows
     stage: str
     create: str
     copy: str
@@ -55,14 +56,16 @@ def _target(statement: str) -> CopyTarget:
         raise ValueError(f"not an upsert PostgresDialect makes: {statement!r}")
     table, columns = parsed.group(1), parsed.group(2)
     stage = f"autolog_stage_{table}"
-    key = ", ".join(POSTGRES.tables[table].key)
+    key = POSTGRES.tables[table].key
+    if tuple(c.strip() for c in columns.split(","))[:len(key)] != key:
+        raise ValueError(f"the rows of {statement!r} do not begin with their key {key}")
     # CREATE TABLE AS, not LIKE: the columns' types and collations (the key sorts as the table's) without the
     # table's NOT NULL constraints (traces' identity rowid is not copied); the INSERT checks those.
-    return CopyTarget(table, stage,
+    return CopyTarget(table, key, stage,
                       f"CREATE TEMP TABLE IF NOT EXISTS {stage} ON COMMIT DELETE ROWS"
                       f" AS SELECT {columns} FROM {table} WITH NO DATA",
                       f"COPY {stage} ({columns}) FROM STDIN",
-                      f"{head} SELECT {columns} FROM {stage} ORDER BY {key}{on}{conflict}")
+                      f"{head} SELECT {columns} FROM {stage} ORDER BY {', '.join(key)}{on}{conflict}")
 
 
 COPY_TARGETS = tuple(_target(statement) for statement, _ in TRACE_WRITES)

@@ -19,7 +19,7 @@ from autolog._store.datasets import DatasetTables
 from autolog._store.labeling import LabelingTables
 from autolog._store.logged_models import LoggedModelTables
 from autolog._store.pg_connections import PgConnections
-from autolog._store.pg_copy import copy_rows, stage_connection, staged
+from autolog._store.pg_copy import COPY_TARGETS, copy_rows, stage_connection, staged
 from autolog._store.pg_io import StoreUnavailableError, conninfo_from_uri, redacted
 from autolog._store.records import Record
 from autolog._store.rows import TableRows, record_rows
@@ -107,8 +107,14 @@ class PostgresStore(TraceTables, LoggedModelTables, RunTables, DatasetTables, La
 
 
 def _insert_rows(conn: Any, tables: TableRows, convert: Callable[[list[Any]], list[Any]] | None) -> None:
-    """Multi-row upserts (``INSERT ... VALUES ... ON CONFLICT``), in chunks of ``_ROW_CHUNKS`` rows."""
-    for (statement, width), rows in zip(TRACE_WRITES, tables, strict=True):
+    """Multi-row upserts (``INSERT ... VALUES ... ON CONFLICT``), in chunks of ``_ROW_CHUNKS`` rows.
+
+    Rows in key order, as ``copy_rows`` upserts them (Python's order of str is the "C" collation's, code points):
+    writers of overlapping batches lock the same rows in the same order, so they wait rather than deadlock.
+    """
+    for (statement, width), target, given in zip(TRACE_WRITES, COPY_TARGETS, tables, strict=True):
+        keyed = len(target.key)
+        rows = sorted(given, key=lambda row: row[:keyed]) if len(given) > 1 else given
         start = 0
         while start < len(rows):
             size = next(n for n in _ROW_CHUNKS if n <= len(rows) - start)

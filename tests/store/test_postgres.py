@@ -7,6 +7,7 @@ import os
 import subprocess
 import sys
 import textwrap
+import threading
 import time
 import warnings
 from pathlib import Path
@@ -18,7 +19,7 @@ import autolog
 from autolog._errors import StoreBusyError, StoreError
 from autolog._export.exporter import StoreExporter
 from autolog._store.pg_io import StoreUnavailableError
-from autolog._store.postgres import PostgresStore
+from autolog._store.postgres import COPY_AT_TRACES, PostgresStore
 from autolog._store.records import RECORD_FIELDS
 from tests.store.pg_server import PASSWORD, PASSWORD_ROLE, PgServer, free_port
 
@@ -256,3 +257,105 @@ def test_a_nul_character_is_stored_as_a_replacement_and_a_huge_integer_is_the_re
     result = StoreExporter(store).export([tuple(record)], {})
     assert not result.ok and result.rejected and not result.retryable  # set apart, not retried for ever
     store.close()
+
+
+# -- batch writes: COPY through staging tables (batches of COPY_AT_TRACES or more), multi-row INSERT below --
+def _rich_record(trace_id: str, value: str, spans: int = 3) -> tuple[Any, ...]:
+    """A trace with a row in every table a batch writes (the metadata set's row comes with the batch)."""
+    values: dict[str, Any] = dict.fromkeys(RECORD_FIELDS)
+    values.update(trace_id=trace_id, experiment_id="0", name="r", request_time=1, execution_duration=2, state="OK",
+                  metadata_set="set-1", tags=(("env", value),), metadata=(("m", value),),
+                  spans=tuple((f"s{j}", None, "r", "CHAIN", "OK", 1, 2, json.dumps({"inputs": value}))
+                              for j in range(spans)))
+    return tuple(values[f] for f in RECORD_FIELDS)
+
+
+_TABLES = {"metadata_sets": "set_id, key", "traces": "trace_id", "trace_tags": "trace_id, key",
+           "trace_metadata": "trace_id, key", "spans": "trace_id, span_id"}
+
+
+def _copies(store: PostgresStore) -> dict[str, tuple[int, int]]:
+    """Per table: its rows, and its distinct keys."""
+    with store.connections.session("counting") as conn:
+        return {table: tuple(conn.execute(f"SELECT COUNT(*), COUNT(DISTINCT ({key})) FROM {table}").fetchone())
+                for table, key in _TABLES.items()}
+
+
+def _values(store: PostgresStore) -> set[str]:
+    """Every value the tags, metadata and span contents hold."""
+    with store.connections.session("reading") as conn:
+        rows = conn.execute("SELECT value FROM trace_tags UNION SELECT value FROM trace_metadata"
+                            " UNION SELECT content::jsonb ->> 'inputs' FROM spans").fetchall()
+    return {r[0] for r in rows}
+
+
+@pytest.mark.parametrize("traces", [3, COPY_AT_TRACES * 2 + 1], ids=["insert", "copy"])
+def test_a_batch_written_twice_leaves_one_copy_in_every_table_and_its_last_write(pg_uri: str, traces: int) -> None:
+    store = PostgresStore(pg_uri)
+    batch = [_rich_record(f"tr-{i}", "first") for i in range(traces)]
+    again = [_rich_record(f"tr-{i}", "again") for i in range(2)]  # twice in one batch: the last one given wins
+    assert store.write_records(batch + again, {"set-1": {"a": "1"}}) == traces
+    assert _values(store) == {"first", "again"}
+    store.write_records([_rich_record(f"tr-{i}", "second") for i in range(traces)], {"set-1": {"a": "2"}})
+    expected = {"metadata_sets": 1, "traces": traces, "trace_tags": traces, "trace_metadata": traces,
+                "spans": 3 * traces}
+    assert _copies(store) == {table: (n, n) for table, n in expected.items()}
+    assert _values(store) == {"second"}
+    with store.connections.session("reading") as conn:  # a metadata set is shared: never replaced
+        assert conn.execute("SELECT value FROM metadata_sets").fetchall() == [("1",)]
+    store.close()
+
+
+def test_a_copied_batch_with_nul_text_or_an_oversize_integer_is_handled_as_an_inserted_one(pg_uri: str) -> None:
+    store = PostgresStore(pg_uri)
+    batch = [_rich_record(f"tr-{i}", "v") for i in range(COPY_AT_TRACES)]
+    oversize = list(batch[5])
+    oversize[RECORD_FIELDS.index("execution_duration")] = 2**70
+    # first, on a new connection: the failed transaction also made the staging tables, which it takes back
+    with pytest.raises(OverflowError):
+        store.write_records([*batch[:5], tuple(oversize), *batch[6:]])
+    assert _copies(store)["traces"] == (0, 0)
+    nul = list(_rich_record("tr-nul", "a\x00b"))
+    nul[RECORD_FIELDS.index("name")] = "n\x00"
+    nul[RECORD_FIELDS.index("spans")] = (("s0", None, "span\x00", "CHAIN", "OK", 1, 2, "{}"),)
+    assert store.write_records([*batch, tuple(nul)]) == COPY_AT_TRACES + 1
+    trace = store.get_trace("tr-nul")
+    assert trace.info.tags["env"] == "a\ufffdb" and trace.info.tags["mlflow.traceName"] == "n\ufffd"
+    assert trace.data.spans[0].name == "span\ufffd"
+    assert store.write_records(batch) == COPY_AT_TRACES  # the connections' staging tables work after the failures
+    assert _copies(store)["spans"] == (3 * COPY_AT_TRACES + 1,) * 2
+    store.close()
+
+
+@pytest.mark.parametrize("traces", [COPY_AT_TRACES - 1, COPY_AT_TRACES * 2], ids=["insert", "copy"])
+def test_writers_of_overlapping_batches_never_deadlock_and_leave_one_copy(pg_uri: str, traces: int) -> None:
+    """Each writer upserts the same traces in its own order (the other's reversed): row locks taken in key order
+    make one wait for the other; in the batches' orders, the two would deadlock."""
+    stores = [PostgresStore(pg_uri) for _ in range(2)]
+    rounds = 8
+    start = threading.Barrier(2)
+    errors: list[BaseException] = []
+
+    def write(n: int) -> None:
+        try:
+            for r in range(rounds):
+                batch = [_rich_record(f"tr-{i}", f"writer-{n}-round-{r}") for i in range(traces)]
+                start.wait(30)
+                stores[n].write_records(batch if n == 0 else batch[::-1], {"set-1": {"a": str(n)}})
+        except BaseException as exc:  # noqa: BLE001 - the test reports what a writer raised
+            errors.append(exc)
+            start.abort()
+
+    threads = [threading.Thread(target=write, args=(n,)) for n in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(120)
+    assert not errors, errors
+    expected = {"metadata_sets": 1, "traces": traces, "trace_tags": traces, "trace_metadata": traces,
+                "spans": 3 * traces}
+    assert _copies(stores[0]) == {table: (n, n) for table, n in expected.items()}
+    # every row is the last committed batch's: the later transaction waited for the earlier one, then replaced all
+    assert len(_values(stores[0])) == 1 and _values(stores[0]).pop().endswith(f"round-{rounds - 1}")
+    for store in stores:
+        store.close()
