@@ -17,7 +17,9 @@ the very ``ON CONFLICT`` clause the VALUES path has (``PostgresDialect.translate
 The staging tables are ``TEMP`` (the session's own: no WAL, no locks other sessions see) and ``ON COMMIT DELETE
 ROWS`` (empty when each transaction starts; rows of a rolled back one vanish with it). They are made on a
 connection's first batch, in that batch's transaction: a connection is counted as having them only once that
-transaction committed (``IF NOT EXISTS`` makes a second try harmless).
+transaction committed (``IF NOT EXISTS`` makes a second try harmless). Emptying them costs each committing
+transaction that touched them about 0.4 ms per table (a truncation), which is why the store keeps its multi-row
+INSERT for small batches; a transaction that does not touch them (a read, a small batch) pays nothing.
 """
 
 from __future__ import annotations
