@@ -66,6 +66,10 @@ class Dialect:
     """SQLite's fragments; ``PostgresDialect`` overrides those that differ."""
 
     name = "sqlite"
+    # The end of a correlated EXISTS that must stay one lookup per outer row (trace_filter's ``many``).
+    per_row = ""
+    # An estimate of a table's rows, cheap: SQLite's rowid grows with each row (deleted ones aside).
+    rows_estimate = "SELECT MAX(rowid) FROM {table}"
 
     # -- statements ------------------------------------------------------------------------------------
     def translate(self, sql: str) -> str:
@@ -119,9 +123,6 @@ class Dialect:
         return (f"(CASE json_type({doc}) WHEN 'true' THEN 'true' WHEN 'false' THEN 'false'"
                 f" ELSE CAST(json_extract({doc}, '$') AS TEXT) END)")
 
-    def json_boolean_text(self, doc: str) -> str:
-        """'true' / 'false' for a JSON boolean document (anything else for other values)."""
-        return f"json_type({doc})"
 
     def json_is_number(self, doc: str) -> str:
         return f"(json_valid({doc}) AND json_type({doc}) IN ('integer', 'real'))"
@@ -201,10 +202,13 @@ def _split_columns(body: str) -> list[str]:
     return [p.strip() for p in parts if p.strip()]
 
 
-def table_layout(statements: Iterable[str]) -> dict[str, TableLayout]:
-    """Every table's columns and primary key, read off the CREATE TABLE and ADD COLUMN statements given."""
+def table_layout(statements: Iterable[object]) -> dict[str, TableLayout]:
+    """Every table's columns and primary key, read off the CREATE TABLE and ADD COLUMN statements given (other
+    steps, such as ``schema.PerDialect`` indexes, are skipped)."""
     tables: dict[str, TableLayout] = {}
     for statement in statements:
+        if not isinstance(statement, str):
+            continue
         created = _CREATE_TABLE.match(statement)
         if created:
             layout = tables[created.group(1)] = TableLayout()
@@ -238,6 +242,10 @@ class PostgresDialect(Dialect):
     """PostgreSQL's fragments, for a schema whose tables are ``tables`` (``table_layout`` of the migrations)."""
 
     name = "postgresql"
+    # OFFSET 0 keeps PostgreSQL from turning the EXISTS into a hashed IN over every match (it may not when the
+    # subquery has an OFFSET), which it prefers under an ORDER BY ... LIMIT that would stop early.
+    per_row = " OFFSET 0"
+    rows_estimate = "SELECT GREATEST(reltuples, 0)::bigint FROM pg_class WHERE oid = to_regclass('{table}')"
 
     def __init__(self, tables: dict[str, TableLayout]) -> None:
         self.tables = tables
@@ -324,9 +332,6 @@ class PostgresDialect(Dialect):
     def json_scalar_text(self, doc: str) -> str:
         return f"(autolog_jsonb({doc}) #>> '{{}}')"  # true -> 'true', "x" -> 'x', 1.5 -> '1.5'
 
-    def json_boolean_text(self, doc: str) -> str:
-        return (f"(CASE jsonb_typeof(autolog_jsonb({doc})) WHEN 'boolean' THEN autolog_jsonb({doc}) #>> '{{}}'"
-                f" ELSE jsonb_typeof(autolog_jsonb({doc})) END)")
 
     def json_is_number(self, doc: str) -> str:
         return f"(jsonb_typeof(autolog_jsonb({doc})) = 'number')"

@@ -28,6 +28,7 @@ __all__ = [
     "compile_entity_filter",
     "is_blank",
     "key_value_clause",
+    "key_value_rows",
     "order_keys",
     "order_sql",
 ]
@@ -98,16 +99,33 @@ def compare(expr: str, c: Comparison, params: list[object], numeric: bool = Fals
     params.append(float(c.value) if numeric else str(c.value))
     return f"{expr} {op} ?"
 
+def key_value_rows(table: str, column: str, c: Comparison, d: Dialect = SQLITE,
+                   numeric: bool = False) -> tuple[str, list[object]]:
+    """``SELECT <column> FROM <table>`` of the key/value rows matching ``c`` (any operator but IS NULL) and
+    its parameters: a search's semi-join on the (key, value) index, and what a store counts (``many``)."""
+    params: list[object] = [c.key]
+    value = "" if c.op == "IS NOT NULL" else f" AND {compare('value', c, params, numeric, d)}"
+    return f"SELECT {column} FROM {table} WHERE key = ?{value}", params
+
+
 def key_value_clause(table: str, id_column: str, outer: str, c: Comparison, params: list[object],
-                      numeric: bool = False, d: Dialect = SQLITE) -> str:
-    # Semi-join on the (key, value) index: the subquery is evaluated once, not per row.
+                     numeric: bool = False, d: Dialect = SQLITE, per_row: bool = False) -> str:
+    """``outer`` has a row of ``table`` (key/value rows by ``id_column``) matching ``c``.
+
+    By default a semi-join on the (key, value) index: the matching ids are collected once, the best plan
+    when they are few. ``per_row``: a correlated EXISTS on the table's (id, key) key instead, so that a
+    search ordered by an index walks it and stops at its page, the best plan when most rows match
+    (``trace_filter``'s ``many`` tells which)."""
     if c.op == "IS NULL":
         params.append(c.key)
         return f"{outer} NOT IN (SELECT {id_column} FROM {table} WHERE key = ?)"
-    params.append(c.key)
-    if c.op == "IS NOT NULL":
-        return f"{outer} IN (SELECT {id_column} FROM {table} WHERE key = ?)"
-    return f"{outer} IN (SELECT {id_column} FROM {table} WHERE key = ? AND {compare('value', c, params, numeric, d)})"
+    if per_row:
+        params.append(c.key)
+        value = "" if c.op == "IS NOT NULL" else f" AND {compare('kv.value', c, params, numeric, d)}"
+        return f"EXISTS (SELECT 1 FROM {table} kv WHERE kv.{id_column} = {outer} AND kv.key = ?{value}{d.per_row})"
+    rows, row_params = key_value_rows(table, id_column, c, d, numeric)
+    params.extend(row_params)
+    return f"{outer} IN ({rows})"
 
 
 def check_ops(text: str, c: Comparison, *, numeric: bool, nullable: bool = False, json_value: bool = False) -> None:

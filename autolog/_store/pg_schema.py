@@ -71,7 +71,9 @@ def pg_migrate(conn: Any, target: str) -> None:
         conn.execute("CREATE TABLE IF NOT EXISTS schema_version (version BIGINT NOT NULL)")
         for step in range(version + 1, SCHEMA_VERSION + 1):
             for statement in MIGRATIONS[step]:
-                conn.execute(POSTGRES.ddl(statement))
+                sql = POSTGRES.ddl(statement) if isinstance(statement, str) else statement.postgresql
+                if sql:
+                    conn.execute(sql)
         if conn.execute("SELECT 1 FROM schema_version").fetchone() is None:
             conn.execute("INSERT INTO schema_version VALUES (%s)", (SCHEMA_VERSION,))
         elif version != SCHEMA_VERSION:

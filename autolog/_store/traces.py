@@ -24,7 +24,7 @@ from autolog._store.rows import (
     trace_from_rows,
 )
 from autolog._store.sqlite_io import chunks, marks
-from autolog._store.trace_filter import compile_trace_filter, trace_order_keys
+from autolog._store.trace_filter import ManyRows, compile_trace_filter, trace_order_keys
 from autolog.entities.assessment import Assessment
 from autolog.entities.experiment import Experiment
 from autolog.entities.ids import now_ms
@@ -167,14 +167,15 @@ class TraceTables:
                 order_by: list[str] | None, max_results: int, page_token: str | None,
                 model_id: str | None) -> tuple[list[Any], str | None]:
         d = self.connections.dialect
-        clauses, args = _match_clauses(experiment_ids, filter_string, model_id, d)
         keys = trace_order_keys(order_by, alias="t")
+        limit = min(max_results, MAX_LIMIT)
+        many = _match_counter(conn, d, limit + 1) if keys[0].expr in _INDEXED_ORDERS else None
+        clauses, args = _match_clauses(experiment_ids, filter_string, model_id, d, many)
         after = decode_page_token(page_token, keys)
         if after is not None:
             after_sql, after_params = after_clause(keys, after)
             clauses.append(f"({after_sql})")
             args.extend(after_params)
-        limit = min(max_results, MAX_LIMIT)
         sql = (f"SELECT t.trace_id, {', '.join(k.expr for k in keys)} FROM traces AS t"
                f" WHERE {' AND '.join(clauses)} ORDER BY {order_sql(keys, d)} LIMIT ?")
         rows = conn.execute(sql, [*args, limit + 1]).fetchall()
@@ -237,10 +238,37 @@ class TraceTables:
         return None if row is None else Experiment(row[0], row[1], json.loads(row[2]), row[3])
 
 
+# First sort keys an index of traces serves (schema v6): a search in that order can walk the index and stop at
+# its page, checking a common tag per trace, instead of collecting and sorting all its matches.
+_INDEXED_ORDERS = frozenset(("t.request_time", "t.cost", "t.total_tokens", "t.execution_duration"))
+
+
+def _match_counter(conn: Any, d: Dialect, page: int) -> ManyRows:
+    """``many`` of ``compile_trace_filter`` for one search of ``page`` rows: whether a clause's matching rows
+    reach a bound, counted up to the bound (about 1 ms at 1,000,000 traces).
+
+    The bound balances the two plans. Collecting M matches costs about 3 µs each (they are then sorted);
+    walking the time index costs about 0.75 µs a trace, and finds a page after page x N / M traces of N. They
+    are equal at M = 0.5 x sqrt(page x N): 5,000 of 1,000,000 traces for a page of 100 (bench_team: a tag
+    on half the traces took 150 ms collected, 1 ms walked; one on none, 0.1 ms collected, 0.76 s walked; on
+    PostgreSQL a feedback value on 6 % of them 50 ms hashed, 2 ms walked).
+    """
+    bound: list[int] = []
+
+    def many(sql: str, params: list[object]) -> bool:
+        if not bound:
+            traces = conn.execute(d.rows_estimate.format(table="traces")).fetchone()[0] or 0
+            bound.append(max(1_000, int(0.5 * (page * traces) ** 0.5)))
+        found = conn.execute(f"SELECT COUNT(*) FROM ({sql} LIMIT {bound[0]}) AS m", params).fetchone()[0]
+        return bool(found >= bound[0])
+
+    return many
+
+
 def _match_clauses(experiment_ids: Sequence[str] | None, filter_string: str | None,
-                   model_id: str | None, d: Dialect) -> tuple[list[str], list[object]]:
+                   model_id: str | None, d: Dialect, many: ManyRows | None = None) -> tuple[list[str], list[object]]:
     """The WHERE clauses (over ``traces AS t``) and parameters of a search: one place, so a count matches a search."""
-    where, params = compile_trace_filter(filter_string, alias="t", d=d)
+    where, params = compile_trace_filter(filter_string, alias="t", d=d, many=many)
     check_experiment_ids(experiment_ids)
     clauses = [f"({where})"]
     args: list[object] = list(params)

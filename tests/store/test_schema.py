@@ -47,7 +47,7 @@ def test_a_v1_store_is_migrated_and_reads_as_before(tmp_path: Path) -> None:
     path = tmp_path / "v1.db"
     _v1_store(path)
     store = SqliteStore(f"sqlite:///{path}")
-    assert store.schema_version() == SCHEMA_VERSION == 6
+    assert store.schema_version() == SCHEMA_VERSION == 7
     first = store.get_trace(f"tr-{0:032x}")
     assert first.info.tags == {"mlflow.traceName": "agent-renamed", "env": "prod"}
     assert first.info.trace_metadata == {"mlflow.trace.tokenUsage": json.dumps(USAGE), "mlflow.modelId": "m-1",
