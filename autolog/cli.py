@@ -1,6 +1,7 @@
 """Command line: ``autolog demo``, ``autolog traces list|search|show`` (a table of traces and how many match,
 or one trace as a tree; plain ``autolog traces`` lists), ``autolog versions list|compare`` and ``autolog runs
-compare`` (in ``_cli_compare``), ``autolog ui`` (in ``_cli_ui``)."""
+compare`` (in ``_cli_compare``), ``autolog ui`` (in ``_cli_ui``),
+``autolog db text-index`` (in ``_cli_db``)."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import autolog
-from autolog import _cli_compare, _cli_ui
+from autolog import _cli_compare, _cli_db, _cli_ui
 from autolog._client import Client, get_default_client, resolve_tracking_uri
 from autolog._errors import AutologError, ResourceDoesNotExist, StoreError
 from autolog._store.sqlite_io import path_from_uri
@@ -135,7 +136,7 @@ def _add_traces(sub: Any) -> None:
 def build_parser() -> argparse.ArgumentParser:
     """The ``autolog`` command's parser (every sub-command's options)."""
     parser = argparse.ArgumentParser(prog="autolog", description="Tracing and version tracking for GenAI apps.")
-    sub = parser.add_subparsers(dest="command", required=True, metavar="{demo,traces,versions,runs,ui}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="{demo,traces,versions,runs,ui,db}")
     demo = sub.add_parser("demo", help="run a small instrumented app on the embedded store and summarise it",
                           description="Run a small instrumented support bot on the embedded store, evaluate two "
                                       "versions of it and summarise what was recorded.")
@@ -146,6 +147,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_traces(sub)
     _cli_compare.add_commands(sub, TRACKING_HELP)
     _cli_ui.add_command(sub, TRACKING_HELP)
+    _cli_db.add_command(sub, TRACKING_HELP)
     return parser
 
 
@@ -229,6 +231,8 @@ def _run(args: argparse.Namespace) -> int:
 
         return run_demo(args.tracking_uri, args.traces_per_version)
     _require_store(args.tracking_uri)
+    if args.command == "db":
+        return _cli_db.run(args, resolve_tracking_uri(args.tracking_uri))
     if args.command == "ui":
         return _cli_ui.run(args)
     autolog.configure(args.tracking_uri)

@@ -9,7 +9,7 @@ its entry names, nothing else (imports inside functions and ``TYPE_CHECKING`` bl
     _store        leaves, entities                      (never a span being recorded)
     _export       leaves, entities, _tracing, _store
     client        everything below, and the integrations (loaded by ``autolog.openai()``...)
-    top           cli, _cli_compare, _cli_ui, _demo, __main__, genai, _server, utils: anything
+    top           cli, _cli_compare, _cli_ui, _cli_db, _demo, __main__, genai, _server, utils: anything
     integrations  the ``autolog._tracing`` package namespace and public ``autolog.entities`` only
 
 Also: no import cycles; modules of at most 400 lines; no private name of another autolog
@@ -41,7 +41,7 @@ ALLOWED = {
 }
 CLIENT = {"autolog", "autolog._client", "autolog._api", "autolog._versions", "autolog._runs", "autolog._assessments",
           "autolog._client_models", "autolog._uris", "autolog._frames", "autolog.client", "autolog.exceptions"}
-TOP = {"autolog.cli", "autolog._cli_compare", "autolog._cli_ui", "autolog._demo", "autolog.__main__"}
+TOP = {"autolog.cli", "autolog._cli_compare", "autolog._cli_ui", "autolog._cli_db", "autolog._demo", "autolog.__main__"}
 
 
 @dataclass

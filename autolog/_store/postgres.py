@@ -21,6 +21,7 @@ from autolog._store.logged_models import LoggedModelTables
 from autolog._store.pg_connections import PgConnections
 from autolog._store.pg_copy import COPY_TARGETS, copy_rows, stage_connection, staged
 from autolog._store.pg_io import StoreUnavailableError, conninfo_from_uri, redacted
+from autolog._store.pg_schema import set_text_index
 from autolog._store.records import Record
 from autolog._store.rows import TableRows, record_rows
 from autolog._store.runs import RunTables
@@ -70,6 +71,12 @@ class PostgresStore(TraceTables, LoggedModelTables, RunTables, DatasetTables, La
     def close(self) -> None:
         """Close the pool (the next call opens a new one)."""
         self.connections.close()
+
+    def set_text_index(self, present: bool = True) -> bool:
+        """Create (or drop) the trigram index ``trace.text`` searches use; whether anything changed
+        (``autolog db text-index``; why it is not in the schema: ``pg_schema.TEXT_INDEX``)."""
+        with self.connections.session("creating the text index" if present else "dropping the text index") as conn:
+            return set_text_index(conn.conn, self.uri, present)
 
     def write_records(self, records: Iterable[Record], metadata_sets: dict[str, dict[str, str]] | None = None) -> int:
         """Upsert a batch of trace records (see ``records.RECORD_FIELDS``) in one transaction.

@@ -313,19 +313,13 @@ MIGRATIONS: dict[int, list[str | PerDialect]] = {
     # walks the failed traces newest first (a tag and status: 127 ms on SQLite, 58 ms on PostgreSQL before,
     # 5 ms after). A feedback or expectation value is found from its rows when it is rare (a 1 % rating scanned
     # every assessment of the name before); PostgreSQL's B-tree refuses entries over 2.7 kB, and an
-    # expectation can be a long text, so there it is a hash of the value. trace.text on PostgreSQL: a trigram
-    # index of span contents (pg_trgm, shipped with PostgreSQL) for LIKE / ILIKE '%...%' and ~, where the
-    # extension can be created; else, and on SQLite, the contents are read.
+    # expectation can be a long text, so there it is a hash of the value. (trace.text's trigram index on
+    # PostgreSQL is not here: it tripled the server's CPU per span written, so it is asked for, with
+    # ``autolog db text-index``; see pg_schema.set_text_index.)
     7: [
         "CREATE INDEX ix_traces_state ON traces (state, request_time)",
         PerDialect("CREATE INDEX ix_assessments_value ON assessments (kind, name, value)",
                    "CREATE INDEX ix_assessments_value ON assessments USING hash (value)"),
-        PerDialect(None, """DO $$ BEGIN
-            CREATE EXTENSION IF NOT EXISTS pg_trgm;
-            CREATE INDEX ix_spans_content_trgm ON spans USING gin (content gin_trgm_ops);
-        EXCEPTION WHEN others THEN
-            RAISE NOTICE 'autolog: no trigram index for trace.text searches (%); they read span contents', SQLERRM;
-        END $$"""),
     ],
 }
 
