@@ -1,7 +1,8 @@
 """OTLP/HTTP (protobuf) as a destination: ``OtlpExporter``, one POST per batch the pipeline makes.
 
 Runs on the pipeline's worker only: the records are turned into protobuf there
-(``otlp_encode``), gzip-compressed and posted. How each answer is treated:
+(``otlp_encode``; sent as OTLP/JSON with ``OTEL_EXPORTER_OTLP_PROTOCOL=http/json``),
+gzip-compressed (unless the compression is ``none``) and posted. How each answer is treated:
 
 * 2xx: stored; ``partial_success.rejected_spans`` is counted (``rejected_spans``) and logged;
 * 429, 502, 503, 504, 408 and connection errors: retryable. ``Retry-After`` (seconds or an
@@ -21,6 +22,7 @@ from __future__ import annotations
 
 import email.utils
 import gzip
+import json
 import logging
 import os
 import time
@@ -28,11 +30,12 @@ from collections.abc import Sequence
 from typing import Any
 
 import httpx
+from google.protobuf import json_format
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceResponse
 
 from autolog._export.exporter import EXPORTED, ExportResult
-from autolog._export.otlp_config import OtlpSettings
-from autolog._export.otlp_encode import encode_request, resource_attributes
+from autolog._export.otlp_config import HTTP_JSON, OtlpSettings
+from autolog._export.otlp_encode import encode_request, request_json, resource_attributes
 from autolog._stats import STATS, DestinationCounters
 from autolog._store.records import Record
 from autolog._tracing.guard import log_rate_limited
@@ -68,7 +71,14 @@ def retry_after_seconds(value: str | None, now: float | None = None) -> float | 
 
 
 def _status_message(body: bytes) -> str:
-    """The text of an error answer: OTLP's google.rpc.Status (field 2, ``message``), else the body as text."""
+    """The text of an error answer: OTLP's google.rpc.Status (field 2, ``message``; or its JSON), else the body."""
+    if body[:1] == b"{":  # an OTLP/JSON receiver's Status: {"code": 3, "message": "..."}
+        try:
+            message = json.loads(body).get("message")
+        except (ValueError, AttributeError):
+            message = None
+        if isinstance(message, str):
+            return message
     # A Status is small; reading its field 2 needs no googleapis protos: tag 0x12, a varint length, the UTF-8 text.
     i = 0
     while i < len(body) - 1:
@@ -107,7 +117,9 @@ class OtlpExporter:
         self.counters = counters or STATS.destination(self.endpoint, primary=False)
         self.native_values = native_values
         self.send_resource = send_resource  # False for MLflow: its handler turns resource attributes into trace tags
-        self.headers = {"Content-Type": "application/x-protobuf", "User-Agent": "autolog-otlp",
+        self.json = settings.protocol == HTTP_JSON
+        self.headers = {"Content-Type": "application/json" if self.json else "application/x-protobuf",
+                        "User-Agent": "autolog-otlp",
                         **settings.headers, **(extra_headers or {})}
         if settings.gzip:
             self.headers["Content-Encoding"] = "gzip"
@@ -146,7 +158,8 @@ class OtlpExporter:
             time.sleep(wait)
         client = self.http()
         assert self._resource is not None
-        body = encode_request(records, metadata_sets, self._resource, self.native_values).SerializeToString()
+        request = encode_request(records, metadata_sets, self._resource, self.native_values)
+        body = request_json(request) if self.json else request.SerializeToString()
         if self.settings.gzip:
             body = gzip.compress(body, compresslevel=1)  # level 1: most of the gain, a fraction of the CPU
         try:
@@ -185,11 +198,15 @@ class OtlpExporter:
         return ExportResult(ok=False, retryable=retryable, error=error)
 
     def _count_partial_success(self, response: httpx.Response) -> None:
-        if not response.content or "protobuf" not in response.headers.get("content-type", ""):
+        media = response.headers.get("content-type", "")
+        if not response.content or ("protobuf" not in media and "json" not in media):
             return
         answer = ExportTraceServiceResponse()
         try:
-            answer.ParseFromString(response.content)
+            if "json" in media:
+                json_format.Parse(response.content, answer, ignore_unknown_fields=True)
+            else:
+                answer.ParseFromString(response.content)
         except Exception:  # noqa: BLE001 - a receiver's malformed answer does not undo a stored batch
             return
         rejected = answer.partial_success.rejected_spans

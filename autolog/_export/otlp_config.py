@@ -12,11 +12,18 @@ work is an ``InvalidArgumentError`` naming the option or variable, before anythi
   ``unknown_service``), ``OTEL_RESOURCE_ATTRIBUTES`` (``k=v,...``), compression
   (``OTEL_EXPORTER_OTLP[_TRACES]_COMPRESSION``: ``gzip``, the default here, or ``none``),
   timeout (``OTEL_EXPORTER_OTLP[_TRACES]_TIMEOUT``, milliseconds, default 10000), and
-  ``OTEL_EXPORTER_OTLP[_TRACES]_PROTOCOL``, which must be ``http/protobuf`` if set.
+  ``OTEL_EXPORTER_OTLP[_TRACES]_PROTOCOL``: ``http/protobuf`` (the default) or ``http/json``
+  (OTLP/JSON); ``grpc`` is refused, saying to use OTLP/HTTP (port 4318).
+* ``OTEL_SDK_DISABLED=true``: the environment configures no OTLP export (a debug log says so);
+  ``otlp_endpoint=`` still does, and the local store is unaffected.
+
+Unlike the specification's "warn and ignore" for an unrecognised enum or boolean value, an
+invalid value is an error here: a typo must not silently send traces elsewhere, or nowhere.
 """
 
 from __future__ import annotations
 
+import logging
 import os
 import urllib.parse
 from collections.abc import Mapping
@@ -24,9 +31,11 @@ from dataclasses import dataclass, field
 
 from autolog._errors import InvalidArgumentError
 
-__all__ = ["OtlpSettings", "otlp_settings", "parse_pairs", "traces_url"]
+__all__ = ["HTTP_JSON", "HTTP_PROTOBUF", "OtlpSettings", "otlp_settings", "parse_pairs", "sdk_disabled", "traces_url"]
 
 TRACES_PATH = "/v1/traces"
+HTTP_PROTOBUF, HTTP_JSON = "http/protobuf", "http/json"
+_logger = logging.getLogger("autolog")
 
 
 @dataclass(frozen=True)
@@ -37,6 +46,7 @@ class OtlpSettings:
     resource: dict[str, str] = field(default_factory=dict)  # OTEL_RESOURCE_ATTRIBUTES
     gzip: bool = True
     timeout_seconds: float = 10.0
+    protocol: str = HTTP_PROTOBUF  # or HTTP_JSON
 
 
 def parse_pairs(text: str, source: str) -> dict[str, str]:
@@ -74,9 +84,37 @@ def _env(environ: Mapping[str, str], name: str) -> tuple[str, str] | None:
     return None
 
 
+def sdk_disabled(environ: Mapping[str, str]) -> bool:
+    """``OTEL_SDK_DISABLED``: ``true`` (any case) disables; unset, empty or ``false`` do not; else an error."""
+    value = environ.get("OTEL_SDK_DISABLED", "").strip()
+    if value.lower() not in ("", "true", "false"):
+        raise InvalidArgumentError(f"$OTEL_SDK_DISABLED must be true or false, got {value!r}")
+    return value.lower() == "true"
+
+
+def _protocol(environ: Mapping[str, str]) -> str:
+    found = _env(environ, "PROTOCOL")
+    if not found:
+        return HTTP_PROTOBUF
+    value, variable = found[0].strip().lower(), found[1]
+    if value in (HTTP_PROTOBUF, HTTP_JSON):
+        return value
+    if value == "grpc":
+        raise InvalidArgumentError(
+            f"${variable} is {found[0]!r}: autolog does not export OTLP over gRPC. Set it to http/protobuf "
+            "(or http/json, or unset it) and point the endpoint at the collector's OTLP/HTTP port (4318, not 4317)")
+    raise InvalidArgumentError(f"${variable} must be http/protobuf, http/json or grpc (not supported), "
+                               f"got {found[0]!r}")
+
+
 def otlp_settings(endpoint: str | None = None, headers: Mapping[str, str] | None = None,
                   environ: Mapping[str, str] = os.environ) -> OtlpSettings | None:
     """The OTLP destination the arguments or the environment name, checked; None if none is named."""
+    env_endpoint = environ.get("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT") or environ.get("OTEL_EXPORTER_OTLP_ENDPOINT")
+    if endpoint is None and env_endpoint and sdk_disabled(environ):
+        _logger.debug("autolog: OTEL_SDK_DISABLED=true: no OTLP export to %s (from the OTEL_EXPORTER_OTLP_* "
+                      "variables); the local store is unaffected", env_endpoint)
+        return None
     if endpoint is not None:
         parsed = urllib.parse.urlsplit(endpoint.strip()) if isinstance(endpoint, str) else None
         url = traces_url(endpoint, "otlp_endpoint", append=parsed is not None and parsed.path in ("", "/"))
@@ -100,9 +138,7 @@ def otlp_settings(endpoint: str | None = None, headers: Mapping[str, str] | None
     compression = _env(environ, "COMPRESSION")
     if compression and compression[0].strip().lower() not in ("gzip", "none"):
         raise InvalidArgumentError(f"${compression[1]} must be gzip or none, got {compression[0]!r}")
-    protocol = _env(environ, "PROTOCOL")
-    if protocol and protocol[0].strip().lower() != "http/protobuf":
-        raise InvalidArgumentError(f"${protocol[1]} is {protocol[0]!r}: autolog exports OTLP as http/protobuf only")
+    protocol = _protocol(environ)
     timeout = _env(environ, "TIMEOUT")
     timeout_seconds = 10.0
     if timeout:
@@ -114,4 +150,4 @@ def otlp_settings(endpoint: str | None = None, headers: Mapping[str, str] | None
             raise InvalidArgumentError(f"${timeout[1]} must be a positive number of milliseconds, got {timeout[0]!r}")
     return OtlpSettings(url, header_values, service_name, resource,
                         gzip=not compression or compression[0].strip().lower() == "gzip",
-                        timeout_seconds=timeout_seconds)
+                        timeout_seconds=timeout_seconds, protocol=protocol)

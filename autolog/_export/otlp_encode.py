@@ -23,6 +23,7 @@ every value it receives, so a JSON string would be stored encoded twice; and tag
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import importlib.metadata
 import json
@@ -31,6 +32,7 @@ import platform
 from collections.abc import Iterable, Sequence
 from typing import Any
 
+from google.protobuf import json_format
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
 from opentelemetry.proto.trace.v1.trace_pb2 import Span, Status
@@ -39,7 +41,7 @@ from autolog._store.records import METADATA_FIELD, RECORD_FIELDS, SET_FIELD, SPA
 from autolog.entities import keys
 
 __all__ = ["METADATA_PREFIX", "MLFLOW_TAG_PREFIX", "TAG_PREFIX", "encode_request", "genai_attributes",
-           "resource_attributes", "span_id_bytes", "trace_id_bytes", "trace_metadata", "trace_tags"]
+           "request_json", "resource_attributes", "span_id_bytes", "trace_id_bytes", "trace_metadata", "trace_tags"]
 
 TAG_PREFIX = "mlflow.trace.tag."
 METADATA_PREFIX = "mlflow.trace.metadata."
@@ -183,6 +185,24 @@ def _encode_trace(spans: Any, record: Record, metadata_sets: dict[str, dict[str,
             otel_event.time_unix_nano = event.get("timestamp_ns") or 0
             for key, value in (event.get("attributes") or {}).items():
                 _add(otel_event.attributes, key, value if isinstance(value, (str, int, float, bool)) else _json(value))
+
+
+_ID_FIELDS = ("traceId", "spanId", "parentSpanId")
+
+
+def request_json(request: ExportTraceServiceRequest) -> bytes:
+    """``request`` as OTLP/JSON: protobuf's JSON mapping (lowerCamelCase keys, 64-bit integers as decimal
+    strings, other bytes as base64) but enums as integers and trace and span ids as hex, as the OTLP
+    specification says (https://opentelemetry.io/docs/specs/otlp/#json-protobuf-encoding)."""
+    document = json_format.MessageToDict(request, use_integers_for_enums=True)
+    for resource_spans in document.get("resourceSpans", ()):
+        for scope_spans in resource_spans.get("scopeSpans", ()):
+            for span in scope_spans.get("spans", ()):
+                for holder in (span, *span.get("links", ())):
+                    for name in _ID_FIELDS:
+                        if name in holder:
+                            holder[name] = base64.b64decode(holder[name]).hex()
+    return json.dumps(document, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
 
 
 _DECODER = json.JSONDecoder()
