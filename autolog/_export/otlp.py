@@ -1,6 +1,6 @@
 """OTLP/HTTP (protobuf) as a destination: ``OtlpExporter``, one POST per batch the pipeline makes.
 
-Runs on the pipeline's worker only: the records are turned into protobuf there
+Runs on the pipeline's worker only: the records are turned into a protobuf request there
 (``otlp_encode``; sent as OTLP/JSON with ``OTEL_EXPORTER_OTLP_PROTOCOL=http/json``),
 gzip-compressed (unless the compression is ``none``) and posted. How each answer is treated:
 
@@ -20,6 +20,7 @@ gzip-compressed (unless the compression is ``none``) and posted. How each answer
 
 from __future__ import annotations
 
+import base64
 import email.utils
 import gzip
 import json
@@ -31,16 +32,19 @@ from typing import Any
 
 import httpx
 from google.protobuf import json_format
-from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceResponse
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
+    ExportTraceServiceRequest,
+    ExportTraceServiceResponse,
+)
 
 from autolog._export.exporter import EXPORTED, ExportResult
 from autolog._export.otlp_config import HTTP_JSON, OtlpSettings
-from autolog._export.otlp_encode import encode_request, request_json, resource_attributes
+from autolog._export.otlp_encode import encode_request, resource_attributes
 from autolog._stats import STATS, DestinationCounters
 from autolog._store.records import Record
 from autolog._tracing.guard import log_rate_limited
 
-__all__ = ["OtlpExportError", "OtlpExporter"]
+__all__ = ["OtlpExportError", "OtlpExporter", "request_json"]
 
 _logger = logging.getLogger("autolog")
 _RETRYABLE = {408, 429, 502, 503, 504}
@@ -49,6 +53,24 @@ _MAX_RETRY_AFTER_SECONDS = 60.0
 _MAX_INLINE_WAIT_SECONDS = 5.0  # a Retry-After up to this is slept on the worker; past it, the batch is spooled
 _DOWN_AFTER_SECONDS = 2.0  # failing this long: the receiver is down, batches go to the spool at once
 _PROBE_INTERVAL_SECONDS = 2.0  # while down, one request this often tells whether it is back
+
+
+_ID_FIELDS = ("traceId", "spanId", "parentSpanId")
+
+
+def request_json(body: bytes) -> bytes:
+    """A serialized request (``encode_request``) as OTLP/JSON: protobuf's JSON mapping (lowerCamelCase keys,
+    64-bit integers as decimal strings, other bytes as base64) but enums as integers and trace and span ids
+    as hex, as the OTLP specification says (https://opentelemetry.io/docs/specs/otlp/#json-protobuf-encoding)."""
+    document = json_format.MessageToDict(ExportTraceServiceRequest.FromString(body), use_integers_for_enums=True)
+    for resource_spans in document.get("resourceSpans", ()):
+        for scope_spans in resource_spans.get("scopeSpans", ()):
+            for span in scope_spans.get("spans", ()):
+                for holder in (span, *span.get("links", ())):
+                    for name in _ID_FIELDS:
+                        if name in holder:
+                            holder[name] = base64.b64decode(holder[name]).hex()
+    return json.dumps(document, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
 
 
 class OtlpExportError(Exception):
@@ -158,8 +180,9 @@ class OtlpExporter:
             time.sleep(wait)
         client = self.http()
         assert self._resource is not None
-        request = encode_request(records, metadata_sets, self._resource, self.native_values)
-        body = request_json(request) if self.json else request.SerializeToString()
+        body = encode_request(records, metadata_sets, self._resource, self.native_values)
+        if self.json:
+            body = request_json(body)
         if self.settings.gzip:
             body = gzip.compress(body, compresslevel=1)  # level 1: most of the gain, a fraction of the CPU
         try:

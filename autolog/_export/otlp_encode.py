@@ -23,31 +23,25 @@ every value it receives, so a JSON string would be stored encoded twice; and tag
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import importlib.metadata
 import json
 import os
 import platform
+import struct
 from collections.abc import Iterable, Sequence
 from typing import Any
-
-from google.protobuf import json_format
-from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
-from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
-from opentelemetry.proto.trace.v1.trace_pb2 import Span, Status
 
 from autolog._store.records import METADATA_FIELD, RECORD_FIELDS, SET_FIELD, SPANS_FIELD, TAGS_FIELD, Record
 from autolog.entities import keys
 
 __all__ = ["METADATA_PREFIX", "MLFLOW_TAG_PREFIX", "TAG_PREFIX", "encode_request", "genai_attributes",
-           "request_json", "resource_attributes", "span_id_bytes", "trace_id_bytes", "trace_metadata", "trace_tags"]
+           "resource_attributes", "span_id_bytes", "trace_id_bytes", "trace_metadata", "trace_tags"]
 
 TAG_PREFIX = "mlflow.trace.tag."
 METADATA_PREFIX = "mlflow.trace.metadata."
 MLFLOW_TAG_PREFIX = "mlflow.traceTag."  # what MLflow's /v1/traces handler reads into the trace's tags
 _FIELD = {name: i for i, name in enumerate(RECORD_FIELDS)}
-_STATUS = {"OK": Status.STATUS_CODE_OK, "ERROR": Status.STATUS_CODE_ERROR}
 _OPERATIONS = {"CHAT_MODEL": "chat", "LLM": "text_completion", "EMBEDDING": "embeddings", "TOOL": "execute_tool",
                "AGENT": "invoke_agent"}
 _CLIENT_TYPES = {"CHAT_MODEL", "LLM", "EMBEDDING"}  # calls out to a model provider: SPAN_KIND_CLIENT (semconv)
@@ -95,116 +89,169 @@ def resource_attributes(service_name: str, extra: dict[str, str] | None = None) 
     return attributes
 
 
-def _set_value(target: AnyValue, value: Any) -> None:
+# The request is written in protobuf's wire format here, field by field (in field-number order, as
+# protobuf serializes): building opentelemetry-proto messages field by field and serializing them
+# cost the worker twice as much, holding the GIL. Field numbers are those of opentelemetry-proto's
+# trace/v1, common/v1 and collector/trace/v1 messages; ``request_json`` parses the bytes back.
+_SMALL = [bytes((i,)) for i in range(128)]
+_pack_double = struct.Struct("<d").pack
+_pack_fixed64 = struct.Struct("<Q").pack
+_KEYS: dict[str, bytes] = {}  # attribute key → its KeyValue.key field (a few hundred distinct keys)
+_CONSTANTS: dict[tuple[str, str], bytes] = {}  # (key, value) → KeyValue, for the few-valued attributes
+_SPAN_TYPES: dict[tuple[str | None, bool], bytes] = {}  # (span type, native) → its mlflow.spanType attribute
+_MAX_CACHED = 4096
+
+
+def _varint(n: int) -> bytes:
+    if n < 128:
+        return _SMALL[n]
+    out = bytearray()
+    while n > 127:
+        out.append((n & 0x7F) | 0x80)
+        n >>= 7
+    out.append(n)
+    return bytes(out)
+
+
+def _field(tag: bytes, payload: bytes) -> bytes:
+    """A length-delimited field: tag, length, payload."""
+    n = len(payload)
+    return tag + (_SMALL[n] if n < 128 else _varint(n)) + payload
+
+
+def _any_value(value: Any) -> bytes:
+    """An AnyValue; b"" for None and empty containers (an AnyValue with nothing set)."""
     if isinstance(value, str):
-        target.string_value = value
-    elif isinstance(value, bool):
-        target.bool_value = value
-    elif isinstance(value, int) and -2**63 <= value < 2**63:
-        target.int_value = value
-    elif isinstance(value, float):
-        target.double_value = value
-    elif isinstance(value, dict):
-        for k, v in value.items():
-            kv = target.kvlist_value.values.add()
-            kv.key = str(k)
-            _set_value(kv.value, v)
-    elif isinstance(value, (list, tuple)):
-        for v in value:
-            _set_value(target.array_value.values.add(), v)
-    elif value is not None:
-        target.string_value = json.dumps(value, default=str)
+        return _field(b"\x0a", value.encode("utf-8"))  # 1: string_value
+    if isinstance(value, bool):
+        return b"\x10\x01" if value else b"\x10\x00"  # 2: bool_value
+    if isinstance(value, int) and -2**63 <= value < 2**63:
+        return b"\x18" + _varint(value & 0xFFFFFFFFFFFFFFFF)  # 3: int_value, two's complement
+    if isinstance(value, float):
+        return b"\x21" + _pack_double(value)  # 4: double_value
+    if isinstance(value, dict):  # 6: kvlist_value, KeyValueList.values (1)
+        return _field(b"\x32", b"".join([_key_value(b"\x0a", str(k), v) for k, v in value.items()])) if value else b""
+    if isinstance(value, (list, tuple)):  # 5: array_value, ArrayValue.values (1)
+        return _field(b"\x2a", b"".join([_field(b"\x0a", _any_value(v)) for v in value])) if value else b""
+    if value is not None:
+        return _field(b"\x0a", json.dumps(value, default=str).encode("utf-8"))
+    return b""
 
 
-def _add(attributes: Any, key: str, value: Any) -> None:
-    kv: KeyValue = attributes.add()
-    kv.key = key
-    _set_value(kv.value, value)
+def _key_value(tag: bytes, key: str, value: Any) -> bytes:
+    """A KeyValue (key: 1, value: 2) as the length-delimited field ``tag`` (a KeyValue is always one)."""
+    key_field = _KEYS.get(key)
+    if key_field is None:
+        if len(_KEYS) >= _MAX_CACHED:
+            _KEYS.clear()
+        key_field = _KEYS[key] = _field(b"\x0a", key.encode("utf-8")) if key else b""
+    if type(value) is str:
+        text = value.encode("utf-8")
+        n = len(text)
+        if n < 126:  # the common short string: both lengths one byte
+            kv = key_field + b"\x12" + _SMALL[n + 2] + b"\x0a" + _SMALL[n] + text
+        else:
+            n = len(any_value := b"\x0a" + _varint(n) + text)
+            kv = key_field + b"\x12" + _varint(n) + any_value
+    else:
+        any_value = _any_value(value)
+        kv = key_field + b"\x12" + _varint(len(any_value)) + any_value if any_value else key_field
+    n = len(kv)
+    return tag + (_SMALL[n] if n < 128 else _varint(n)) + kv
 
 
-def _json(value: Any) -> str:
-    return json.dumps(value, ensure_ascii=False, default=str)
+def _constant(key: str, value: Any) -> bytes:
+    """A span attribute with few distinct values (span types, operations, providers, models, tags): cached."""
+    if type(value) is not str or len(value) > 100:
+        return _key_value(b"\x4a", key, value)
+    cached = _CONSTANTS.get((key, value))
+    if cached is None:
+        if len(_CONSTANTS) >= _MAX_CACHED:
+            _CONSTANTS.clear()
+        cached = _CONSTANTS[key, value] = _key_value(b"\x4a", key, value)
+    return cached
+
+
+_json = json.JSONEncoder(ensure_ascii=False, default=str).encode  # json.dumps(value, ensure_ascii=False, default=str)
 
 
 def encode_request(records: Sequence[Record], metadata_sets: dict[str, dict[str, str]],
-                   resource: dict[str, Any], native_values: bool = False) -> ExportTraceServiceRequest:
-    """One request holding every span of ``records`` (one resource, one scope)."""
-    request = ExportTraceServiceRequest()
-    resource_spans = request.resource_spans.add()
-    for key, value in resource.items():
-        _add(resource_spans.resource.attributes, key, value)
-    scope_spans = resource_spans.scope_spans.add()
-    scope_spans.scope.name = "autolog"
-    scope_spans.scope.version = _VERSION
-    spans = scope_spans.spans
+                   resource: dict[str, Any], native_values: bool = False) -> bytes:
+    """One serialized ``ExportTraceServiceRequest`` holding every span of ``records`` (one resource, one scope)."""
+    spans: list[bytes] = []
     for record in records:
         _encode_trace(spans, record, metadata_sets, native_values)
-    return request
+    # ResourceSpans: resource (1: Resource, attributes 1), scope_spans (2: ScopeSpans, scope 1, spans 2).
+    resource_field = _field(b"\x0a", b"".join([_key_value(b"\x0a", k, v) for k, v in resource.items()])) \
+        if resource else b""
+    scope_spans = _field(b"\x12", b"".join((_SCOPE, *spans)))
+    return _field(b"\x0a", resource_field + scope_spans)  # ExportTraceServiceRequest.resource_spans (1)
 
 
-def _encode_trace(spans: Any, record: Record, metadata_sets: dict[str, dict[str, str]], native: bool) -> None:
+# InstrumentationScope (name 1, version 2) as ScopeSpans.scope (1).
+_SCOPE = _field(b"\x0a", _field(b"\x0a", b"autolog") + _field(b"\x12", _VERSION.encode("utf-8")))
+_KIND_CLIENT, _KIND_INTERNAL = b"\x30\x03", b"\x30\x01"  # Span.kind (6): SPAN_KIND_CLIENT, SPAN_KIND_INTERNAL
+_STATUS_CODES = {"OK": b"\x18\x01", "ERROR": b"\x18\x02"}  # Status.code (3); UNSET (0) is not written
+_SKIPPED = frozenset((keys.SPAN_TYPE, keys.SPAN_INPUTS, keys.SPAN_OUTPUTS, keys.TRACE_REQUEST_ID))
+
+
+def _encode_trace(spans: list[bytes], record: Record, metadata_sets: dict[str, dict[str, str]],
+                  native: bool) -> None:
+    """Append each span of ``record``, as ScopeSpans.spans fields (2), to ``spans``."""
     trace_id: str = record[0]
-    otel_trace_id = trace_id_bytes(trace_id)
-    encode = (lambda v: v) if native else _json
+    ids = b"\x0a\x10" + trace_id_bytes(trace_id)  # Span.trace_id (1), 16 bytes
+    request_id = _key_value(b"\x4a", keys.TRACE_REQUEST_ID, trace_id if native else _json(trace_id))
     for row in record[SPANS_FIELD]:
         span_id, parent_id, name, span_type, status_code, start_ns, end_ns, content = row
         body, inputs_text, outputs_text = _split_content(content)
-        span: Span = spans.add()
-        span.trace_id = otel_trace_id
-        span.span_id = span_id_bytes(span_id)
+        parts = [ids, b"\x12\x08", span_id_bytes(span_id)]  # span_id (2), 8 bytes
         if parent_id:
-            span.parent_span_id = span_id_bytes(parent_id)
-        span.name = name or ""
-        span.kind = Span.SPAN_KIND_CLIENT if span_type in _CLIENT_TYPES else Span.SPAN_KIND_INTERNAL
-        span.start_time_unix_nano = start_ns or 0
-        span.end_time_unix_nano = end_ns or 0  # 0: never ended (a trace stored IN_PROGRESS at exit)
-        span.status.code = _STATUS.get(status_code, Status.STATUS_CODE_UNSET)
-        if body.get("status_message"):
-            span.status.message = body["status_message"]
-        attributes = span.attributes
+            parts += (b"\x22\x08", span_id_bytes(parent_id))  # parent_span_id (4)
+        if name:
+            parts.append(_field(b"\x2a", name.encode("utf-8")))  # name (5)
+        parts.append(_KIND_CLIENT if span_type in _CLIENT_TYPES else _KIND_INTERNAL)
+        if start_ns:
+            parts += (b"\x39", _pack_fixed64(start_ns))  # start_time_unix_nano (7), fixed64
+        if end_ns:  # 0: never ended (a trace stored IN_PROGRESS at exit)
+            parts += (b"\x41", _pack_fixed64(end_ns))  # end_time_unix_nano (8)
+        attributes = [request_id]  # attributes (9), each a KeyValue
         inputs, outputs = body.get("inputs"), body.get("outputs")
         recorded: dict[str, Any] = body.get("attributes") or {}
-        _add(attributes, keys.TRACE_REQUEST_ID, encode(trace_id))
-        _add(attributes, keys.SPAN_TYPE, encode(span_type or "UNKNOWN"))
+        type_attribute = _SPAN_TYPES.get((span_type, native))
+        if type_attribute is None:
+            kind = span_type or "UNKNOWN"
+            type_attribute = _constant(keys.SPAN_TYPE, kind if native else _json(kind))
+            _SPAN_TYPES[span_type, native] = type_attribute
+        attributes.append(type_attribute)
         if inputs is not None:  # as JSON: the text the record holds, not parsed and dumped again
-            _add(attributes, keys.SPAN_INPUTS, inputs if native else inputs_text or _json(inputs))
+            attributes.append(_key_value(b"\x4a", keys.SPAN_INPUTS, inputs if native else inputs_text or _json(inputs)))
         if outputs is not None:
-            _add(attributes, keys.SPAN_OUTPUTS, outputs if native else outputs_text or _json(outputs))
+            attributes.append(_key_value(b"\x4a", keys.SPAN_OUTPUTS,
+                                         outputs if native else outputs_text or _json(outputs)))
         for key, value in recorded.items():
-            if key not in (keys.SPAN_TYPE, keys.SPAN_INPUTS, keys.SPAN_OUTPUTS, keys.TRACE_REQUEST_ID):
-                _add(attributes, key, encode(value))
+            if key not in _SKIPPED:
+                attributes.append(_key_value(b"\x4a", key, value if native else _json(value)))
         if span_type in _OPERATIONS:
             for key, value in genai_attributes(span_type, name or "", inputs, outputs, recorded):
-                _add(attributes, key, value)
+                attributes.append(_constant(key, value) if key in _FEW_VALUED else _key_value(b"\x4a", key, value))
         if not parent_id:
-            for key, value in _trace_attributes(record, metadata_sets, native):
-                _add(attributes, key, value)
-        for event in body.get("events") or ():
-            otel_event = span.events.add()
-            otel_event.name = event.get("name") or ""
-            otel_event.time_unix_nano = event.get("timestamp_ns") or 0
-            for key, value in (event.get("attributes") or {}).items():
-                _add(otel_event.attributes, key, value if isinstance(value, (str, int, float, bool)) else _json(value))
+            attributes += [_constant(key, value) for key, value in _trace_attributes(record, metadata_sets, native)]
+        parts += attributes
+        for event in body.get("events") or ():  # events (11): time_unix_nano (1), name (2), attributes (3)
+            time_ns, event_name = event.get("timestamp_ns"), event.get("name")
+            parts.append(_field(b"\x5a", b"".join((
+                b"\x09" + _pack_fixed64(time_ns) if time_ns else b"",
+                _field(b"\x12", event_name.encode("utf-8")) if event_name else b"",
+                *[_key_value(b"\x1a", k, v if isinstance(v, (str, int, float, bool)) else _json(v))
+                  for k, v in (event.get("attributes") or {}).items()]))))
+        message = body.get("status_message")  # status (15): message (2), code (3)
+        parts.append(_field(b"\x7a", (_field(b"\x12", message.encode("utf-8")) if message else b"")
+                            + _STATUS_CODES.get(status_code, b"")))
+        spans.append(_field(b"\x12", b"".join(parts)))
 
 
-_ID_FIELDS = ("traceId", "spanId", "parentSpanId")
-
-
-def request_json(request: ExportTraceServiceRequest) -> bytes:
-    """``request`` as OTLP/JSON: protobuf's JSON mapping (lowerCamelCase keys, 64-bit integers as decimal
-    strings, other bytes as base64) but enums as integers and trace and span ids as hex, as the OTLP
-    specification says (https://opentelemetry.io/docs/specs/otlp/#json-protobuf-encoding)."""
-    document = json_format.MessageToDict(request, use_integers_for_enums=True)
-    for resource_spans in document.get("resourceSpans", ()):
-        for scope_spans in resource_spans.get("scopeSpans", ()):
-            for span in scope_spans.get("spans", ()):
-                for holder in (span, *span.get("links", ())):
-                    for name in _ID_FIELDS:
-                        if name in holder:
-                            holder[name] = base64.b64decode(holder[name]).hex()
-    return json.dumps(document, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
-
-
+_FEW_VALUED = frozenset(("gen_ai.operation.name", "gen_ai.provider.name", "gen_ai.system", "gen_ai.request.model",
+                         "gen_ai.response.model"))
 _DECODER = json.JSONDecoder()
 _INPUTS, _OUTPUTS = '{"inputs":', ',"outputs":'
 
