@@ -38,6 +38,7 @@ class Receiver:
         self.path = path
         self.requests: list[tuple[dict[str, str], ExportTraceServiceRequest]] = []
         self.script: deque[tuple[int, dict[str, str], bytes]] = deque()
+        self.not_canonical = 0  # protobuf bodies that opentelemetry-proto would have written otherwise
         self.lock = threading.Lock()
         self.port = 0
         self.server: ThreadingHTTPServer | None = None
@@ -65,6 +66,11 @@ class Receiver:
                         request = ExportTraceServiceRequest()
                         request.ParseFromString(raw)
                         receiver.requests.append((headers, request))
+                        # autolog writes protobuf's wire format itself (otlp_encode): the bytes must be what
+                        # opentelemetry-proto writes for the same message, field for field.
+                        if headers.get("content-type") == "application/x-protobuf" and (
+                                request.SerializeToString(deterministic=True) != raw):
+                            receiver.not_canonical += 1
                 if answer is None:
                     answer = ExportTraceServiceResponse().SerializeToString()
                 self.send_response(status)

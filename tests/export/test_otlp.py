@@ -107,6 +107,7 @@ def test_the_span_tree_arrives_whole(otlp_client: autolog.Client, receiver: Rece
     assert json.loads(metadata["mlflow.trace.tokenUsage"])["input_tokens"] == 12
     dest = autolog.stats()["destinations"][receiver.url]
     assert dest["exported"] == 1 and dest["spooled"] == 0 and dest["dropped"] == 0
+    assert receiver.requests and receiver.not_canonical == 0
 
 
 def test_429_and_503_are_retried_honouring_retry_after(otlp_client: autolog.Client, receiver: Receiver) -> None:
