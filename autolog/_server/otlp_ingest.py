@@ -55,8 +55,9 @@ JSON = "application/json"
 _MAX_REASONS = 5  # rejected spans named in partial_success's message; the count covers all of them
 # gRPC status codes, which google.rpc.Status carries.
 _INVALID_ARGUMENT, _NOT_FOUND, _RESOURCE_EXHAUSTED, _UNAVAILABLE = 3, 5, 8, 14
-# Merging a trace with what the store holds of it reads and then writes: one request at a time in this process, so
-# two requests with spans of the same trace never each write the trace without the other's spans.
+# Merging a trace with what the store holds of it reads and then writes: one request at a time in this process, and
+# the store's merge_lock against other processes and servers, so two requests with spans of the same trace never
+# each write the trace without the other's spans.
 _MERGE_LOCK = threading.Lock()
 
 
@@ -212,7 +213,7 @@ def ingest(store: SqliteStore, message: ExportTraceServiceRequest, experiment_id
                 parts.metadata.update(resource)
     if traces:
         try:
-            with _MERGE_LOCK:
+            with _MERGE_LOCK, store.merge_lock(list(traces)):
                 stored = {t.info.trace_id: t for t in store.load_traces(list(traces))}
                 records = [trace_record(tid, parts, stored.get(tid), experiment_id) for tid, parts in traces.items()]
                 store.write_records(records)

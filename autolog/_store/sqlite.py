@@ -9,7 +9,8 @@ exactly one copy. Every failure leaves as a ``StoreError`` naming the store and 
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 
 from autolog._errors import StoreBusyError
@@ -60,6 +61,28 @@ class SqliteStore(TraceTables, LoggedModelTables, RunTables, DatasetTables, Labe
             for (statement, width), rows in zip(TRACE_WRITES, tables, strict=True):
                 insert_rows(conn, statement, width, rows)
         return len(tables[1])
+
+    @contextmanager
+    def merge_lock(self, trace_ids: Sequence[str]) -> Iterator[None]:
+        """Hold off other processes merging traces into this store (OTLP ingest reads what the store holds of
+        a trace, then writes it whole) until the block ends: an exclusive ``flock`` of ``<db>.merge-lock``.
+        Coarser than the trace ids (SQLite has one writer anyway). Where ``fcntl`` is missing (Windows) only
+        the caller's own lock holds."""
+        try:
+            import fcntl
+        except ImportError:
+            yield
+            return
+        path = self.path.with_name(self.path.name + ".merge-lock")
+        try:
+            handle = open(path, "a+b")  # noqa: SIM115 - held for the block, closed below
+        except OSError as exc:
+            raise store_error(self.path, exc, f"opening the merge lock {path}") from exc
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX)
+            yield
+        finally:
+            handle.close()  # releases the lock
 
     def checkpoint(self) -> None:
         """Copy the WAL's pages into the database file without waiting for readers (PASSIVE)."""
