@@ -15,17 +15,16 @@ the very ``ON CONFLICT`` clause the VALUES path has (``PostgresDialect.translate
   same order, so one waits for the other instead of both deadlocking.
 
 The staging tables are ``TEMP`` (the session's own: no WAL, no locks other sessions see) and ``ON COMMIT DELETE
-ROWS`` (empty when each transaction starts; rows of a rolled back one vanish with it). They are made on a
-connection's first batch, in that batch's transaction: a connection is counted as having them only once that
-transaction committed (``IF NOT EXISTS`` makes a second try harmless). Emptying them costs each committing
-transaction that touched them about 0.4 ms per table (a truncation), which is why the store keeps its multi-row
-INSERT for small batches; a transaction that does not touch them (a read, a small batch) pays nothing.
+ROWS`` (empty when each transaction starts; rows of a rolled back one vanish with it). Every COPY transaction
+makes them if its session lacks them (``IF NOT EXISTS``: a catalog lookup when they exist). Emptying them costs
+each committing transaction that touched them about 0.4 ms per table (a truncation), which is why the store keeps
+its multi-row INSERT for small batches; a transaction that does not touch them (a read, a small batch) pays
+nothing.
 """
 
 from __future__ import annotations
 
 import re
-import weakref
 from collections.abc import Callable, Sequence
 from typing import Any, NamedTuple
 
@@ -33,7 +32,7 @@ from autolog._store.pg_io import PgConnection
 from autolog._store.pg_schema import POSTGRES
 from autolog._store.traces import TRACE_WRITES
 
-__all__ = ["COPY_TARGETS", "CopyTarget", "copy_rows", "stage_connection", "staged"]
+__all__ = ["COPY_TARGETS", "CopyTarget", "copy_rows", "stage"]
 
 _HEAD = re.compile(r"^INSERT INTO (\w+) \(([^)]*)\)$")
 
@@ -72,19 +71,13 @@ def _target(statement: str) -> CopyTarget:
 
 COPY_TARGETS = tuple(_target(statement) for statement, _ in TRACE_WRITES)
 
-# Connections known to have the staging tables (weak: a connection the pool drops is forgotten).
-_STAGED: weakref.WeakSet[Any] = weakref.WeakSet()
+def stage(conn: PgConnection) -> None:
+    """Make the staging tables in the connection's open transaction, unless its session has them.
 
-
-def staged(conn: PgConnection) -> bool:
-    """Whether the connection's session has the staging tables (made by a committed ``stage_connection``)."""
-    return conn.conn in _STAGED
-
-
-def stage_connection(conn: PgConnection) -> Callable[[], None]:
-    """Make the staging tables in the connection's open transaction; returns what to call once it committed."""
-    conn.conn.execute(";".join(t.create for t in COPY_TARGETS))  # no parameters: one simple query, one round trip
-    return lambda: _STAGED.add(conn.conn)
+    Asked in every COPY transaction, not remembered per connection: behind a pooler in transaction mode
+    (PgBouncer) consecutive transactions of one connection may run in different server sessions. When they exist
+    it is a catalog lookup per table, in one round trip."""
+    conn.conn.execute(";".join(t.create for t in COPY_TARGETS))  # no parameters: one simple query
 
 
 def copy_rows(conn: PgConnection, tables: Sequence[Sequence[Sequence[Any]]],
@@ -92,7 +85,7 @@ def copy_rows(conn: PgConnection, tables: Sequence[Sequence[Sequence[Any]]],
     """COPY each table's rows (``TRACE_WRITES``' order) into its staging table, then upsert them all.
 
     ``convert``: applied to each row's values first (the store's check of NUL and 64-bit bounds).
-    The connection must be in a transaction and have the staging tables (``stage_connection``).
+    The connection must be in a transaction and have the staging tables (``stage``).
     """
     raw = conn.conn
     upserts = []

@@ -21,7 +21,7 @@ from autolog._store.datasets import DatasetTables
 from autolog._store.labeling import LabelingTables
 from autolog._store.logged_models import LoggedModelTables
 from autolog._store.pg_connections import PgConnections
-from autolog._store.pg_copy import COPY_TARGETS, copy_rows, stage_connection, staged
+from autolog._store.pg_copy import COPY_TARGETS, copy_rows, stage
 from autolog._store.pg_io import StoreUnavailableError, conninfo_from_uri, redacted
 from autolog._store.pg_schema import set_text_index
 from autolog._store.records import Record
@@ -126,16 +126,12 @@ class PostgresStore(TraceTables, LoggedModelTables, RunTables, DatasetTables, La
 
     def _write(self, tables: TableRows, checked: bool) -> None:
         convert = _bindable if checked else None
-        done = None
         with self.connections.session(f"writing {len(tables[1])} traces", write=True, serial=False) as conn:
             if len(tables[1]) >= COPY_AT_TRACES:
-                if not staged(conn):
-                    done = stage_connection(conn)
+                stage(conn)
                 copy_rows(conn, tables, convert)
             else:
                 _insert_rows(conn, tables, convert)
-        if done is not None:
-            done()  # committed: the connection keeps its staging tables
 
     def checkpoint(self) -> None:
         """Nothing to do: PostgreSQL checkpoints its WAL itself (the export worker calls this between writes)."""
