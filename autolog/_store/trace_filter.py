@@ -268,11 +268,11 @@ def _assessment_clause(alias: str, c: Comparison, params: list[object], d: Diale
                " (SELECT am.value FROM assessments a JOIN trace_metadata am ON am.trace_id = a.trace_id"
                " AND am.key = ? WHERE a.valid = 1 AND a.kind = ? AND a.name = ? AND a.metadata LIKE ?"
                f"{session_value})")
-    if _many(many, c, (f"SELECT 1 FROM assessments a WHERE {matching}", own_params)):
-        params.extend((*own_params, *session_params))
+    per_row = _many(many, c, (f"SELECT 1 FROM assessments a WHERE {matching}", own_params))
+    params.extend((*own_params, *session_params))
+    if per_row:
         return (f"(EXISTS (SELECT 1 FROM assessments a WHERE a.trace_id = {alias}.trace_id AND {matching}{d.per_row})"
                 f" OR {alias}.trace_id IN ({session}))")
-    params.extend((*own_params, *session_params))
     if c.op == "IS NULL":  # an anti-join per trace: NOT IN over a large list is checked element by element
         return (f"(NOT EXISTS (SELECT 1 FROM assessments a WHERE a.trace_id = {alias}.trace_id AND {matching})"
                 f" AND {alias}.trace_id NOT IN ({session}))")
