@@ -38,6 +38,7 @@ _INT64 = range(-(2**63), 2**63)
 # The first key of merge_lock's advisory locks (b"aumg"): two-key locks are a key space apart from the
 # single-key ones of writes and migrations.
 MERGE_LOCK_SPACE = 0x61756D67
+MERGE_LOCK_WAIT = "30s"  # another server's merge of the same trace takes milliseconds; longer means it is stuck
 # Batches of at least this many traces are written by COPY through staging tables (``pg_copy``): faster per row,
 # but with a fixed cost per transaction (a round trip per table's COPY; PostgreSQL empties the five staging tables
 # at commit, ~2 ms) that small batches do not earn back. Measured (10-span traces, one writer): 1 trace 1.6-2.5 ms
@@ -80,24 +81,22 @@ class PostgresStore(TraceTables, LoggedModelTables, RunTables, DatasetTables, La
     @contextmanager
     def merge_lock(self, trace_ids: Sequence[str]) -> Iterator[None]:
         """Hold off every other process (on any machine) merging any of these traces into this database until
-        the block ends: a session advisory lock per trace id (a 32-bit hash, in autolog's own key space), taken in
-        one order so that two merges of overlapping traces never deadlock. OTLP ingest reads what the store holds
-        of a trace, then writes it whole; two ingest servers given parts of one trace at once would each write it
-        without the other's part."""
+        the block ends. OTLP ingest reads what the store holds of a trace, then writes it whole; two ingest servers
+        given parts of one trace at once would each write it without the other's part.
+
+        A transaction-scoped advisory lock per trace id (a 32-bit hash, in autolog's own key space), taken in one
+        order so that two merges of overlapping traces never deadlock, on a connection whose transaction stays
+        open for the block: the locks end with it, whatever the block raises, and a pooler in transaction mode
+        (PgBouncer) keeps the transaction on one server session. Waiting longer than ``MERGE_LOCK_WAIT`` is a
+        ``StoreBusyError`` (ingest answers 503, and the sender retries)."""
         keys = sorted({int.from_bytes(hashlib.blake2b(t.encode(), digest_size=4).digest(), "big", signed=True)
                        for t in trace_ids})
-        with self.connections.session(f"locking {len(keys)} traces to merge") as conn:
+        with self.connections.session(f"locking {len(keys)} traces to merge", write=True, serial=False) as conn:
             raw = conn.conn
-            try:
-                # unnest yields the (sorted) array in order, so the locks are taken in that order.
-                raw.execute("SELECT pg_advisory_lock(%s, k) FROM unnest(%s::integer[]) AS k", (MERGE_LOCK_SPACE, keys))
-                yield
-            finally:
-                try:
-                    raw.execute("SELECT pg_advisory_unlock_all()")
-                except Exception:
-                    raw.close()  # never back to the pool holding locks: closing ends the session, and its locks
-                    raise
+            raw.execute(f"SET LOCAL lock_timeout = '{MERGE_LOCK_WAIT}'")
+            # unnest yields the (sorted) array in order, so the locks are taken in that order.
+            raw.execute("SELECT pg_advisory_xact_lock(%s, k) FROM unnest(%s::integer[]) AS k", (MERGE_LOCK_SPACE, keys))
+            yield
 
     def set_text_index(self, present: bool = True) -> bool:
         """Create (or drop) the trigram index ``trace.text`` searches use; whether anything changed

@@ -9,6 +9,7 @@ exactly one copy. Every failure leaves as a ``StoreError`` naming the store and 
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -25,7 +26,9 @@ from autolog._store.schema import DEFAULT_EXPERIMENT_ID, DEFAULT_EXPERIMENT_NAME
 from autolog._store.sqlite_io import insert_rows, path_from_uri, store_error
 from autolog._store.traces import TRACE_WRITES, TraceTables
 
-__all__ = ["DEFAULT_EXPERIMENT_ID", "DEFAULT_EXPERIMENT_NAME", "SqliteStore"]
+__all__ = ["DEFAULT_EXPERIMENT_ID", "DEFAULT_EXPERIMENT_NAME", "MERGE_LOCK_WAIT_SECONDS", "SqliteStore"]
+
+MERGE_LOCK_WAIT_SECONDS = 30.0
 
 
 class SqliteStore(TraceTables, LoggedModelTables, RunTables, DatasetTables, LabelingTables):
@@ -65,7 +68,8 @@ class SqliteStore(TraceTables, LoggedModelTables, RunTables, DatasetTables, Labe
     @contextmanager
     def merge_lock(self, trace_ids: Sequence[str]) -> Iterator[None]:
         """Hold off other processes merging traces into this store (OTLP ingest reads what the store holds of
-        a trace, then writes it whole) until the block ends: an exclusive ``flock`` of ``<db>.merge-lock``.
+        a trace, then writes it whole) until the block ends: an exclusive ``flock`` of ``<db>.merge-lock``, waited
+        for up to ``MERGE_LOCK_WAIT_SECONDS`` (then ``StoreBusyError``: ingest answers 503, the sender retries).
         Coarser than the trace ids (SQLite has one writer anyway). Where ``fcntl`` is missing (Windows) only
         the caller's own lock holds."""
         try:
@@ -79,7 +83,16 @@ class SqliteStore(TraceTables, LoggedModelTables, RunTables, DatasetTables, Labe
         except OSError as exc:
             raise store_error(self.path, exc, f"opening the merge lock {path}") from exc
         try:
-            fcntl.flock(handle, fcntl.LOCK_EX)
+            deadline = time.monotonic() + MERGE_LOCK_WAIT_SECONDS
+            while True:
+                try:
+                    fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    break
+                except BlockingIOError:
+                    if time.monotonic() > deadline:  # another process's merge takes milliseconds: it is stuck
+                        raise StoreBusyError(f"the store at {self.path}: another process held {path} for over "
+                                             f"{MERGE_LOCK_WAIT_SECONDS:g} s", self.path, "merge lock held") from None
+                    time.sleep(0.005)
             yield
         finally:
             handle.close()  # releases the lock

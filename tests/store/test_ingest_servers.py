@@ -6,6 +6,8 @@ from __future__ import annotations
 import multiprocessing
 from typing import Any
 
+import pytest
+
 import autolog
 from autolog._server.otlp_ingest import ingest
 from autolog._store.stores import open_store
@@ -49,3 +51,23 @@ def test_two_servers_merge_the_parts_of_one_trace(backend_uri: str) -> None:
     summaries = {(t.info.state, t.info.tags.get("mlflow.traceName"), t.info.execution_duration) for t in traces}
     assert summaries == {("OK", "agent", 9)}  # no trace's row was written from one part alone
     assert {len(t.data.spans) for t in traces} == {2}
+
+
+def test_a_merge_lock_held_too_long_is_a_busy_store(backend_uri: str, monkeypatch: Any) -> None:
+    """Another process stuck inside its merge: this one gives up after the wait (ingest then answers 503)."""
+    from autolog._errors import StoreBusyError
+    from autolog._store import postgres, sqlite
+
+    monkeypatch.setattr(sqlite, "MERGE_LOCK_WAIT_SECONDS", 0.2)
+    monkeypatch.setattr(postgres, "MERGE_LOCK_WAIT", "200ms")
+    holder, waiter = open_store(backend_uri), open_store(backend_uri)
+    with holder.merge_lock(["tr-1", "tr-2"]):
+        with pytest.raises(StoreBusyError), waiter.merge_lock(["tr-2", "tr-3"]):
+            pass
+        if backend_uri.startswith("postgresql"):  # other traces are not held up (SQLite's lock is the store's)
+            with waiter.merge_lock(["tr-4"]):
+                pass
+    with waiter.merge_lock(["tr-2"]):  # released when the holder's block ended
+        pass
+    holder.close()
+    waiter.close()

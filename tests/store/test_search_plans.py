@@ -36,6 +36,11 @@ def _feedback(i: int) -> list[Assessment]:
     if i % 400 == 1:
         out.append(Assessment("rating", "true", trace_id=f"tr-{i:05d}"))  # the string, not the boolean
         out.append(Assessment("score", 0.5, trace_id=f"tr-{i:05d}"))
+        out.append(Assessment("shape", [1, 2], trace_id=f"tr-{i:05d}"))
+        out.append(Assessment("tiny", 1e-05, trace_id=f"tr-{i:05d}"))
+    if i % 400 == 2:
+        out.append(Assessment("shape", "flat", trace_id=f"tr-{i:05d}"))
+        out.append(Assessment("tiny", None, trace_id=f"tr-{i:05d}"))  # a JSON null: no text, neither = nor !=
     return out
 
 
@@ -80,6 +85,14 @@ CASES = [
     ("feedback.score > 0.25", _ids(lambda i: i % 400 == 1)),
     ("feedback.rating IS NULL", _ids(lambda i: i not in RARE and i % 400 != 1)),
     ("feedback.helpful = 'nope'", set()),
+    # = and != are complements among values with a text, whatever spelling the filter uses for the value.
+    ("feedback.shape = '[1,2]'", _ids(lambda i: i % 400 == 1)),
+    ("feedback.shape != '[1,2]'", _ids(lambda i: i % 400 == 2)),
+    ("feedback.shape NOT IN ('[1, 2]', 'x')", _ids(lambda i: i % 400 == 2)),
+    ("feedback.tiny = '0.00001'", _ids(lambda i: i % 400 == 1)),
+    ("feedback.tiny != '0.00001'", set()),
+    ("feedback.tiny IS NOT NULL", _ids(lambda i: i % 400 in (1, 2))),
+    ("feedback.score = '0.50'", _ids(lambda i: i % 400 == 1)),
 ]
 
 
@@ -138,3 +151,7 @@ def test_a_common_value_is_checked_per_trace_and_a_rare_one_collected(db: Any) -
     finally:
         del connections.session
     assert json.dumps(db.search_trace_ids(None, "tags.env = 'prod'", None, 2)) == '["tr-02399", "tr-02397"]'
+
+
+def test_a_value_nested_past_the_json_parser_is_a_plain_string(db: Any) -> None:
+    assert db.search_trace_ids(None, "feedback.shape = '" + "[" * 1_000 + "'", None, 10) == []
