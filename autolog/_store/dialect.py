@@ -68,6 +68,14 @@ class Dialect:
     name = "sqlite"
     # The end of a correlated EXISTS that must stay one lookup per outer row (trace_filter's ``many``).
     per_row = ""
+
+    def by_index(self, index: str) -> str:
+        """After a table in FROM: read it through ``index``. For a per-row lookup by id where another index
+        matches more of the WHERE's columns: a SQLite store nobody has ANALYZEd (most of them) has no statistics,
+        and its planner then prefers the index with more equal columns (``ix_assessments_value`` over
+        ``ix_assessments_trace``), scanning every matching assessment once per trace (22 s instead of 3 ms for
+        ``feedback.helpful = 'true'`` over 1,000,000 traces). PostgreSQL always has statistics: nothing."""
+        return f" INDEXED BY {index}"
     # An estimate of a table's rows, cheap: SQLite's rowid grows with each row (deleted ones aside).
     rows_estimate = "SELECT MAX(rowid) FROM {table}"
 
@@ -245,6 +253,9 @@ class PostgresDialect(Dialect):
     # OFFSET 0 keeps PostgreSQL from turning the EXISTS into a hashed IN over every match (it may not when the
     # subquery has an OFFSET), which it prefers under an ORDER BY ... LIMIT that would stop early.
     per_row = " OFFSET 0"
+
+    def by_index(self, index: str) -> str:
+        return ""
     rows_estimate = "SELECT GREATEST(reltuples, 0)::bigint FROM pg_class WHERE oid = to_regclass('{table}')"
 
     def __init__(self, tables: dict[str, TableLayout]) -> None:

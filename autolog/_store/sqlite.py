@@ -26,9 +26,11 @@ from autolog._store.schema import DEFAULT_EXPERIMENT_ID, DEFAULT_EXPERIMENT_NAME
 from autolog._store.sqlite_io import insert_rows, path_from_uri, store_error
 from autolog._store.traces import TRACE_WRITES, TraceTables
 
-__all__ = ["DEFAULT_EXPERIMENT_ID", "DEFAULT_EXPERIMENT_NAME", "MERGE_LOCK_WAIT_SECONDS", "SqliteStore"]
+__all__ = ["ANALYZE_EVERY_SECONDS", "DEFAULT_EXPERIMENT_ID", "DEFAULT_EXPERIMENT_NAME", "MERGE_LOCK_WAIT_SECONDS",
+           "SqliteStore"]
 
 MERGE_LOCK_WAIT_SECONDS = 30.0
+ANALYZE_EVERY_SECONDS = 600.0
 
 
 class SqliteStore(TraceTables, LoggedModelTables, RunTables, DatasetTables, LabelingTables):
@@ -48,6 +50,7 @@ class SqliteStore(TraceTables, LoggedModelTables, RunTables, DatasetTables, Labe
             except OSError as exc:
                 raise store_error(self.path, exc, f"creating its directory {self.path.parent}") from exc
         self.connections = Connections(self.path)
+        self._analyzed_at = float("-inf")  # the first checkpoint gathers statistics
 
     def close(self) -> None:
         """Close this thread's connection."""
@@ -98,8 +101,23 @@ class SqliteStore(TraceTables, LoggedModelTables, RunTables, DatasetTables, Labe
             handle.close()  # releases the lock
 
     def checkpoint(self) -> None:
-        """Copy the WAL's pages into the database file without waiting for readers (PASSIVE)."""
+        """The export worker's upkeep between writes: copy the WAL's pages into the database file without waiting
+        for readers (PASSIVE), and every ``ANALYZE_EVERY_SECONDS`` refresh the planner's statistics.
+
+        Without statistics SQLite's planner picks an index by how many of the WHERE's columns it matches, not
+        by how many rows it reads: over 1,000,000 traces ``feedback.helpful IS NULL`` took 6.2 s and a feedback
+        value 38 ms instead of 1.3 and 3 ms. ``analysis_limit`` samples each index (6 ms at that size), and the
+        statistics then follow the store as it grows."""
         with self.connections.session("checkpointing the WAL") as conn:
             conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
+        now = time.monotonic()
+        if now - self._analyzed_at >= ANALYZE_EVERY_SECONDS:
+            try:
+                with self.connections.session("refreshing the planner's statistics", write=True) as conn:
+                    conn.execute("PRAGMA analysis_limit = 400")
+                    conn.execute("ANALYZE")
+            except StoreBusyError:  # another process writes: the next checkpoint tries again
+                return
+            self._analyzed_at = now
 
 

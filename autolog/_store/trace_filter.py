@@ -282,10 +282,12 @@ def _assessment_clause(alias: str, c: Comparison, params: list[object], d: Diale
     per_row = _many(many, c, (f"SELECT 1 FROM assessments a WHERE {matching}", own_params))
     params.extend((*own_params, *session_params))
     if per_row:
-        return (f"(EXISTS (SELECT 1 FROM assessments a WHERE a.trace_id = {alias}.trace_id AND {matching}{d.per_row})"
-                f" OR {alias}.trace_id IN ({session}))")
+        by_trace = d.by_index("ix_assessments_trace")
+        return (f"(EXISTS (SELECT 1 FROM assessments a{by_trace} WHERE a.trace_id = {alias}.trace_id AND {matching}"
+                f"{d.per_row}) OR {alias}.trace_id IN ({session}))")
     if c.op == "IS NULL":  # an anti-join per trace: NOT IN over a large list is checked element by element
-        return (f"(NOT EXISTS (SELECT 1 FROM assessments a WHERE a.trace_id = {alias}.trace_id AND {matching})"
+        return (f"(NOT EXISTS (SELECT 1 FROM assessments a{d.by_index('ix_assessments_trace')}"
+                f" WHERE a.trace_id = {alias}.trace_id AND {matching})"
                 f" AND {alias}.trace_id NOT IN ({session}))")
     # Few matches: one semi-join over the trace's own and its session's assessments, driven from their rows;
     # an OR of two subqueries would be checked against every trace.

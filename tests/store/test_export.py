@@ -259,6 +259,14 @@ def test_the_worker_checkpoints_the_wal_between_writes(store: autolog.Client) ->
     while db.stat().st_size < 8_000_000 and time.monotonic() < deadline:
         time.sleep(0.05)
     assert db.stat().st_size >= 8_000_000, "the written pages should have been copied from the WAL into the database"
+    # ... and gathers the planner's statistics (a store nobody ANALYZEd plans feedback filters badly).
+    deadline = time.monotonic() + 10
+    with sqlite3.connect(db) as conn:
+        while time.monotonic() < deadline and not conn.execute(
+                "SELECT 1 FROM sqlite_master WHERE name = 'sqlite_stat1'").fetchone():
+            time.sleep(0.05)
+        stats = dict(conn.execute("SELECT idx, stat FROM sqlite_stat1 WHERE tbl = 'spans'").fetchall())
+    assert stats and all(int(v.split()[0]) > 0 for v in stats.values()), stats
 
 
 def test_shutdown_writes_the_records_the_worker_holds(store: autolog.Client) -> None:

@@ -36,7 +36,9 @@ def _ingest_part(uri: str, part: str, barrier: Any) -> None:
 
 
 def test_two_servers_merge_the_parts_of_one_trace(backend_uri: str) -> None:
-    autolog.Client(backend_uri).count_traces()  # the schema made once, before both servers open it
+    maker = autolog.Client(backend_uri)
+    maker.count_traces()  # the schema made once, before both servers open it
+    maker.shutdown()  # no client left behind: stats()["destinations"] lists live ones
     context = multiprocessing.get_context("spawn")
     barrier = context.Barrier(2)
     servers = [context.Process(target=_ingest_part, args=(backend_uri, part, barrier)) for part in ("root", "child")]
@@ -51,6 +53,7 @@ def test_two_servers_merge_the_parts_of_one_trace(backend_uri: str) -> None:
     summaries = {(t.info.state, t.info.tags.get("mlflow.traceName"), t.info.execution_duration) for t in traces}
     assert summaries == {("OK", "agent", 9)}  # no trace's row was written from one part alone
     assert {len(t.data.spans) for t in traces} == {2}
+    client.shutdown()
 
 
 def test_a_merge_lock_held_too_long_is_a_busy_store(backend_uri: str, monkeypatch: Any) -> None:

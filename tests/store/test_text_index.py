@@ -57,10 +57,13 @@ def test_text_index_is_made_used_and_dropped(pg_uri: str, capsys: pytest.Capture
     assert _index(pg_uri) is None
     assert [t.info.trace_id for t in client.search_traces(filter_string="trace.text LIKE '%a refund%'")] == [
         "tr-00007"]
+    client.shutdown()
 
 
 def test_text_index_on_sqlite_says_why_not(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     uri = f"sqlite:///{tmp_path / 'a.db'}"
-    autolog.Client(uri).count_traces()
+    maker = autolog.Client(uri)
+    maker.count_traces()
+    maker.shutdown()
     assert cli.main(["db", "text-index", "--tracking-uri", uri]) == 2
     assert "works on a PostgreSQL store" in capsys.readouterr().err
