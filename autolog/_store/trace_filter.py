@@ -184,7 +184,7 @@ def _trace_clause(alias: str, c: Comparison, params: list[object], d: Dialect, m
     if c.key_type == "metadata" and c.key in METADATA_COLUMNS:
         return compare(f"{alias}.{METADATA_COLUMNS[c.key]}", c, params, d=d)
     if c.key_type == "tag":
-        per_row = _many(many, c, key_value_rows("trace_tags", "1", c, d))
+        per_row = many is not None and _many(many, c, key_value_rows("trace_tags", "1", c, d))  # no SQL unasked
         return key_value_clause("trace_tags", "trace_id", f"{alias}.trace_id", c, params, d=d, per_row=per_row)
     if c.key_type == "metadata":
         return _metadata_clause(alias, c, params, d, many)
