@@ -39,6 +39,7 @@ from typing import TYPE_CHECKING, Any
 from autolog._export.exporter import Exporter, StoreExporter
 from autolog._export.otlp_config import OtlpSettings
 from autolog._export.pipeline import ExportPipeline
+from autolog._export.writer_link import WriterProcessExporter, export_process_enabled
 from autolog._stats import STATS, DestinationCounters
 from autolog._store.sqlite_io import path_from_uri
 from autolog._store.stores import is_postgres_uri, open_store
@@ -79,8 +80,8 @@ def destination_spool_dir(kind: str, name: str, store_spool: Path | None) -> Pat
 
 
 def pipeline_for(exporter: Exporter, spool_dir: Path, open_traces: OpenTraces, counters: DestinationCounters,
-                 options: dict[str, Any]) -> ExportPipeline:
-    return ExportPipeline(exporter, spool_dir, open_traces, counters=counters, **options)
+                 options: dict[str, Any], snapshots: bool = False) -> ExportPipeline:
+    return ExportPipeline(exporter, spool_dir, open_traces, counters=counters, snapshots=snapshots, **options)
 
 
 class Destinations:
@@ -159,7 +160,11 @@ def build(tracking_uri: str, open_traces: OpenTraces, options: dict[str, Any], *
                        else Path(str(path_from_uri(tracking_uri)) + ".spool"))
         if local_store or otlp is None:  # no OTLP either: the store is the only place traces can go
             counters.append(STATS.destination(store.uri, primary=True))
-            store_pipeline = pipeline_for(StoreExporter(store), store_spool, open_traces, counters[-1], options)
+            store_exporter: Exporter = StoreExporter(store)
+            in_writer = export_process_enabled()  # encoded and written by a writer process (see writer_link)
+            if in_writer:
+                store_exporter = WriterProcessExporter(StoreExporter(store), tracking_uri)
+            store_pipeline = pipeline_for(store_exporter, store_spool, open_traces, counters[-1], options, in_writer)
             pipelines.append(store_pipeline)
     if otlp is not None:
         counters.append(STATS.destination(otlp.endpoint, primary=not pipelines))

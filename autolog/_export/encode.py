@@ -22,13 +22,14 @@ from autolog.entities import keys
 from autolog.entities.span import Span, SpanStatusCode
 from autolog.entities.trace import TraceState
 
-__all__ = ["PREVIEW_CHARS", "encode_for_store", "metadata_set_id", "metadata_sets_of", "shared_metadata_set_id",
-           "trace_to_record"]
+__all__ = ["PREVIEW_CHARS", "capped_json", "encode_for_store", "metadata_set_id", "metadata_sets_of", "preview_of",
+           "shared_metadata_set_id", "trace_to_record"]
 
 PREVIEW_CHARS = 1000
 
 
-def _capped_json(value: Any, max_chars: int | None) -> str:
+def capped_json(value: Any, max_chars: int | None) -> str:
+    """The JSON text ``value`` is stored as: cut to ``max_chars`` (then a JSON string) if longer."""
     if type(value) is JsonText and (max_chars is None or len(value) <= max_chars):
         return value  # what integrations record: JSON already
     text = dumps(value)
@@ -38,7 +39,7 @@ def _capped_json(value: Any, max_chars: int | None) -> str:
     return text
 
 
-def _preview(value: Any, value_json: str, role: str) -> str | None:
+def preview_of(value: Any, value_json: str, role: str) -> str | None:
     """MLflow's request/response preview: the JSON text, or for a chat payload (``messages``, ``choices``, ``input``,
     ``output``, ``request``) the text of its last message of ``role``; cut to 1,000 characters ending in ``...``."""
     if value is None:
@@ -101,7 +102,7 @@ def _span_row(span: Span, max_chars: int | None, io_json: tuple[str, str] | None
         span.fields())
     if cost is not None and attributes.get(keys.LLM_COST) is not cost:
         attributes = {**attributes, keys.LLM_COST: cost}  # the stored span's, not the live span's: it is not ours
-    inputs_json, outputs_json = io_json or (_capped_json(inputs, max_chars), _capped_json(outputs, max_chars))
+    inputs_json, outputs_json = io_json or (capped_json(inputs, max_chars), capped_json(outputs, max_chars))
     description = status.description
     content = "".join((
         '{"inputs":', inputs_json,
@@ -134,7 +135,8 @@ _SET_ID: str | None = None
 def metadata_sets_of(records: list[Record]) -> dict[str, dict[str, str]]:
     """The content of this process's metadata set, if the records name it (written once per batch)."""
     set_id = shared_metadata_set_id()
-    return {set_id: process_metadata()} if any(r[SET_FIELD] == set_id for r in records) else {}
+    # A snapshot (a list) is encoded later, maybe with the set: it is sent along.
+    return {set_id: process_metadata()} if any(type(r) is list or r[SET_FIELD] == set_id for r in records) else {}
 
 
 def encode_for_store(trace: LiveTrace, max_chars: int | None) -> tuple[Record, tuple[Any, ...]]:
@@ -192,11 +194,11 @@ def trace_to_record(trace: LiveTrace, process_metadata: dict[str, str], max_char
         else:
             state = TraceState.ERROR if status.status_code == SpanStatusCode.ERROR else TraceState.OK
             duration = (end_time_ns - start_time_ns) // 1_000_000
-        root_io = (_capped_json(root_inputs, max_chars), _capped_json(root_outputs, max_chars))
+        root_io = (capped_json(root_inputs, max_chars), capped_json(root_outputs, max_chars))
         if request_preview is None:
-            request_preview = _preview(root_inputs, root_io[0], "user")
+            request_preview = preview_of(root_inputs, root_io[0], "user")
         if response_preview is None:
-            response_preview = _preview(root_outputs, root_io[1], "assistant")
+            response_preview = preview_of(root_outputs, root_io[1], "assistant")
     if trace.state is not None:
         state = trace.state
     run_id = metadata.get(keys.SOURCE_RUN) or (process_metadata.get(keys.SOURCE_RUN) if use_set else None)

@@ -30,7 +30,8 @@ class Keeper:
     """Writes batches and keeps what the store did not take; called from the pipeline's threads."""
 
     def __init__(self, exporter: Exporter, spool: Spool, quarantine: Quarantine, retry_timeout_seconds: float,
-                 on_lost: Callable[[int], None], counters: DestinationCounters | None = None) -> None:
+                 on_lost: Callable[[int], None], counters: DestinationCounters | None = None,
+                 as_records: Callable[[list[Any]], list[Record]] | None = None) -> None:
         self.exporter = exporter
         # Per destination; the primary one (the default: a single store) also moves the process-wide counters.
         self.counters = counters or STATS.destination(exporter.destination, primary=True)
@@ -38,6 +39,8 @@ class Keeper:
         self.quarantine = quarantine
         self.retry_timeout_seconds = retry_timeout_seconds
         self.on_lost = on_lost
+        # Records of the items a write was given, for the spool and the quarantine (snapshots are encoded here).
+        self.as_records = as_records
 
     def count_lost(self, counter: str, n: int, own: bool = True) -> None:
         """Count ``n`` traces that will never be stored; ``own``: submitted in this process."""
@@ -49,8 +52,10 @@ class Keeper:
         """Write records (bisecting if the store refuses some: those are quarantined); says what did not go in."""
         delivery = deliver(self.exporter, records, sets, self.retry_timeout_seconds, self.counters)
         if delivery.rejected:
+            rejected = self._records([r for r, _ in delivery.rejected])
+            sets = {**sets, **metadata_sets_of(rejected)}
             self.put_in_quarantine([{"reason": why, "record": record_to_json(r, sets.get(r[SET_FIELD]))}
-                                    for r, why in delivery.rejected], own)
+                                    for r, (_, why) in zip(rejected, delivery.rejected, strict=True)], own)
         if delivery.unsent:
             log_rate_limited("export.write", logging.WARNING, "autolog could not write %d traces to %s (%r); they"
                              " wait in the spool", len(delivery.unsent), self.exporter.destination, delivery.error)
@@ -60,9 +65,11 @@ class Keeper:
         """Append records to this process's spool; if even that fails, they are dropped and counted."""
         if not records:
             return
-        if sets is None:
-            sets = metadata_sets_of(records)
         try:
+            if self.as_records is not None:
+                records, sets = self._records(records), None
+            if sets is None:
+                sets = metadata_sets_of(records)
             self.spool.append([record_to_json(r, sets.get(r[SET_FIELD])) for r in records])
             self.counters.incr("spooled", len(records))
         except Exception as exc:  # noqa: BLE001 - the last line of defence: count every loss
@@ -70,6 +77,9 @@ class Keeper:
             # Maybe on the application's thread (queue full), maybe for every trace (disk full): rate-limited.
             log_rate_limited("export.spool", logging.ERROR, "autolog dropped %d traces: the spool in %s failed: %r",
                              len(records), self.spool.directory, exc)
+
+    def _records(self, items: list[Any]) -> list[Record]:
+        return items if self.as_records is None else self.as_records(items)
 
     def put_in_quarantine(self, entries: list[dict[str, Any]], own: bool) -> None:
         try:

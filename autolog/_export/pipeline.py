@@ -6,10 +6,9 @@ records (immutable tuples of text, also the spool's format) at once, and sends t
 its exporter in one batch (for the SQL store: one transaction with a few multi-row
 statements, see ``sqlite_io.insert_rows``) once ``max_batch_size`` of them (or 4 M characters of content) are ready,
 the oldest has waited ``schedule_delay_millis``, or ``flush()``/shutdown asks: a commit costs as much as
-tens of traces, so the worker makes few of them. Encoding is the worker's job because
-code run once per call on the application's thread runs with cold caches, right after
-the library's own code, and costs several times what the same code costs in the
-worker's warm loop over a batch.
+tens of traces, so the worker makes few of them. Encoding is the worker's job (or, with
+``snapshots``, the exporter's writer process's: ``writer_link``): on the application's thread, once per call,
+it runs with cold caches and costs several times what it costs in the worker's warm loop.
 
 Backpressure: a thread that holds the GIL in a CPU-bound loop can starve the worker for
 hundreds of ms (measured here: CPython re-arms a waiting thread's switch request whenever
@@ -51,7 +50,9 @@ from autolog._export.lifecycle import register
 from autolog._export.options import check_export_options
 from autolog._export.quarantine import Quarantine
 from autolog._export.replay import Replayer
+from autolog._export.snapshot import snapshot_chars, snapshot_of
 from autolog._export.spool import Spool
+from autolog._export.writer_link import records_of
 from autolog._stats import STATS, DestinationCounters
 from autolog._store.records import Record, content_chars
 from autolog._tracing.context import SUPPRESSED
@@ -78,7 +79,8 @@ class ExportPipeline:
 
     def __init__(self, exporter: Exporter, spool_dir: Path, open_traces: OpenTraces, *, max_queue_size: int = 8192,
                  max_batch_size: int = 512, schedule_delay_seconds: float = 0.2, max_content_chars: int | None = None,
-                 retry_timeout_seconds: float = 10.0, counters: DestinationCounters | None = None) -> None:
+                 retry_timeout_seconds: float = 10.0, counters: DestinationCounters | None = None,
+                 snapshots: bool = False) -> None:
         check_export_options(max_queue_size=max_queue_size, max_batch_size=max_batch_size,
                              schedule_delay_seconds=schedule_delay_seconds, max_content_chars=max_content_chars,
                              retry_timeout_seconds=retry_timeout_seconds)
@@ -86,23 +88,21 @@ class ExportPipeline:
         self.open_traces = open_traces
         self.max_queue_size = max_queue_size
         self.max_batch_size = max_batch_size
-        # The worker is woken once this many traces wait (or after schedule_delay_millis).
-        # Not at once: a caller that never waits (no I/O) pays for every wake-up, because
-        # until the worker gets the GIL each of the caller's brief GIL releases signals it
-        # (a cross-CPU wake-up, ~40 µs of the caller's kernel time, see BENCHMARKS.md).
-        # Not late either: a queued trace keeps its objects alive for the garbage collector
-        # to scan. 64 instead of 16 took the OpenAI scenario from 14.0 to 12.1 % (medians
-        # of seven and five runs); burst and fluent spans did not change.
+        # The worker is woken once this many traces wait (or after schedule_delay_millis). Not at once: until the
+        # worker gets the GIL each of a never-waiting caller's brief GIL releases signals it (~40 µs of the caller's
+        # kernel time, see BENCHMARKS.md). Not late: a queued trace keeps its objects alive for the collector to
+        # scan. 64 instead of 16 took the OpenAI scenario from 14.0 to 12.1 % (medians of 7 and 5 runs).
         self._wake_at = min(_WAKE_AT_QUEUED, max_batch_size)
         self.schedule_delay_seconds = schedule_delay_seconds
         self.max_content_chars = max_content_chars
-        self._encode = functools.partial(encode_for_store, max_chars=max_content_chars)  # a C call per trace
+        self._encode = functools.partial(snapshot_of if snapshots else encode_for_store, max_chars=max_content_chars)
+        self._chars_of = snapshot_chars if snapshots else content_chars
+        self._snapshots = snapshots  # then written as soon as taken: the writer process works while the app does
         self.retry_timeout_seconds = retry_timeout_seconds
         self.spool = Spool(spool_dir)
         self._keeper = Keeper(exporter, self.spool, Quarantine(spool_dir / "quarantine"), retry_timeout_seconds,
-                              self._add_lost, counters)
-        # "queued" counts traces handed over once: by the primary destination's pipeline only.
-        self._counts_queued = self._keeper.counters.primary
+                              self._add_lost, counters, records_of if snapshots else None)
+        self._counts_queued = self._keeper.counters.primary  # "queued": once per trace, by the primary only
         self._replayer = Replayer(self.spool, self._keeper, max_batch_size, _WRITE_AT_CHARS, self._notify)
         # Where traces that end after shutdown go: the pipeline configure() put in this one's place.
         self.successor: ExportPipeline | None = None
@@ -180,7 +180,7 @@ class ExportPipeline:
 
     def _record_of(self, item: LiveTrace | Record, lock_wait: float = -1) -> Record | None:
         """The record of one queue item; None (a counted loss) if it cannot be encoded."""
-        if isinstance(item, tuple):
+        if not isinstance(item, LiveTrace):  # a record, or a snapshot
             return item
         try:  # not a `with` guard: this runs once per trace
             record: Record | None = item.encode(self._encode, lock_wait=lock_wait)
@@ -214,7 +214,7 @@ class ExportPipeline:
             record = self._record_of(unencoded[0])
             if record is not None:
                 self._held.append(record)
-                chars += content_chars(record)
+                chars += self._chars_of(record)
             unencoded.popleft()
             items += 1
         return items, chars
@@ -299,7 +299,7 @@ class ExportPipeline:
                         oldest = time.monotonic()
                     pending_items += took
                     held_chars += chars
-                full = len(self._held) >= self.max_batch_size or held_chars >= _WRITE_AT_CHARS
+                full = self._snapshots or len(self._held) >= self.max_batch_size or held_chars >= _WRITE_AT_CHARS
                 asked = not took and (self._flushing or self._stopping or time.monotonic() - oldest >= delay)
                 if pending_items and (full or asked):
                     self._store(self._held, pending_items)
