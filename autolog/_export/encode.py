@@ -132,7 +132,7 @@ def shared_metadata_set_id() -> str:
 _SET_ID: str | None = None
 
 
-def metadata_sets_of(records: list[Record]) -> dict[str, dict[str, str]]:
+def metadata_sets_of(records: list[Any]) -> dict[str, dict[str, str]]:
     """The content of this process's metadata set, if the records name it (written once per batch)."""
     set_id = shared_metadata_set_id()
     # A snapshot (a list) is encoded later, maybe with the set: it is sent along.

@@ -72,7 +72,7 @@ def _within_cap(value: Any, max_chars: int | None) -> bool:
     return type(value) is JsonText and (max_chars is None or len(value) <= max_chars)
 
 
-def snapshot_chars(snapshot: list[Any]) -> int:
+def snapshot_chars(snapshot: Any) -> int:
     """About the characters of span content in a snapshot (what the pipeline's write bounds count)."""
     return sum(len(s[8] or "") + len(s[9] or "") for s in snapshot[_SPANS])
 

@@ -121,13 +121,12 @@ class WriterProcessExporter:
         process = self._writer()
         if process is None:
             return None
+        error: Exception | None = None
         try:
             write_frame(process.stdin, payload)  # type: ignore[arg-type]
             answer = read_frame(process.stdout)  # type: ignore[arg-type]
         except (OSError, ValueError, EOFError) as exc:
             answer, error = None, exc
-        else:
-            error = None
         if answer is None:
             self._stop(0.0)
             self._next_start = time.monotonic() + _RESTART_SECONDS
