@@ -40,6 +40,16 @@ def _fields(obj: Any) -> dict[str, Any]:
     return {**values, **extra} if extra else values
 
 
+def chat_reply_text(response: Any) -> str | None:
+    """The text of a chat completion's first choice (None if it has none, or is not a plain str)."""
+    choices = _get(response, "choices")
+    if not choices or not isinstance(choices, list):
+        return None
+    message = _get(choices[0], "message")
+    content = _get(message, "content")
+    return content if type(content) is str else None
+
+
 def token_usage(usage: Any) -> dict[str, int] | None:
     """MLflow's ``mlflow.chat.tokenUsage`` from a Chat Completions, Responses or Embeddings usage object."""
     if usage is None:

@@ -28,15 +28,17 @@ from autolog._tracing import (
     LiveSpan,
     configure_integration,
     current_parent,
+    cut_preview,
     dumps,
     get_state,
     handle_internal_errors,
     json_of_model,
+    last_message_text,
     start_span_no_context,
 )
 from autolog.entities import SpanType
 
-from ._openai_extract import TRANSPORT_KWARGS, response_attributes, summarize_embeddings
+from ._openai_extract import TRANSPORT_KWARGS, chat_reply_text, response_attributes, summarize_embeddings
 from ._openai_stream import StreamRecorder, TracedAsyncStream, TracedStream
 
 __all__ = ["autolog"]
@@ -145,34 +147,46 @@ def _finish(span: LiveSpan, result: Any, kwargs: dict[str, Any], kind: str, hide
         # would consume what the caller is about to read, so only parse plain raw responses.
         if raw_kind in ("true", "raw") and kwargs.get("stream") is not True and hasattr(result, "parse"):
             parsed = result.parse()  # cached by the SDK: the caller's own parse() gets the same object
-            span.end(outputs=_Response(parsed, kind))
+            span.end(outputs=_Response(parsed, kind, span, kwargs))
         else:
             span.end(attributes={"autolog.openai.unparsed_response": raw_kind})
         return result
     if kwargs.get("stream") is True:
         recorder = StreamRecorder(span, kind, hide_usage_chunk)
         return TracedAsyncStream(result, recorder) if is_async else TracedStream(result, recorder)
-    span.end(outputs=_Response(result, kind))
+    span.end(outputs=_Response(result, kind, span, kwargs))
     return result
 
 
 class _Response(DeferredOutputs):
     """A response whose JSON, model and token usage the export worker reads (in its batch, off your thread)."""
 
-    __slots__ = ("kind", "response", "summarize")
+    __slots__ = ("kind", "outputs", "request_text", "response", "summarize")
 
-    def __init__(self, response: Any, kind: str) -> None:
+    def __init__(self, response: Any, kind: str, span: LiveSpan, request: dict[str, Any]) -> None:
         self.response = response
         self.kind = kind
         self.summarize = kind == "embedding" and not _OPTIONS["log_embeddings"]
+        # The request's preview, read now (the caller may add to its `messages` later): a root chat call's only.
+        self.request_text = (last_message_text(request.get("messages"), "user")
+                             if kind == "chat" and span.parent_id is None else None)
+        self.outputs: Any = None
 
     def resolve(self) -> tuple[Any, dict[str, Any] | None]:
         response = self.response
-        outputs = json_of_model(summarize_embeddings(response) if self.summarize else response)
+        self.outputs = outputs = json_of_model(summarize_embeddings(response) if self.summarize else response)
         attributes = None
         with handle_internal_errors("openai.response_attributes"):  # keep the output even if usage is unreadable
             attributes = response_attributes(response)
         return outputs, attributes
+
+    def previews(self) -> tuple[str | None, str | None] | None:
+        reply = None
+        # A "messages" key in the JSON (an extra field) would come first in MLflow's rule: then parse.
+        if self.kind == "chat" and type(self.outputs) is JsonText and '"messages"' not in self.outputs:
+            text = chat_reply_text(self.response)
+            reply = cut_preview(text) if text else None
+        return (self.request_text, reply) if self.request_text or reply else None
 
 
 class _Call:

@@ -18,6 +18,7 @@ from autolog._store.records import METADATA_COLUMNS, SET_FIELD, SPANS_FIELD, Rec
 from autolog._store.rows import span_from_row
 from autolog._tracing.live import DeferredOutputs, LiveSpan, LiveTrace
 from autolog._tracing.metadata import process_metadata
+from autolog._tracing.previews import PREVIEW_CHARS, cut_preview, message_text
 from autolog.entities import keys
 from autolog.entities.span import Span, SpanStatusCode
 from autolog.entities.trace import TraceState
@@ -25,7 +26,6 @@ from autolog.entities.trace import TraceState
 __all__ = ["PREVIEW_CHARS", "capped_json", "encode_for_store", "metadata_set_id", "metadata_sets_of", "preview_of",
            "shared_metadata_set_id", "trace_to_record"]
 
-PREVIEW_CHARS = 1000
 
 
 def capped_json(value: Any, max_chars: int | None) -> str:
@@ -50,50 +50,10 @@ def preview_of(value: Any, value_json: str, role: str) -> str | None:
             obj = json.loads(value_json)
         except ValueError:
             obj = None
-    content = _message_text(obj, role) if type(obj) is dict else None
+    content = message_text(obj, role) if type(obj) is dict else None
     # Always an exact str: sqlite3 binds a str subclass (JsonText) through its adapter
     # lookup, which fails with two AttributeErrors per value.
-    text = str(content or value_json)
-    return text if len(text) <= PREVIEW_CHARS else text[:PREVIEW_CHARS - 3] + "..."
-
-
-def _messages(obj: Any) -> list[Any] | None:
-    if type(obj) is not dict:
-        return None
-    for key in ("messages", "choices", "input", "output"):  # MLflow's order
-        items = obj.get(key)
-        if not items or not isinstance(items, list):
-            continue
-        if key == "choices":
-            message = items[0].get("message") if isinstance(items[0], dict) else None
-            if _is_message(message):
-                return [message]
-            continue
-        return [m for m in items if _is_message(m)]
-    return _messages(obj["request"]) if "request" in obj else None
-
-
-def _is_message(item: Any) -> bool:
-    return isinstance(item, dict) and "role" in item and "content" in item
-
-
-def _message_text(obj: dict[str, Any], role: str) -> str | None:
-    """The text of the last message of ``role`` (else the last message) of a chat payload, as MLflow finds it."""
-    messages = _messages(obj)
-    if not messages:
-        return None
-    message = next((m for m in reversed(messages) if m.get("role") == role), messages[-1])
-    content = message.get("content")
-    if isinstance(content, str):
-        return content
-    if isinstance(content, list):
-        for part in content:
-            if isinstance(part, str):
-                return part
-            if isinstance(part, dict) and part.get("type") in ("text", "output_text"):
-                text = part.get("text")
-                return text if isinstance(text, str) else None
-    return None
+    return cut_preview(str(content or value_json))
 
 
 def _span_row(span: Span, max_chars: int | None, io_json: tuple[str, str] | None = None,
@@ -195,10 +155,14 @@ def trace_to_record(trace: LiveTrace, process_metadata: dict[str, str], max_char
             state = TraceState.ERROR if status.status_code == SpanStatusCode.ERROR else TraceState.OK
             duration = (end_time_ns - start_time_ns) // 1_000_000
         root_io = (capped_json(root_inputs, max_chars), capped_json(root_outputs, max_chars))
+        # An integration's previews (autolog._tracing.previews) hold while the stored JSON is the value, not cut.
+        fast = trace.fast_previews or (None, None)
         if request_preview is None:
-            request_preview = preview_of(root_inputs, root_io[0], "user")
+            request_preview = (fast[0] if root_io[0] is root_inputs else None) or preview_of(
+                root_inputs, root_io[0], "user")
         if response_preview is None:
-            response_preview = preview_of(root_outputs, root_io[1], "assistant")
+            response_preview = (fast[1] if root_io[1] is root_outputs else None) or preview_of(
+                root_outputs, root_io[1], "assistant")
     if trace.state is not None:
         state = trace.state
     run_id = metadata.get(keys.SOURCE_RUN) or (process_metadata.get(keys.SOURCE_RUN) if use_set else None)

@@ -55,8 +55,12 @@ def snapshot_of(trace: LiveTrace, max_chars: int | None) -> tuple[list[Any], tup
             # text: unless it is JSON within the cap already (what integrations record), preview it here.
             for i, (value, text, role) in enumerate(((inputs, inputs_json, "user"), (outputs, outputs_json,
                                                                                      "assistant"))):
-                if previews[i] is None and value is not None and not _within_cap(value, max_chars):
+                if previews[i] is not None or value is None:
+                    continue
+                if not _within_cap(value, max_chars):
                     previews[i] = preview_of(value, text or "", role)
+                elif trace.fast_previews is not None:  # an integration's: right for JSON that was not cut
+                    previews[i] = trace.fast_previews[i]
         spans.append((span_id, parent_id, name, span_type, status.status_code, status.description, start, end,
                       inputs_json, outputs_json, attributes, [(e.name, e.timestamp_ns, e.attributes) for e in events]))
     if trace.stored_spans:
@@ -81,6 +85,7 @@ class SnapshotTrace:
     """The fields of a trace that ``trace_to_record`` reads, rebuilt from a snapshot."""
 
     stored_spans: tuple[Any, ...] = ()
+    fast_previews = None  # the snapshot's previews are final (snapshot_of)
 
     def __init__(self, snapshot: list[Any]) -> None:
         (self.trace_id, self.experiment_id, self.request_time_ms, self.client_request_id, self.request_preview,

@@ -60,6 +60,10 @@ class DeferredOutputs:
         """Events to add to the span when it is encoded (merged with its own in time order)."""
         return []
 
+    def previews(self) -> tuple[str | None, str | None] | None:
+        """The request and response previews of a root span, if the integration knows them (after ``resolve``)."""
+        return None
+
 
 class LiveSpan(Span):
     """A span that is still being recorded. Thread-safe enough for one writer per span.
@@ -114,6 +118,8 @@ class LiveSpan(Span):
             events = deferred.events()
             if events:
                 self._events = sorted(events + self._events, key=_event_time)
+            if self._parent_id is None:
+                self._trace.fast_previews = deferred.previews()
 
     def is_cheap_to_encode(self) -> bool:
         """Ended, with inputs that are JSON already and outputs that are JSON or an SDK response."""
@@ -262,6 +268,7 @@ class LiveTrace:
     root: LiveSpan | None = None
     root_ended = False
     request_time_ms = 0  # set from the root span's start
+    fast_previews: tuple[str | None, str | None] | None = None  # an integration's (see DeferredOutputs.previews)
     stored_spans: tuple[tuple[Any, ...], ...] = ()  # rows of the spans released after an encoding
     # True from a hand-over until the trace is encoded: a span that ends after the
     # encoding hands the trace over again, exactly once.

@@ -525,3 +525,46 @@ def test_stream_from_another_thread_keeps_its_trace(client: openai.OpenAI) -> No
     thread.join()
     (span,) = only_trace().data.spans
     assert span.outputs["choices"][0]["message"]["content"] == "Hello"
+
+
+CHAT_SHAPES = [
+    # (the request's messages, the reply's content): each previewed the same read off the objects or parsed
+    ([{"role": "user", "content": "hi"}], "hello"),
+    ([{"role": "system", "content": "be brief"}, {"role": "user", "content": "x" * 1500}], "y" * 1200),
+    ([{"role": "user", "content": "first"}, {"role": "assistant", "content": "a"}, {"role": "tool", "content": "t",
+                                                                                   "tool_call_id": "1"}], None),
+    ([{"role": "user", "content": [{"type": "text", "text": "parts"}]}], ""),
+    ([{"role": "user", "content": ""}], "ok"),
+    ([{"role": "assistant", "content": "only the assistant"}], "ok"),
+    ([{"role": "user"}, {"content": "no role"}], "ok"),
+]
+
+
+@pytest.mark.parametrize(("messages", "reply"), CHAT_SHAPES)
+def test_previews_read_off_the_call_equal_the_parsed_ones(store: autolog.Client, messages: list[Any],
+                                                          reply: str | None) -> None:
+    import httpx
+    import openai
+
+    from tests.integrations.test_openai_acceptance import _records_both_ways
+
+    body = {"id": "c", "object": "chat.completion", "created": 1, "model": "gpt-4o-mini",
+            "choices": [{"index": 0, "finish_reason": "stop", "message": {"role": "assistant", "content": reply}}],
+            "usage": {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2}}
+    client = openai.OpenAI(api_key="sk-x", max_retries=0, http_client=httpx.Client(
+        transport=httpx.MockTransport(lambda request: httpx.Response(200, json=body))))
+    traces: list[Any] = []
+    store._enqueue = traces.append
+    autolog.openai()
+    try:
+        reply_message = client.chat.completions.create(model="gpt-4o-mini", messages=messages).choices[0].message
+        # An SDK message object in the list (a chat loop appending the reply): the shortcut declines it.
+        client.chat.completions.create(model="gpt-4o-mini", messages=[*messages, reply_message])
+    finally:
+        autolog.openai(disable=True)
+    assert len(traces) == 2
+    for fast, parsed in _records_both_ways(traces):
+        assert fast == parsed
+    taken = [t.fast_previews for t in traces]  # set when the outputs were resolved
+    if reply and messages[-1].get("content") and messages[-1].get("role") == "user":
+        assert taken[0] is not None and taken[0][1] is not None  # the shortcut was taken, not only declined

@@ -140,3 +140,35 @@ def test_recording_replays_identically_and_is_traced_exactly(path: Path) -> None
         assert got_tools == tools, where
         if stream and not partial:
             assert span.attributes["autolog.stream.chunks"] == len(without), where
+
+
+def _records_both_ways(traces: list[Any]) -> list[tuple[Any, Any]]:
+    """Each trace's record with the integration's previews, and as the encoder finds them without."""
+    from autolog._export.encode import shared_metadata_set_id, trace_to_record
+    from autolog._tracing.metadata import process_metadata
+
+    metadata, set_id = process_metadata(), shared_metadata_set_id()
+    pairs = []
+    for trace in traces:
+        for span in trace.spans:
+            span.resolve_deferred_outputs()
+        for max_chars in (100_000, 40):  # 40: the stored JSON is cut, so the shortcut must not be taken
+            fast = trace_to_record(trace, metadata, max_chars, set_id)
+            given, trace.fast_previews = trace.fast_previews, None
+            pairs.append((fast, trace_to_record(trace, metadata, max_chars, set_id)))
+            trace.fast_previews = given
+    return pairs
+
+
+@pytest.mark.parametrize("path", CASSETTES, ids=lambda p: p.stem)
+def test_previews_the_integration_gives_are_the_encoders(path: Path, store: autolog.Client) -> None:
+    """Request and response previews read off the SDK's objects equal those parsed from the stored JSON."""
+    traces: list[Any] = []
+    store._enqueue = traces.append  # keep the finished traces to encode them both ways
+    autolog.openai()
+    for interaction in replay.load_interactions(path):
+        _run(interaction, "async" in path.stem, "raw_response" in path.stem, "partial_consumption" in path.stem)
+    autolog.openai(disable=True)
+    assert traces
+    for fast, parsed in _records_both_ways(traces):
+        assert fast == parsed, path.name
