@@ -93,8 +93,15 @@ class WriterProcessExporter:
                 self._request(marshal.dumps(("maintain",)))
 
     def shutdown(self, timeout_seconds: float) -> None:
-        with self._lock:
-            self._stop(timeout_seconds)
+        if self._lock.acquire(timeout=max(0.0, timeout_seconds)):
+            try:
+                self._stop(timeout_seconds)
+            finally:
+                self._lock.release()
+        else:  # the worker is stuck in a request past the deadline (the pipeline spooled its batch): end the writer
+            process = self._process
+            if process is not None:
+                process.kill()
         self.local.shutdown(timeout_seconds)
 
     # -- the writer ------------------------------------------------------------------------------
