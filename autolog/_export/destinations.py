@@ -161,7 +161,9 @@ def build(tracking_uri: str, open_traces: OpenTraces, options: dict[str, Any], *
         if local_store or otlp is None:  # no OTLP either: the store is the only place traces can go
             counters.append(STATS.destination(store.uri, primary=True))
             store_exporter: Exporter = StoreExporter(store)
-            in_writer = export_process_enabled()  # encoded and written by a writer process (see writer_link)
+            # Encoded and written by a writer process (see writer_link); not beside OTLP: both pipelines encode the
+            # same live trace, and a snapshot's release would leave the other one rows it cannot read.
+            in_writer = export_process_enabled() and otlp is None
             if in_writer:
                 store_exporter = WriterProcessExporter(StoreExporter(store), tracking_uri)
             store_pipeline = pipeline_for(store_exporter, store_spool, open_traces, counters[-1], options, in_writer)

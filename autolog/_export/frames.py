@@ -15,15 +15,23 @@ _LENGTH = struct.Struct("<I")
 
 
 def write_frame(out: IO[bytes], payload: bytes) -> None:
-    out.write(_LENGTH.pack(len(payload)) + payload)
+    """Write a whole frame (an unbuffered pipe may take part of it per call)."""
+    view = memoryview(_LENGTH.pack(len(payload)) + payload)
+    while view:
+        written = out.write(view)
+        view = view[written or 0:]
     out.flush()
 
 
 def _read_exactly(source: IO[bytes], n: int) -> bytes | None:
-    data = source.read(n)
-    if len(data) < n:  # closed (maybe mid-frame: a frame cut short is not a request)
-        return None
-    return data
+    parts = []
+    while n:
+        data = source.read(n)
+        if not data:  # closed (maybe mid-frame: a frame cut short is not a request)
+            return None
+        parts.append(data)
+        n -= len(data)
+    return b"".join(parts)
 
 
 def read_frame(source: IO[bytes]) -> Any:

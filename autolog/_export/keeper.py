@@ -52,10 +52,16 @@ class Keeper:
         """Write records (bisecting if the store refuses some: those are quarantined); says what did not go in."""
         delivery = deliver(self.exporter, records, sets, self.retry_timeout_seconds, self.counters)
         if delivery.rejected:
-            rejected = self._records([r for r, _ in delivery.rejected])
-            sets = {**sets, **metadata_sets_of(rejected)}
-            self.put_in_quarantine([{"reason": why, "record": record_to_json(r, sets.get(r[SET_FIELD]))}
-                                    for r, (_, why) in zip(rejected, delivery.rejected, strict=True)], own)
+            rejected = []
+            for item, why in delivery.rejected:
+                try:
+                    rejected.append((self._records([item])[0], why))
+                except Exception:  # noqa: BLE001 - a snapshot that cannot be encoded here either: a counted loss
+                    self.count_lost("dropped", 1, own)
+            sets = {**sets, **metadata_sets_of([r for r, _ in rejected])}
+            if rejected:
+                self.put_in_quarantine([{"reason": why, "record": record_to_json(r, sets.get(r[SET_FIELD]))}
+                                        for r, why in rejected], own)
         if delivery.unsent:
             log_rate_limited("export.write", logging.WARNING, "autolog could not write %d traces to %s (%r); they"
                              " wait in the spool", len(delivery.unsent), self.exporter.destination, delivery.error)

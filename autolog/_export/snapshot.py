@@ -18,7 +18,7 @@ from __future__ import annotations
 from typing import Any
 
 from autolog._export.encode import capped_json, preview_of, trace_to_record
-from autolog._serialize import JsonText
+from autolog._serialize import JsonText, to_jsonable
 from autolog._store.records import Record
 from autolog._tracing.live import DeferredOutputs, LiveTrace
 from autolog.entities.span import Span, SpanEvent, SpanStatus
@@ -48,6 +48,8 @@ def snapshot_of(trace: LiveTrace, max_chars: int | None) -> tuple[list[Any], tup
         span_id, parent_id, name, span_type, start, end, status, inputs, outputs, attributes, events = live.fields()
         if end is None:
             attributes = dict(attributes)  # still open: its owner may add to it while the worker sends it
+        if not _plain(attributes):  # marshal would send an array or a numpy value as bytes: send its JSON's value
+            attributes = to_jsonable(attributes)
         inputs_json = None if inputs is None else str(capped_json(inputs, max_chars))
         outputs_json = None if outputs is None else str(capped_json(outputs, max_chars))
         if live is root:
@@ -62,7 +64,9 @@ def snapshot_of(trace: LiveTrace, max_chars: int | None) -> tuple[list[Any], tup
                 elif trace.fast_previews is not None:  # an integration's: right for JSON that was not cut
                     previews[i] = trace.fast_previews[i]
         spans.append((span_id, parent_id, name, span_type, status.status_code, status.description, start, end,
-                      inputs_json, outputs_json, attributes, [(e.name, e.timestamp_ns, e.attributes) for e in events]))
+                      inputs_json, outputs_json, attributes,
+                      [(e.name, e.timestamp_ns, e.attributes if _plain(e.attributes) else to_jsonable(e.attributes))
+                       for e in events]))
     if trace.stored_spans:
         current = {s[0] for s in spans}
         spans = [s for s in trace.stored_spans if s[0] not in current] + spans
@@ -70,6 +74,23 @@ def snapshot_of(trace: LiveTrace, max_chars: int | None) -> tuple[list[Any], tup
                 previews[0], previews[1], trace.state, dict(trace.tags), dict(trace.metadata),
                 None if root is None else root.span_id, spans]
     return snapshot, tuple(spans)
+
+
+_LEAVES = frozenset((str, int, float, bool, type(None), bytes))
+
+
+def _plain(value: Any, depth: int = 0) -> bool:
+    """Only values marshal sends as they are (str, numbers, bytes, None, and lists, tuples, dicts of them)."""
+    kind = type(value)
+    if kind in _LEAVES:
+        return True
+    if depth > 20:
+        return False
+    if kind is dict:
+        return all(type(k) in _LEAVES and _plain(v, depth + 1) for k, v in value.items())
+    if kind is list or kind is tuple:
+        return all(_plain(v, depth + 1) for v in value)
+    return False
 
 
 def _within_cap(value: Any, max_chars: int | None) -> bool:

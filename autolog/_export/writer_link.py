@@ -163,10 +163,19 @@ class WriterProcessExporter:
         env = dict(os.environ)
         env["PYTHONPATH"] = os.pathsep.join(p for p in (_PACKAGE_ROOT, env.get("PYTHONPATH")) if p)
         env.pop("AUTOLOG_EXPORT_PROCESS", None)
+        if getattr(sys, "frozen", False):  # a frozen app's executable is the app itself, not a Python
+            raise ValueError("a frozen application cannot start python -m autolog._export.writer_process")
+        # Unbuffered pipes: a buffered writer's lock, held by a write a fork interrupts, would hang the child.
         process = subprocess.Popen([sys.executable, "-m", "autolog._export.writer_process"], stdin=subprocess.PIPE,
-                                   stdout=subprocess.PIPE, env=env, close_fds=True)
+                                   stdout=subprocess.PIPE, env=env, close_fds=True, bufsize=0)
         self.started += 1
-        write_frame(process.stdin, marshal.dumps((self._tracking_uri, shared_metadata_set_id(), process_metadata())))  # type: ignore[arg-type]
+        try:
+            write_frame(process.stdin, marshal.dumps((self._tracking_uri, shared_metadata_set_id(),  # type: ignore[arg-type]
+                                                      process_metadata())))
+        except OSError:
+            process.kill()
+            process.wait()
+            raise
         return process
 
     def _stop(self, timeout_seconds: float) -> None:
@@ -190,14 +199,16 @@ class WriterProcessExporter:
         self._pid = os.getpid()
         self._lock = threading.Lock()
         if process is not None:
+            _ABANDONED.append(process)  # never finalized here: its pipe objects must not close a reused fd later
             for pipe in (process.stdin, process.stdout):
                 try:
-                    pipe.close()  # type: ignore[union-attr]  # this process's copy of the descriptor only
-                except OSError:
+                    os.close(pipe.fileno())  # type: ignore[union-attr]  # this process's copy of the descriptor only
+                except (OSError, ValueError):
                     pass
 
 
 _LINKS: weakref.WeakSet[WriterProcessExporter] = weakref.WeakSet()
+_ABANDONED: list[Any] = []  # the parent's writers, as a forked child inherited them
 
 
 def _after_fork_in_child() -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import array
 import os
 import signal
 import subprocess
@@ -146,9 +147,11 @@ def test_an_attribute_marshal_cannot_send_is_written_in_process(store: autolog.C
         span.set_attribute("thing", Opaque())
     with autolog.start_span("plain") as span:
         span.set_attribute("n", 1)
+        span.set_attribute("ints", array.array("i", [1, 2]))  # marshal would send its buffer as bytes
     assert in_writer.flush(30)
     stored = {t.data.spans[0].name: t.data.spans[0].attributes for t in in_writer.search_traces()}
     assert "Opaque object at" in stored["odd"]["thing"] and stored["plain"]["n"] == 1  # as in-process
+    assert stored["plain"]["ints"] == [1, 2]
     assert _exporter(in_writer).started == 1  # the plain one went to the writer
 
 
